@@ -1,0 +1,4 @@
+from genomic_ulmfit.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+"""Command-line interface: ``genomic-ulmfit`` (also ``python -m genomic_ulmfit``)."""
+
+from __future__ import annotations
+
+import sys
+
+from genomic_ulmfit.cli.app import app
+from genomic_ulmfit.errors import GenomicUlmfitError
+
+# Command modules register themselves on import.
+from genomic_ulmfit.cli import data as _data  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except GenomicUlmfitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,17 @@
+"""The typer application object shared by the command modules.
+
+Command modules register on :data:`app` (or add a sub-app) and keep heavy imports inside the
+command functions, so ``genomic-ulmfit --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="genomic-ulmfit",
+    help="Enhancer classification from DNA: k-mer tokens, genome language models, ULMFiT, CNN and k-mer baselines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
