@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from genomic_ulmfit.cli.app import app
-from genomic_ulmfit.errors import GenomicUlmfitError
-
 # Command modules register themselves on import.
 from genomic_ulmfit.cli import data as _data  # noqa: E402,F401
+from genomic_ulmfit.cli import models as _models  # noqa: E402,F401
+from genomic_ulmfit.cli.app import app
+from genomic_ulmfit.errors import GenomicUlmfitError
 
 
 def main(argv: list[str] | None = None) -> None:

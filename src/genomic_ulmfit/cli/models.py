@@ -1,0 +1,304 @@
+"""Model commands: ``lm pretrain|finetune``, ``train``, ``predict``, ``scan``, ``evaluate``,
+``lr-find``, ``benchmark``, ``cross-species`` and ``demo``.
+
+Each is a thin layer over the library (imports inside the functions keep ``--help`` instant).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from genomic_ulmfit.cli.app import app
+
+lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
+                     no_args_is_help=True)
+app.add_typer(lm_app, name="lm")
+
+PRESET_HELP = "Preset: tiny, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _species_list(species: str | None) -> list[str] | None:
+    if species in (None, "", "all"):
+        return None
+    return [s.strip() for s in species.split(",") if s.strip()]
+
+
+def _record_cli(out: Path, name: str, args: dict) -> None:
+    from genomic_ulmfit.utils import write_json_atomic
+
+    write_json_atomic(out / f"{name}.command.json", {"command": name, "args": {k: str(v) for k, v in args.items()}})
+
+
+@lm_app.command("pretrain")
+def lm_pretrain(
+    fasta: list[Path] = typer.Argument(..., help="Genome FASTA file(s), gzip ok."),
+    out: Path = typer.Option(..., "--out", "-o", help="LM directory to write."),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    kmer: int | None = typer.Option(None, "--kmer", help="k of the k-mer tokens (default: the preset's)."),
+    stride: int | None = typer.Option(None, "--stride", help="Stride of the k-mer tokens (default: the preset's)."),
+    mode: str = typer.Option("chunks", "--mode", help="chunks (N-free 10 kb chunks → 2 kb pieces) or stream."),
+    max_bases: int | None = typer.Option(None, "--max-bases", help="Read at most this many bases (quick runs)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the preset's pretraining epochs."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 … (default: CUDA when present)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+) -> None:
+    """Pretrain an AWD-LSTM language model on genome sequence.
+
+    Example: genomic-ulmfit lm pretrain human_chr22.fa.gz --kmer 4 --stride 2 --preset cpu --out lm/
+    """
+    from genomic_ulmfit.config import get_preset
+    from genomic_ulmfit.training.lm import pretrain_lm
+
+    p = get_preset(preset)
+    if epochs is not None:
+        p = p.replace(**{"pretrain.epochs": epochs})
+    pretrain_lm(fasta, out, preset=p, k=kmer, stride=stride, mode=mode, max_bases=max_bases, seed=seed,
+                device=device, resume=resume)
+    _summary_lm(out)
+
+
+def _summary_lm(out: Path) -> None:
+    from genomic_ulmfit.training.lm import read_lm_meta
+
+    meta = read_lm_meta(out)
+    final = meta.get("final") or {}
+    vl, va = final.get("valid_loss"), final.get("valid_accuracy")
+    _console().print(
+        f"[green]LM written to {out}[/]  tokens: {meta['corpus']['train_tokens']:,} train / "
+        f"{meta['corpus']['valid_tokens']:,} valid; "
+        + (f"valid loss {vl:.4f}, accuracy {va:.4f}; " if vl is not None and va is not None else "")
+        + f"{meta['seconds']:.0f} s"
+    )
+
+
+@lm_app.command("finetune")
+def lm_finetune(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet) from 'data import'; its train split is used."),
+    from_dir: str = typer.Option(..., "--from", help="Pretrained LM directory, or 'none' to start from scratch."),
+    out: Path = typer.Option(..., "--out", "-o", help="Fine-tuned LM directory to write."),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override the preset's fine-tuning epochs."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume"),
+) -> None:
+    """Fine-tune a language model on a dataset's training sequences (never valid/test).
+
+    Example: genomic-ulmfit lm finetune data.parquet --from lm/ --preset cpu --out lm_ft/
+    """
+    from genomic_ulmfit.config import get_preset
+    from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.training.lm import finetune_lm
+    from genomic_ulmfit.training.runs import data_info, training_rows
+
+    p = get_preset(preset)
+    if epochs is not None:
+        p = p.replace(**{"finetune.epochs": epochs})
+    df = load_dataset(dataset)
+    sp = _species_list(species)
+    train, _ = training_rows(df, sp, seed=seed)
+    finetune_lm(train["sequence"].tolist(), out, from_dir=None if from_dir.lower() == "none" else from_dir,
+                preset=p, seed=seed, device=device, resume=resume, data_info=data_info(train, dataset, sp))
+    _summary_lm(out)
+
+
+@app.command("train")
+def train(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits ('data split')."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit, cnn, kmer or gkmsvm."),
+    encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
+    arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species, or all (default)."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+) -> None:
+    """Train a classifier on the train split (valid split for epoch selection).
+
+    Example: genomic-ulmfit train data.parquet --model ulmfit --encoder lm_ft/ --preset cpu --out run/
+    """
+    from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.evaluation.benchmark import check_models_available
+    from genomic_ulmfit.models.estimators import model_from_name
+    from genomic_ulmfit.training.runs import train_model
+
+    check_models_available([model])
+    est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
+    df = load_dataset(dataset)
+    train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
+    _console().print(f"[green]model written to {out}[/] (run record: {out / 'run.json'})")
+
+
+@app.command("predict")
+def predict(
+    run_dir: Path = typer.Argument(..., help="Run directory written by 'train'."),
+    input: Path = typer.Argument(..., help="FASTA, TSV/CSV with a 'sequence' column, or a dataset .parquet."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output TSV: id, score[, label]."),
+    rc_average: bool = typer.Option(False, "--rc-average", help="Average the scores of both strands."),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    mask_iupac: bool = typer.Option(False, "--mask-iupac", help="Turn IUPAC codes into N instead of failing."),
+) -> None:
+    """Score sequences: P(enhancer) per sequence.
+
+    Example: genomic-ulmfit predict run/ new.fa --out scores.tsv --rc-average
+    """
+    from genomic_ulmfit.predict import predict_file
+
+    table = predict_file(run_dir, input, out, rc_average=rc_average, batch_size=batch_size, mask_iupac=mask_iupac)
+    msg = f"[green]{len(table):,} sequences scored → {out}[/]"
+    if "label" in table.columns and table["label"].nunique() == 2:
+        from genomic_ulmfit.evaluation.metrics import auroc
+
+        msg += f"  (AUROC against the input labels: {auroc(table['label'], table['score']):.4f})"
+    _console().print(msg)
+
+
+@app.command("scan")
+def scan(
+    run_dir: Path = typer.Argument(..., help="Run directory written by 'train'."),
+    fasta: Path = typer.Argument(..., help="Genome or region FASTA to scan."),
+    out: Path = typer.Option(..., "--out", "-o", help="Windows TSV (chrom, start, end, score); regions go to OUT.regions.bed."),
+    width: int = typer.Option(500, "--width", help="Window width (use the training sequence length)."),
+    step: int = typer.Option(250, "--step"),
+    threshold: float = typer.Option(0.5, "--threshold", help="Score at which windows are merged into regions."),
+    max_n: float = typer.Option(0.1, "--max-n", help="Skip windows with a larger fraction of N."),
+    rc_average: bool = typer.Option(False, "--rc-average"),
+) -> None:
+    """Scan sequences with sliding windows and call enhancer regions.
+
+    Example: genomic-ulmfit scan run/ chr22.fa.gz --out chr22_scan.tsv --step 100
+    """
+    from genomic_ulmfit.predict import scan_fasta
+
+    s = scan_fasta(run_dir, fasta, out, width=width, step=step, threshold=threshold, max_n=max_n,
+                   rc_average=rc_average)
+    _console().print(f"[green]{s['windows']:,} windows in {s['records']} record(s) → {out}; "
+                     f"{s['regions']} regions ≥ {threshold} → {s['regions_bed']}[/]")
+
+
+@app.command("evaluate")
+def evaluate(
+    runs: list[Path] = typer.Argument(..., help="Run directory (or several) written by 'train'."),
+    dataset: Path = typer.Option(..., "--data", "-d", help="Dataset (.parquet)."),
+    split: str = typer.Option("test", "--split", help="train, valid, test or all."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for metrics.json, metrics.md, curves."),
+    species: str | None = typer.Option(None, "--species"),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the AUROC CI."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Per-species AUROC (95% CI), AUPRC, accuracy, precision, recall, specificity, MCC.
+
+    Example: genomic-ulmfit evaluate run/ --data data.parquet --split test --out eval/
+    """
+    from genomic_ulmfit.evaluation.evaluate import evaluate_run
+    from genomic_ulmfit.evaluation.report import print_results_table
+
+    results, _ = evaluate_run(runs, dataset, split=split, species=_species_list(species), out_dir=out,
+                              n_boot=n_boot, seed=seed)
+    print_results_table(results, title=f"{split} split")
+    _console().print(f"[green]metrics → {out / 'metrics.json'}, {out / 'metrics.md'}[/]")
+
+
+@app.command("lr-find")
+def lr_find(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits."),
+    out: Path = typer.Option(Path("lr_find.png"), "--out", "-o", help="Plot (PNG)."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit or cnn."),
+    encoder: Path | None = typer.Option(None, "--encoder"),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    species: str | None = typer.Option(None, "--species"),
+    num_it: int = typer.Option(100, "--num-it"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Learning-rate finder (exponential sweep) for the classifier's first stage, with a plot.
+
+    Example: genomic-ulmfit lr-find data.parquet --model ulmfit --encoder lm_ft/ --out lr.png
+    """
+    from genomic_ulmfit.training.lr_tools import classifier_lr_find
+
+    suggestion = classifier_lr_find(dataset, out, model=model, encoder=encoder, preset=preset,
+                                    species=_species_list(species), num_it=num_it, seed=seed)
+    _console().print(f"[green]plot → {out}[/]; suggested lr ≈ {suggestion:.2e}")
+
+
+@app.command("benchmark")
+def benchmark(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (report.md, report.html, runs/)."),
+    species: str = typer.Option("all", "--species", help="Comma-separated species or all."),
+    models: str = typer.Option("kmer,cnn,ulmfit", "--models", help="Comma list of kmer, cnn[:cohn|:modern], ulmfit, gkmsvm."),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT (else its LM starts from scratch)."),
+    pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
+    seed: int = typer.Option(0, "--seed"),
+    n_boot: int = typer.Option(1000, "--n-boot"),
+    device: str | None = typer.Option(None, "--device"),
+) -> None:
+    """Split → (LM fine-tune) → train → evaluate every model per species; write the report.
+
+    Example: genomic-ulmfit benchmark cohn.parquet --species Human,Mouse,Dog,Opossum --models kmer,cnn,ulmfit --preset cpu --out bench/
+    """
+    from genomic_ulmfit.evaluation.benchmark import check_models_available, parse_models, run_benchmark
+
+    names = parse_models(models)
+    check_models_available(names)
+    c = _console()
+    run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled, seed=seed,
+                  n_boot=n_boot, device=device, log=c.print)
+    c.print(f"[green]report → {out / 'report.md'} and {out / 'report.html'}[/]")
+
+
+@app.command("cross-species")
+def cross_species_cmd(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    model: str = typer.Option("kmer", "--model", "-m", help="kmer, cnn[:cohn|:modern], ulmfit or gkmsvm."),
+    species: str = typer.Option("all", "--species"),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    lm: Path | None = typer.Option(None, "--lm"),
+    pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device"),
+) -> None:
+    """Train on each species, test on every species: AUROC matrix (TSV + heatmap).
+
+    Example: genomic-ulmfit cross-species cohn.parquet --model cnn --out xsp/
+    """
+    from genomic_ulmfit.evaluation.benchmark import check_models_available, cross_species
+
+    check_models_available([model])
+    c = _console()
+    matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
+                           seed=seed, device=device, log=c.print)
+    c.print(matrix.round(3).to_string())
+    c.print(f"[green]matrix → {out / 'cross_species.tsv'}, heatmap → {out / 'cross_species.png'}[/]")
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Output directory."),
+    species: int = typer.Option(4, "--species", help="Simulated species."),
+    per_class: int = typer.Option(1000, "--per-class", help="Simulated sequences per class and species."),
+    preset: str = typer.Option("demo", "--preset", help="Preset for ULMFiT/CNN (default: demo)."),
+    models: str = typer.Option("kmer,cnn,ulmfit", "--models"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """The whole pipeline on simulated data: simulate → import → split → LM pretrain → fine-tune →
+    ULMFiT, CNN and k-mer → evaluate → per-species table and report.
+    """
+    from genomic_ulmfit.demo import run_demo
+
+    run_demo(out, n_species=species, per_class=per_class, preset=preset, models=models, seed=seed,
+             log=_console().print)

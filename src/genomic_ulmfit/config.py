@@ -1,0 +1,308 @@
+"""Typed configuration and named presets.
+
+A :class:`Preset` bundles everything one run needs: the tokenizer (k, stride), the AWD-LSTM sizes
+and dropouts, the three training schedules (genome LM pretraining, LM fine-tuning, classifier with
+gradual unfreezing) and the CNN baseline's schedule.
+
+Presets
+-------
+``tiny``
+    Seconds; for tests.
+``demo``
+    The embedded demo (``make demo``): small enough for four simulated species in a few minutes.
+``cpu``
+    This project's recommended setting on a 2-core CPU: a smaller AWD-LSTM so LM fine-tuning and
+    the classifier on ~5k × 500 bp finish in about 20 minutes.
+``paper-4mer`` / ``paper-5mer`` / ``paper-3mer``
+    The seed's exact architecture and schedules (emb 400, hidden 1150, 3 layers, tied weights; LM
+    fine-tune 8 epochs at 1e-3 with moms (0.8, 0.7); classifier 4 × 3 epochs of gradual
+    unfreezing at 2e-2, slice(1e-2/2.6^4, 1e-2), slice(5e-3/2.6^4, 5e-3), slice(1e-3/2.6^4, 1e-3)).
+    Dropouts follow the Genomic-ULMFiT notebooks (LM drop_mult 0.3, classifier drop_mult 0.5).
+    Meant for a GPU: about 11 h per species on this CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genomic_ulmfit.errors import ConfigError
+
+# An LR is a float (same for every layer group) or (lo, hi): geometric spread over the groups,
+# fastai's slice(lo, hi).
+LR = float | tuple[float, float]
+
+
+@dataclass
+class TokenizerConfig:
+    """K-mer tokenizer: k-mers of length ``k`` taken every ``stride`` bases."""
+
+    k: int = 4
+    stride: int = 2
+
+
+@dataclass
+class LSTMConfig:
+    """AWD-LSTM sizes and the two dropout sets (language model / classifier), before drop_mult."""
+
+    emb_size: int = 400
+    hidden_size: int = 1150
+    n_layers: int = 3
+    # Language-model dropouts (Genomic-ULMFiT notebooks).
+    lm_dropouts: dict[str, float] = field(
+        default_factory=lambda: dict(output_p=0.25, hidden_p=0.1, input_p=0.2, embed_p=0.02, weight_p=0.15)
+    )
+    # Classifier dropouts (fastai's awd_lstm_clas_config).
+    clas_dropouts: dict[str, float] = field(
+        default_factory=lambda: dict(output_p=0.4, hidden_p=0.3, input_p=0.4, embed_p=0.05, weight_p=0.5)
+    )
+
+
+@dataclass
+class LMTrainConfig:
+    """One language-model training run (genome pretraining or fine-tuning)."""
+
+    epochs: int = 8
+    lr: float = 1e-3
+    batch_size: int = 64
+    bptt: int = 70
+    moms: tuple[float, float, float] = (0.8, 0.7, 0.8)
+    wd: float = 0.01
+    clip: float | None = 0.1
+    drop_mult: float = 0.3
+    valid_frac: float = 0.1
+    max_tokens: int | None = None  # cap on training tokens per epoch (None = all)
+
+
+@dataclass
+class Stage:
+    """One gradual-unfreezing stage: train the last ``n_groups`` layer groups (0 = all)."""
+
+    epochs: int
+    lr: LR
+    n_groups: int
+
+
+@dataclass
+class ClassifierTrainConfig:
+    """ULMFiT classifier fine-tuning with gradual unfreezing."""
+
+    stages: list[Stage] = field(
+        default_factory=lambda: [
+            Stage(3, 2e-2, 1),
+            Stage(3, (1e-2 / 2.6**4, 1e-2), 2),
+            Stage(3, (5e-3 / 2.6**4, 5e-3), 3),
+            Stage(3, (1e-3 / 2.6**4, 1e-3), 0),
+        ]
+    )
+    batch_size: int = 64
+    moms: tuple[float, float, float] = (0.8, 0.7, 0.8)
+    wd: float = 0.01
+    clip: float | None = 0.1
+    drop_mult: float = 0.5
+    valid_frac: float = 0.1  # taken from the training rows when the data has no valid split
+
+
+@dataclass
+class CNNTrainConfig:
+    """CNN baseline training."""
+
+    arch: str = "modern"
+    epochs: int = 12
+    lr: float = 2e-3
+    batch_size: int = 64
+    wd: float = 0.01
+    rc_augment: bool = True
+
+
+@dataclass
+class Preset:
+    """Everything a run needs; see the module docstring for the named presets."""
+
+    name: str
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    lstm: LSTMConfig = field(default_factory=LSTMConfig)
+    pretrain: LMTrainConfig = field(default_factory=LMTrainConfig)
+    finetune: LMTrainConfig = field(default_factory=LMTrainConfig)
+    classifier: ClassifierTrainConfig = field(default_factory=ClassifierTrainConfig)
+    cnn: CNNTrainConfig = field(default_factory=CNNTrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Preset:
+        return _from_dict(cls, d, "preset")
+
+    def replace(self, **overrides: Any) -> Preset:
+        """A copy with dotted-key overrides, e.g. ``replace(**{"classifier.batch_size": 32})``."""
+        d = self.to_dict()
+        for key, value in overrides.items():
+            node = d
+            parts = key.split(".")
+            for p in parts[:-1]:
+                if not isinstance(node, dict) or p not in node:
+                    raise ConfigError(f"unknown preset key {key!r}")
+                node = node[p]
+            if parts[-1] not in node:
+                raise ConfigError(f"unknown preset key {key!r}; known here: {', '.join(node)}")
+            node[parts[-1]] = value
+        return Preset.from_dict(d)
+
+
+def _from_dict(cls: type, d: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from ``d``; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+    kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in d.items()}
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, v: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _from_dict(tp, v, where)
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in typing.get_args(tp):
+            try:
+                return _coerce(arg, v, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{where}: value {v!r} does not fit {tp}")
+    if tp is type(None):
+        if v is None:
+            return None
+        raise ConfigError(f"{where}: expected null, got {v!r}")
+    if origin is list:
+        (arg,) = typing.get_args(tp)
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {v!r}")
+        return [_coerce(arg, x, f"{where}[{i}]") for i, x in enumerate(v)]
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if not isinstance(v, (list, tuple)) or len(v) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} numbers, got {v!r}")
+        return tuple(_coerce(a, x, f"{where}[{i}]") for i, (a, x) in enumerate(zip(args, v)))
+    if origin is dict:
+        if not isinstance(v, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {v!r}")
+        return {str(k): float(x) for k, x in v.items()}
+    if tp is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {v!r}")
+        return float(v)
+    if tp is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ConfigError(f"{where}: expected an integer, got {v!r}")
+        return v
+    if tp is bool:
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where}: expected true/false, got {v!r}")
+        return v
+    if tp is str:
+        if not isinstance(v, str):
+            raise ConfigError(f"{where}: expected a string, got {v!r}")
+        return v
+    return v
+
+
+def _paper(name: str, k: int, stride: int) -> Preset:
+    return Preset(
+        name=name,
+        tokenizer=TokenizerConfig(k=k, stride=stride),
+        lstm=LSTMConfig(),
+        pretrain=LMTrainConfig(epochs=10, lr=1e-2, batch_size=64, moms=(0.8, 0.7, 0.8), drop_mult=0.3),
+        finetune=LMTrainConfig(epochs=8, lr=1e-3, batch_size=64, moms=(0.8, 0.7, 0.8), drop_mult=0.3),
+        classifier=ClassifierTrainConfig(batch_size=64, drop_mult=0.5),
+        cnn=CNNTrainConfig(arch="cohn", epochs=20, lr=1e-3, batch_size=50, rc_augment=False),
+    )
+
+
+def _cpu() -> Preset:
+    return Preset(
+        name="cpu",
+        tokenizer=TokenizerConfig(k=4, stride=2),
+        lstm=LSTMConfig(emb_size=200, hidden_size=512, n_layers=3),
+        pretrain=LMTrainConfig(epochs=2, lr=3e-3, batch_size=64, drop_mult=0.2, max_tokens=None),
+        finetune=LMTrainConfig(epochs=4, lr=2e-3, batch_size=64, drop_mult=0.3),
+        classifier=ClassifierTrainConfig(
+            stages=[
+                Stage(2, 2e-2, 1),
+                Stage(2, (1e-2 / 2.6**4, 1e-2), 2),
+                Stage(2, (5e-3 / 2.6**4, 5e-3), 3),
+                Stage(4, (1e-3 / 2.6**4, 1e-3), 0),
+            ],
+            batch_size=64,
+            drop_mult=0.5,
+        ),
+        cnn=CNNTrainConfig(arch="modern", epochs=12, lr=2e-3, batch_size=64),
+    )
+
+
+def _tiny() -> Preset:
+    return Preset(
+        name="tiny",
+        tokenizer=TokenizerConfig(k=4, stride=2),
+        lstm=LSTMConfig(emb_size=32, hidden_size=64, n_layers=2),
+        pretrain=LMTrainConfig(epochs=1, lr=5e-3, batch_size=16, bptt=35, drop_mult=0.1, max_tokens=50_000),
+        finetune=LMTrainConfig(epochs=1, lr=5e-3, batch_size=16, bptt=35, drop_mult=0.1),
+        classifier=ClassifierTrainConfig(
+            stages=[Stage(1, 2e-2, 1), Stage(1, (1e-3, 5e-3), 0)], batch_size=32, drop_mult=0.2
+        ),
+        cnn=CNNTrainConfig(arch="modern", epochs=2, lr=3e-3, batch_size=32),
+    )
+
+
+def _demo() -> Preset:
+    return Preset(
+        name="demo",
+        tokenizer=TokenizerConfig(k=4, stride=2),
+        lstm=LSTMConfig(emb_size=64, hidden_size=192, n_layers=2),
+        pretrain=LMTrainConfig(epochs=1, lr=5e-3, batch_size=32, bptt=70, drop_mult=0.1, max_tokens=300_000),
+        finetune=LMTrainConfig(epochs=1, lr=3e-3, batch_size=32, bptt=70, drop_mult=0.2),
+        classifier=ClassifierTrainConfig(
+            stages=[
+                Stage(1, 2e-2, 1),
+                Stage(1, (1e-2 / 2.6**4, 1e-2), 2),
+                Stage(2, (2e-3 / 2.6**4, 2e-3), 0),
+            ],
+            batch_size=64,
+            drop_mult=0.3,
+        ),
+        cnn=CNNTrainConfig(arch="modern", epochs=6, lr=3e-3, batch_size=64),
+    )
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": _tiny(),
+    "demo": _demo(),
+    "cpu": _cpu(),
+    "paper-4mer": _paper("paper-4mer", 4, 2),
+    "paper-5mer": _paper("paper-5mer", 5, 2),
+    "paper-3mer": _paper("paper-3mer", 3, 1),
+}
+
+
+def get_preset(name_or_path: str | Path) -> Preset:
+    """A named preset, or a JSON file holding a full preset (unknown keys are an error)."""
+    key = str(name_or_path)
+    if key in PRESETS:
+        return Preset.from_dict(PRESETS[key].to_dict())  # a fresh copy
+    path = Path(key)
+    if path.suffix == ".json" and path.is_file():
+        try:
+            return Preset.from_dict(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    raise ConfigError(f"unknown preset {key!r}; choose one of {', '.join(PRESETS)} or give a preset .json file")

@@ -1,0 +1,205 @@
+"""Resumable downloads (urllib) and the Cohn et al. archive.
+
+:func:`download_file` writes ``<dest>.part``, resumes it with an HTTP ``Range`` request when it
+exists (restarting when the server ignores the range), checks the size against
+``Content-Length``/``expected_size`` and an optional SHA-256, then renames it onto ``dest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import socket
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from genomic_ulmfit.errors import GenomicUlmfitError
+
+COHN_URL = "http://www.cs.huji.ac.il/~tommy/enhancer_CNN/Enhancers_vs_negative.tgz"
+COHN_ARCHIVE = "Enhancers_vs_negative.tgz"
+_CHUNK = 1 << 16
+
+
+class DownloadError(GenomicUlmfitError):
+    """A download failed: network error, HTTP error, size or checksum mismatch."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _open(url: str, offset: int, timeout: float):
+    req = urllib.request.Request(url, headers={"User-Agent": "genomic-ulmfit"})
+    if offset > 0:
+        req.add_header("Range", f"bytes={offset}-")
+    return urllib.request.urlopen(req, timeout=timeout)  # noqa: S310 - user-given http(s) URL
+
+
+def _total_size(resp, offset: int) -> int | None:
+    """Full size of the remote file from Content-Range (206) or Content-Length (200)."""
+    if resp.status == 206:
+        m = re.match(r"bytes (\d+)-(\d+)/(\d+|\*)", resp.headers.get("Content-Range", ""))
+        if m and m.group(3) != "*":
+            return int(m.group(3))
+        length = resp.headers.get("Content-Length")
+        return offset + int(length) if length else None
+    length = resp.headers.get("Content-Length")
+    return int(length) if length else None
+
+
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    *,
+    expected_size: int | None = None,
+    sha256: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    timeout: float = 60,
+) -> Path:
+    """Download ``url`` to ``dest``, resuming a previous partial download.
+
+    Parameters
+    ----------
+    url : str
+        http(s) or file URL.
+    dest : path-like
+        Final file; data goes to ``<dest>.part`` first.
+    expected_size : int or None
+        Size in bytes the file must have.
+    sha256 : str or None
+        Hex SHA-256 the file must have.
+    resume : bool, default True
+        Continue an existing ``.part`` with a Range request (a server that answers 200 instead of
+        206 restarts the download).
+    progress : bool, default True
+        Show a rich progress bar.
+    timeout : float, default 60
+        Socket timeout in seconds.
+
+    Returns
+    -------
+    Path
+        ``dest``. An existing ``dest`` is returned as is when it passes the size/checksum given.
+
+    Raises
+    ------
+    DownloadError
+        Network or HTTP errors, size or checksum mismatch (one line).
+    """
+    dest = Path(dest)
+    part = Path(str(dest) + ".part")
+    if dest.is_file() and _matches(dest, expected_size, sha256):
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    offset = part.stat().st_size if (resume and part.is_file()) else 0
+    resp = None
+    total: int | None = None
+    try:
+        try:
+            resp = _open(url, offset, timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code != 416 or offset == 0:
+                raise
+            # Range not satisfiable: the .part may already be complete, else start again.
+            if expected_size is not None and offset == expected_size:
+                resp = None
+            else:
+                offset = 0
+                resp = _open(url, 0, timeout)
+        if resp is not None:
+            with resp:
+                if offset and resp.status != 206:
+                    offset = 0  # the server ignored the range: restart from scratch
+                total = _total_size(resp, offset)
+                if expected_size is not None and total is not None and total != expected_size:
+                    raise DownloadError(
+                        f"{url}: server reports {total:,} bytes, expected {expected_size:,}; check the URL"
+                    )
+                _copy(resp, part, offset, total or expected_size, progress, dest.name)
+    except urllib.error.HTTPError as exc:
+        raise DownloadError(f"{url}: HTTP error {exc.code} ({exc.reason}); check the URL") from exc
+    except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(
+            f"{url}: download failed ({reason}); check the network and run the command again to resume"
+        ) from exc
+    size = part.stat().st_size
+    want = expected_size if expected_size is not None else total
+    if want is not None and size != want:
+        if size > want:
+            part.unlink()
+        raise DownloadError(
+            f"{url}: got {size:,} bytes, expected {want:,}; run the command again to resume or restart"
+        )
+    if sha256 is not None and _sha256(part).lower() != sha256.lower():
+        part.unlink()
+        raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}); the file was removed, download again")
+    os.replace(part, dest)
+    return dest
+
+
+def _matches(path: Path, expected_size: int | None, sha256: str | None) -> bool:
+    if expected_size is not None and path.stat().st_size != expected_size:
+        return False
+    return sha256 is None or _sha256(path).lower() == sha256.lower()
+
+
+def _copy(resp, part: Path, offset: int, total: int | None, progress: bool, label: str) -> None:
+    """Stream the response body into ``part`` (appending from ``offset``)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    mode = "ab" if offset else "wb"
+    with open(part, mode) as out, Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        disable=not progress, transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=total, completed=offset)
+        while True:
+            block = resp.read(_CHUNK)
+            if not block:
+                break
+            out.write(block)
+            bar.update(task, advance=len(block))
+
+
+def download_cohn(
+    out_dir: str | os.PathLike,
+    url: str = COHN_URL,
+    extract: bool = True,
+    *,
+    progress: bool = True,
+    timeout: float = 60,
+) -> Path:
+    """Download ``Enhancers_vs_negative.tgz`` into ``out_dir`` and extract it safely.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Destination folder.
+    url : str, default COHN_URL
+    extract : bool, default True
+        Extract with :func:`genomic_ulmfit.data.cohn.safe_extract` (links, absolute paths and
+        ``..`` refused; only the expected members written).
+    progress : bool, default True
+    timeout : float, default 60
+
+    Returns
+    -------
+    Path
+        The folder holding the species folders, or the archive when ``extract`` is False.
+    """
+    out = Path(out_dir)
+    archive = download_file(url, out / COHN_ARCHIVE, progress=progress, timeout=timeout)
+    if not extract:
+        return archive
+    from genomic_ulmfit.data.cohn import safe_extract
+
+    return safe_extract(archive, out)

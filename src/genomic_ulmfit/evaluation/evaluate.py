@@ -1,0 +1,138 @@
+"""Evaluate fitted models on a dataset split: per-species metrics, CIs, curves and tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.utils import write_json_atomic, write_text_atomic
+
+
+def select_split(df, split: str | None, species: list[str] | None = None):
+    """Rows of ``df`` in ``split`` (``None``/"all" keeps every row) and in ``species`` (if given)."""
+    out = df
+    if species:
+        known = set(out["species"].unique())
+        unknown = [s for s in species if s not in known]
+        if unknown:
+            raise InputError(
+                f"species {', '.join(unknown)} not in the dataset; it has {', '.join(sorted(known))}"
+            )
+        out = out[out["species"].isin(species)]
+    if split not in (None, "all"):
+        if "split" not in out.columns or not (out["split"] == split).any():
+            raise InputError(
+                f"the dataset has no rows in split {split!r}; run 'genomic-ulmfit data split' first "
+                "or pass --split all"
+            )
+        out = out[out["split"] == split]
+    return out
+
+
+def score_table(models: Mapping[str, Any], df, *, batch_size: int | None = None) -> Any:
+    """Long table (model, id, species, label, score) of every model's P(enhancer) on ``df``."""
+    import pandas as pd
+
+    parts = []
+    seqs = df["sequence"].tolist()
+    for name, model in models.items():
+        scores = np.asarray(model.predict_proba(seqs, batch_size=batch_size), dtype=np.float64)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "model": name,
+                    "id": df["id"].to_numpy(),
+                    "species": df["species"].to_numpy(),
+                    "label": df["label"].to_numpy().astype(np.int64),
+                    "score": scores,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def evaluate_scores(
+    scores,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    title: str = "Evaluation",
+    plots: bool = True,
+):
+    """Metrics per (model, species) from a score table; optionally writes files to ``out_dir``.
+
+    Writes ``metrics.json``, ``metrics.md``, ``scores.tsv`` and one ROC/PR PNG per species.
+    Returns the metrics DataFrame (columns as :func:`evaluate_predictions`).
+    """
+    from genomic_ulmfit.evaluation.metrics import evaluate_predictions
+    from genomic_ulmfit.evaluation.report import format_table
+
+    results = evaluate_predictions(scores, n_boot=n_boot, seed=seed)
+    if out_dir is None:
+        return results
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "metrics.json", {"title": title, "seed": seed, "n_boot": n_boot,
+                                             "results": results.to_dict(orient="records")})
+    write_text_atomic(out / "metrics.md", f"# {title}\n\n" + format_table(results) + "\n")
+    write_text_atomic(out / "scores.tsv", scores.to_csv(sep="\t", index=False))
+    if plots:
+        plot_curves(scores, out)
+    return results
+
+
+def plot_curves(scores, out_dir: Path) -> dict[str, Path]:
+    """One ROC/PR figure per species (all models in it): ``roc_pr_<species>.png``."""
+    from genomic_ulmfit.evaluation.plots import plot_roc_pr
+
+    paths = {}
+    for species, sub in scores.groupby("species", sort=False):
+        curves = {
+            str(m): (g["label"].to_numpy(), g["score"].to_numpy()) for m, g in sub.groupby("model", sort=False)
+        }
+        if sub["label"].nunique() < 2:
+            continue
+        name = f"roc_pr_{_slug(str(species))}.png"
+        paths[f"ROC and PR: {species}"] = plot_roc_pr(curves, out_dir / name, title=str(species))
+    return paths
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+def evaluate_run(
+    run_dirs: list[str | os.PathLike],
+    dataset,
+    *,
+    split: str = "test",
+    species: list[str] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    batch_size: int | None = None,
+):
+    """Load saved runs and evaluate them on ``dataset`` (a DataFrame or a dataset path).
+
+    Returns ``(metrics DataFrame, score table)``.
+    """
+    from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.models.base import load_model
+
+    df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    part = select_split(df, split, species)
+    models = {}
+    for rd in run_dirs:
+        name = Path(rd).name
+        if name in models:
+            name = str(rd)
+        models[name] = load_model(rd)
+    scores = score_table(models, part, batch_size=batch_size)
+    results = evaluate_scores(scores, out_dir, n_boot=n_boot, seed=seed, title=f"Evaluation on split {split}")
+    return results, scores

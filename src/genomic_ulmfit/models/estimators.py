@@ -1,0 +1,535 @@
+"""Fit/predict estimators over DNA strings: ULMFiT and CNN (plus k-mer and gkm-SVM, imported here).
+
+Each estimator wraps an ``nn.Module`` from :mod:`genomic_ulmfit.models` and the shared training
+loop (:func:`genomic_ulmfit.training.loop.fit_one_cycle`) behind the uniform
+:class:`~genomic_ulmfit.models.base.SequenceModel` interface, and saves itself as
+``model.json`` + ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomic_ulmfit.data.corpus import ArrayBatches
+from genomic_ulmfit.data.sequences import revcomp
+from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.models.base import SequenceModel, read_model_json, register_model
+from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
+from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
+from genomic_ulmfit.utils import resolve_device, set_seed, write_json_atomic
+
+WEIGHTS = "model.safetensors"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train_idx, valid_idx) with ``frac`` of each class in valid (at least 1 each)."""
+    rng = np.random.default_rng(seed)
+    tr, va = [], []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rng.shuffle(idx)
+        n_va = max(1, int(round(frac * len(idx)))) if len(idx) > 1 else 0
+        va.append(idx[:n_va])
+        tr.append(idx[n_va:])
+    return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
+
+
+def _labels(labels: Any, n: int, where: str) -> np.ndarray:
+    y = np.asarray(labels).astype(np.int64).reshape(-1)
+    if len(y) != n:
+        raise InputError(f"{where}: {n} sequences but {len(y)} labels")
+    if len(y) and not np.isin(y, (0, 1)).all():
+        raise InputError(f"{where}: labels must be 0 or 1")
+    return y
+
+
+def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed):
+    """Training and validation sequences/labels; validation is carved from training when absent."""
+    seqs = list(sequences)
+    y = _labels(labels, len(seqs), "training data")
+    if len(np.unique(y)) < 2:
+        raise InputError("training data: needs both classes (label 0 and 1)")
+    if valid_sequences is not None and len(valid_sequences):
+        vseqs = list(valid_sequences)
+        vy = _labels(valid_labels, len(vseqs), "validation data")
+        return seqs, y, vseqs, vy
+    tr, va = holdout_split(y, valid_frac, seed)
+    return [seqs[i] for i in tr], y[tr], [seqs[i] for i in va], y[va]
+
+
+def _save_weights(model, path: Path) -> None:
+    from safetensors.torch import save_model
+
+    from genomic_ulmfit.utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        save_model(model, str(tmp))
+
+
+def _load_weights(model, path: Path) -> None:
+    from safetensors.torch import load_model
+
+    if not path.is_file():
+        raise InputError(f"{path}: weights file missing; the run directory is incomplete")
+    load_model(model, str(path))
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    """Eval mode inside the block; the caller's mode is restored afterwards."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
+def _predict_batches(model, make_x, n: int, batch_size: int, device) -> np.ndarray:
+    """softmax P(class 1) of ``model(make_x(i, j))`` over index ranges, shape (n,)."""
+    import torch
+
+    out = np.empty(n, dtype=np.float64)
+    with _eval_mode(model), torch.no_grad():
+        for i in range(0, n, batch_size):
+            j = min(n, i + batch_size)
+            logits = model(make_x(i, j).to(device))
+            out[i:j] = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# ULMFiT
+# ---------------------------------------------------------------------------------------------
+
+
+def tokens_both_strands(tokenizer, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Token arrays (n, T) of the sequences and of their reverse complements (right-padded)."""
+    fwd = tokenizer.encode(list(sequences), pad=True)
+    rc = tokenizer.encode([revcomp(s) for s in sequences], pad=True)
+    width = max(fwd.shape[1], rc.shape[1])
+    return _pad_to(fwd, width), _pad_to(rc, width)
+
+
+def _pad_to(a: np.ndarray, width: int) -> np.ndarray:
+    if a.shape[1] == width:
+        return a
+    out = np.zeros((a.shape[0], width), dtype=a.dtype)
+    out[:, : a.shape[1]] = a
+    return out
+
+
+def _strand_pick(both: np.ndarray, rng) -> Any:
+    """From a stacked (B, 2, T) token batch pick one strand per row at random → LongTensor (B, T)."""
+    import torch
+
+    pick = rng.integers(0, 2, size=both.shape[0])
+    return torch.as_tensor(both[np.arange(both.shape[0]), pick].astype(np.int64))
+
+
+def _first_strand(both: np.ndarray, rng) -> Any:
+    import torch
+
+    return torch.as_tensor(both[:, 0].astype(np.int64))
+
+
+@register_model
+class ULMFiTModel(SequenceModel):
+    """Genomic-ULMFiT classifier: AWD-LSTM encoder (optionally from a fine-tuned LM) + pooling head.
+
+    Parameters
+    ----------
+    preset : str, default "cpu"
+        Named preset or preset JSON (sizes, dropouts, gradual-unfreezing stages).
+    encoder : str or Path, optional
+        Directory of a (fine-tuned) language model written by ``lm pretrain``/``lm finetune``; its
+        tokenizer and sizes are used. Without it the encoder starts from random weights.
+    seed : int, default 0
+    device : str, optional
+        ``None`` → CUDA when present.
+    rc_augment : bool, default True
+        Train on a random strand of each sequence per epoch (the LSTM reads one direction only).
+    rc_average : bool, default True
+        Average P(enhancer) over both strands at prediction time.
+    select_metric : str, default "auroc"
+        Validation metric that picks the epoch whose weights are kept.
+    """
+
+    kind = "ulmfit"
+
+    def __init__(
+        self,
+        preset: str = "cpu",
+        encoder: str | os.PathLike | None = None,
+        *,
+        seed: int = 0,
+        device: str | None = None,
+        rc_augment: bool = True,
+        rc_average: bool = True,
+        select_metric: str = "auroc",
+    ):
+        self.preset = preset
+        self.encoder = encoder
+        self.seed = seed
+        self.device = device
+        self.rc_augment = rc_augment
+        self.rc_average = rc_average
+        self.select_metric = select_metric
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "preset": str(self.preset),
+            "encoder": str(self.encoder) if self.encoder else None,
+            "seed": self.seed,
+            "rc_augment": self.rc_augment,
+            "rc_average": self.rc_average,
+            "select_metric": self.select_metric,
+        }
+
+    # -- construction ------------------------------------------------------------------------
+    def _build(self, tokenizer, lstm_sizes: dict[str, int], dropouts: dict[str, float], drop_mult: float):
+        from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig, ULMFiTClassifier
+
+        cfg = AWDLSTMConfig(
+            vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, **lstm_sizes, **dropouts
+        ).scaled(drop_mult)
+        return cfg, ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1))
+
+    def prepare(self, sequences, labels, valid_sequences=None, valid_labels=None) -> dict[str, Any]:
+        """Everything training needs: model (encoder loaded), tokenizer, config and batches.
+
+        Shared by :meth:`fit` and the LR finder. Returns a dict with ``model``, ``tokenizer``,
+        ``config``, ``train_data``, ``valid_data``, ``preset``, ``encoder_meta``.
+        """
+        from genomic_ulmfit.config import get_preset
+        from genomic_ulmfit.tokenize import KmerTokenizer
+        from genomic_ulmfit.training.lm import load_language_model
+
+        preset = get_preset(self.preset)
+        ccfg = preset.classifier
+        set_seed(self.seed)
+        if self.encoder:
+            lm, tokenizer, lm_meta = load_language_model(self.encoder)
+            sizes = {k: getattr(lm.cfg, k) for k in ("emb_size", "hidden_size", "n_layers")}
+        else:
+            lm, lm_meta = None, None
+            tokenizer = KmerTokenizer(preset.tokenizer.k, preset.tokenizer.stride)
+            sizes = {"emb_size": preset.lstm.emb_size, "hidden_size": preset.lstm.hidden_size,
+                     "n_layers": preset.lstm.n_layers}
+        cfg, model = self._build(tokenizer, sizes, preset.lstm.clas_dropouts, ccfg.drop_mult)
+        if lm is not None:
+            model.load_encoder_state(lm.encoder_state())
+
+        tr_s, tr_y, va_s, va_y = _train_valid(sequences, labels, valid_sequences, valid_labels,
+                                              ccfg.valid_frac, self.seed)
+        tr_both = np.stack(tokens_both_strands(tokenizer, tr_s), axis=1)  # (n, 2, T)
+        va_both = np.stack(tokens_both_strands(tokenizer, va_s), axis=1)
+        return {
+            "model": model, "tokenizer": tokenizer, "config": cfg, "preset": preset, "encoder_meta": lm_meta,
+            "train_data": ArrayBatches(tr_both, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
+                                       transform=_strand_pick if self.rc_augment else _first_strand,
+                                       drop_last=len(tr_y) > ccfg.batch_size),
+            "valid_data": ArrayBatches(va_both, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_strand),
+        }
+
+    def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
+            resume: bool = False):
+        from genomic_ulmfit.training.loop import ClassificationTask, auroc_metrics, fit_one_cycle
+
+        prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
+        model, ccfg = prep["model"], prep["preset"].classifier
+        device = resolve_device(self.device)
+        groups = model.layer_groups()
+        mode = "min" if self.select_metric.endswith("loss") else "max"
+        n_stages = len(ccfg.stages)
+        for i, stage in enumerate(ccfg.stages):
+            fit_one_cycle(
+                model, ClassificationTask(), prep["train_data"], prep["valid_data"],
+                epochs=stage.epochs, lr=stage.lr, moms=ccfg.moms, wd=ccfg.wd, clip=ccfg.clip,
+                layer_groups=groups, freeze_to=-stage.n_groups if stage.n_groups else 0,
+                device=device, out_dir=out_dir, resume=resume, stage_name=f"stage{i + 1}",
+                select_metric=self.select_metric, select_mode=mode, restore_best=(i == n_stages - 1),
+                metrics_fn=auroc_metrics, progress=progress, seed=self.seed + i,
+                meta={"kind": self.kind, "params": self.get_params()},
+            )
+        for p in model.parameters():
+            p.requires_grad_(True)
+        self.model_, self.tokenizer_, self.config_ = model.to(device), prep["tokenizer"], prep["config"]
+        self.encoder_meta_ = prep["encoder_meta"]
+        self.device_ = device
+        return self
+
+    # -- prediction --------------------------------------------------------------------------
+    def predict_proba(self, sequences, *, batch_size=None):
+        import torch
+
+        self._check_fitted()
+        seqs = list(sequences)
+        bs = batch_size or 128
+        fwd, rc = tokens_both_strands(self.tokenizer_, seqs)
+        # Sort by length so padding stays small in each batch; the model ignores padding anyway.
+        order = np.argsort(-(fwd != self.tokenizer_.pad_id).sum(1), kind="stable")
+
+        def run(tokens: np.ndarray) -> np.ndarray:
+            t = tokens[order]
+            p = _predict_batches(
+                self.model_, lambda i, j: torch.as_tensor(_trim(t[i:j]).astype(np.int64)),
+                len(seqs), bs, self.device_,
+            )
+            out = np.empty_like(p)
+            out[order] = p
+            return out
+
+        p = run(fwd)
+        return (p + run(rc)) / 2 if self.rc_average else p
+
+    def _check_fitted(self):
+        if not hasattr(self, "model_"):
+            raise ConfigError("this ULMFiT model is not fitted; call fit() or load a saved run")
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, directory):
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self._check_fitted()
+        _save_weights(self.model_, d / WEIGHTS)
+        write_json_atomic(d / "model.json", {
+            "kind": self.kind,
+            "params": self.get_params(),
+            "config": self.config_.to_dict(),
+            "tokenizer": self.tokenizer_.to_dict(),
+            "encoder_meta": self.encoder_meta_,
+        })
+
+    @classmethod
+    def load(cls, directory, device: str | None = None):
+        from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig, ULMFiTClassifier
+        from genomic_ulmfit.tokenize import KmerTokenizer
+
+        meta = read_model_json(directory)
+        params = meta.get("params", {})
+        self = cls(**{k: v for k, v in params.items() if k in ("preset", "encoder", "seed", "rc_augment",
+                                                             "rc_average", "select_metric")})
+        self.device = device
+        cfg = AWDLSTMConfig.from_dict(meta["config"])
+        model = ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1))
+        _load_weights(model, Path(directory) / WEIGHTS)
+        self.device_ = resolve_device(device)
+        self.model_ = model.to(self.device_).eval()
+        self.tokenizer_ = KmerTokenizer.from_dict(meta["tokenizer"])
+        self.config_ = cfg
+        self.encoder_meta_ = meta.get("encoder_meta")
+        return self
+
+
+def _trim(tokens: np.ndarray) -> np.ndarray:
+    """Drop all-padding columns at the right end of a right-padded (B, T) batch."""
+    nonpad = np.flatnonzero((tokens != 0).any(axis=0))
+    return tokens[:, : (nonpad[-1] + 1 if len(nonpad) else 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# CNN
+# ---------------------------------------------------------------------------------------------
+
+
+def _one_hot_batch(codes: np.ndarray, rng, *, rc_augment: bool) -> Any:
+    """uint8 base codes (B, L) → one-hot float tensor (B, 4, L), a random strand per row if asked."""
+    import torch
+
+    from genomic_ulmfit.models.cnn import codes_to_one_hot, revcomp_one_hot
+
+    x = codes_to_one_hot(torch.as_tensor(codes))
+    if rc_augment:
+        flip = torch.as_tensor(rng.integers(0, 2, size=len(codes)).astype(bool))
+        if flip.any():
+            x[flip] = revcomp_one_hot(x[flip])
+    return x
+
+
+@register_model
+class CNNModel(SequenceModel):
+    """CNN baseline over one-hot DNA: ``arch="cohn"`` (Cohn et al. 2018) or ``"modern"``.
+
+    Parameters
+    ----------
+    arch : {"modern", "cohn"}, default "modern"
+    epochs, lr, batch_size, wd : training schedule (one-cycle AdamW); ``None`` → the preset's.
+    preset : str, default "cpu"
+    rc_augment : bool, optional
+        Random reverse complement per training example (default: the preset's; the Cohn network
+        is strand-symmetric in its first layer and the modern one by construction, so this
+        mainly helps the dense layers of ``cohn``).
+    seed, device : as elsewhere.
+    config : dict, optional
+        Overrides of :class:`~genomic_ulmfit.models.cnn.CNNConfig` fields.
+    """
+
+    kind = "cnn"
+
+    def __init__(self, arch: str | None = None, *, preset: str = "cpu", epochs: int | None = None,
+                 lr: float | None = None, batch_size: int | None = None, wd: float | None = None,
+                 rc_augment: bool | None = None, seed: int = 0, device: str | None = None,
+                 config: dict[str, Any] | None = None, valid_frac: float = 0.1):
+        self.arch, self.preset, self.epochs, self.lr = arch, preset, epochs, lr
+        self.batch_size, self.wd, self.rc_augment = batch_size, wd, rc_augment
+        self.seed, self.device, self.config, self.valid_frac = seed, device, config, valid_frac
+
+    def _resolved(self) -> dict[str, Any]:
+        from genomic_ulmfit.config import get_preset
+
+        c = get_preset(self.preset).cnn
+        pick = lambda v, d: d if v is None else v  # noqa: E731
+        return {
+            "arch": pick(self.arch, c.arch), "epochs": pick(self.epochs, c.epochs), "lr": pick(self.lr, c.lr),
+            "batch_size": pick(self.batch_size, c.batch_size), "wd": pick(self.wd, c.wd),
+            "rc_augment": pick(self.rc_augment, c.rc_augment),
+        }
+
+    def get_params(self) -> dict[str, Any]:
+        return {**self._resolved(), "preset": str(self.preset), "seed": self.seed, "config": self.config,
+                "valid_frac": self.valid_frac}
+
+    def prepare(self, sequences, labels, valid_sequences=None, valid_labels=None) -> dict[str, Any]:
+        """Model, config, resolved schedule and batches (shared by :meth:`fit` and the LR finder)."""
+        from genomic_ulmfit.models.cnn import CNNConfig, build_cnn, encode_bases
+
+        p = self._resolved()
+        set_seed(self.seed)
+        cfg = CNNConfig.from_dict({**(self.config or {}), "arch": p["arch"]})
+        model = build_cnn(cfg)
+        tr_s, tr_y, va_s, va_y = _train_valid(sequences, labels, valid_sequences, valid_labels,
+                                              self.valid_frac, self.seed)
+        cohn = cfg.arch == "cohn"
+        length = cfg.seq_len if cohn else None
+        tr_x = encode_bases(tr_s, length, center=cohn)
+        va_x = encode_bases(va_s, length, center=cohn)
+        aug = p["rc_augment"]
+        return {
+            "model": model, "config": cfg, "schedule": p,
+            "train_data": ArrayBatches(tr_x, tr_y, p["batch_size"], shuffle=True, seed=self.seed,
+                                       drop_last=len(tr_y) > p["batch_size"],
+                                       transform=lambda xb, rng: _one_hot_batch(xb, rng, rc_augment=aug)),
+            "valid_data": ArrayBatches(va_x, va_y, p["batch_size"] * 2, shuffle=False,
+                                       transform=lambda xb, rng: _one_hot_batch(xb, rng, rc_augment=False)),
+        }
+
+    def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
+            resume: bool = False):
+        from genomic_ulmfit.training.loop import ClassificationTask, auroc_metrics, fit_one_cycle
+
+        prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
+        model, p = prep["model"], prep["schedule"]
+        device = resolve_device(self.device)
+        fit_one_cycle(
+            model, ClassificationTask(), prep["train_data"], prep["valid_data"], epochs=p["epochs"], lr=p["lr"],
+            moms=(0.95, 0.85, 0.95), wd=p["wd"], clip=None, device=device, out_dir=out_dir, resume=resume,
+            stage_name="cnn", select_metric="auroc", select_mode="max", restore_best=True,
+            metrics_fn=auroc_metrics, progress=progress, seed=self.seed,
+            meta={"kind": self.kind, "params": self.get_params()},
+        )
+        self.model_, self.config_, self.device_ = model, prep["config"], device
+        return self
+
+    def predict_proba(self, sequences, *, batch_size=None):
+        import torch
+
+        from genomic_ulmfit.models.cnn import codes_to_one_hot, encode_bases
+
+        if not hasattr(self, "model_"):
+            raise ConfigError("this CNN is not fitted; call fit() or load a saved run")
+        cohn = self.config_.arch == "cohn"
+        codes = encode_bases(list(sequences), self.config_.seq_len if cohn else None, center=cohn)
+        return _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j])),
+                                len(codes), batch_size or 256, self.device_)
+
+    def save(self, directory):
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        _save_weights(self.model_, d / WEIGHTS)
+        write_json_atomic(d / "model.json", {"kind": self.kind, "params": self.get_params(),
+                                             "config": self.config_.to_dict()})
+
+    @classmethod
+    def load(cls, directory, device: str | None = None):
+        from genomic_ulmfit.models.cnn import CNNConfig, build_cnn
+
+        meta = read_model_json(directory)
+        prm = meta.get("params", {})
+        self = cls(prm.get("arch"), preset=prm.get("preset", "cpu"), epochs=prm.get("epochs"), lr=prm.get("lr"),
+                   batch_size=prm.get("batch_size"), wd=prm.get("wd"), rc_augment=prm.get("rc_augment"),
+                   seed=prm.get("seed", 0), device=device, config=prm.get("config"))
+        cfg = CNNConfig.from_dict(meta["config"])
+        model = build_cnn(cfg)
+        _load_weights(model, Path(directory) / WEIGHTS)
+        self.device_ = resolve_device(device)
+        self.model_, self.config_ = model.to(self.device_).eval(), cfg
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Ensemble
+# ---------------------------------------------------------------------------------------------
+
+
+@register_model
+class EnsembleModel(SequenceModel):
+    """Average of member models' P(enhancer) (optionally weighted). Members are saved runs."""
+
+    kind = "ensemble"
+
+    def __init__(self, members: Sequence[str | os.PathLike] = (), weights: Sequence[float] | None = None):
+        self.members = [str(m) for m in members]
+        self.weights = list(weights) if weights is not None else None
+
+    def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True):
+        from genomic_ulmfit.models.base import load_model
+
+        if not self.members:
+            raise ConfigError("ensemble: give at least one member run directory")
+        self.models_ = [load_model(m) for m in self.members]
+        return self
+
+    def predict_proba(self, sequences, *, batch_size=None):
+        seqs = list(sequences)
+        w = np.asarray(self.weights or [1.0] * len(self.models_), dtype=np.float64)
+        ps = np.stack([m.predict_proba(seqs, batch_size=batch_size) for m in self.models_])
+        return (w[:, None] * ps).sum(0) / w.sum()
+
+    def save(self, directory):
+        write_json_atomic(Path(directory) / "model.json", {
+            "kind": self.kind, "params": {"members": [os.path.abspath(m) for m in self.members],
+                                          "weights": self.weights}})
+
+    @classmethod
+    def load(cls, directory):
+        prm = read_model_json(directory)["params"]
+        return cls(prm["members"], prm.get("weights")).fit([], [])
+
+
+def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str | None = None, seed: int = 0,
+                    device: str | None = None) -> SequenceModel:
+    """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer or gkmsvm."""
+    if name == "ulmfit":
+        return ULMFiTModel(preset, encoder, seed=seed, device=device)
+    if name == "cnn":
+        return CNNModel(arch, preset=preset, seed=seed, device=device)
+    if name == "kmer":
+        return KmerLogistic(random_state=seed)
+    if name == "gkmsvm":
+        return GkmSvm()
+    raise ConfigError(f"unknown model {name!r}; choose ulmfit, cnn, kmer or gkmsvm")
+
+
+__all__ = ["ArrayBatches", "CNNModel", "EnsembleModel", "ULMFiTModel", "holdout_split", "model_from_name"]

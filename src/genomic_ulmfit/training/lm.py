@@ -1,0 +1,267 @@
+"""Genome language models: pretraining on genome FASTA and fine-tuning on a dataset's sequences.
+
+An LM directory holds::
+
+    lm.json             kind, AWD-LSTM config, tokenizer, training record (corpus, epochs, losses)
+    lm.safetensors      LanguageModel weights (the decoder is tied to the embedding)
+    corpus/             the tokenized corpus (memmap + manifest), reused when still valid
+    checkpoints/, metrics.jsonl   written by the training loop (resume with ``resume=True``)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomic_ulmfit.config import LMTrainConfig, Preset, get_preset
+from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.utils import (
+    git_commit,
+    package_versions,
+    resolve_device,
+    set_seed,
+    write_json_atomic,
+)
+
+LM_JSON = "lm.json"
+LM_WEIGHTS = "lm.safetensors"
+
+
+def lm_config(preset: Preset, tokenizer, drop_mult: float):
+    """The AWD-LSTM language-model config of ``preset`` for ``tokenizer``'s vocabulary."""
+    from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig
+
+    s = preset.lstm
+    return AWDLSTMConfig(
+        vocab_size=tokenizer.vocab_size, emb_size=s.emb_size, hidden_size=s.hidden_size, n_layers=s.n_layers,
+        pad_id=tokenizer.pad_id, **s.lm_dropouts,
+    ).scaled(drop_mult)
+
+
+def save_language_model(out_dir: str | os.PathLike, model, tokenizer, record: dict[str, Any]) -> Path:
+    """Write ``lm.safetensors`` + ``lm.json`` (atomic) and return the directory."""
+    from safetensors.torch import save_model
+
+    from genomic_ulmfit.utils import atomic_path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / LM_WEIGHTS) as tmp:
+        save_model(model, str(tmp))
+    write_json_atomic(out / LM_JSON, {
+        "kind": "awd_lstm_lm", "config": model.cfg.to_dict(), "tokenizer": tokenizer.to_dict(), **record,
+    })
+    return out
+
+
+def read_lm_meta(lm_dir: str | os.PathLike) -> dict[str, Any]:
+    """``lm.json`` of an LM directory, or a one-line InputError."""
+    path = Path(lm_dir) / LM_JSON
+    if not path.is_file():
+        raise InputError(
+            f"{lm_dir}: no {LM_JSON} here; give a directory written by 'lm pretrain' or 'lm finetune'"
+        )
+    return json.loads(path.read_text())
+
+
+def load_language_model(lm_dir: str | os.PathLike, *, drop_mult: float | None = None):
+    """Rebuild ``(LanguageModel, KmerTokenizer, meta)`` from an LM directory (no pickle).
+
+    ``drop_mult`` rescales the saved dropouts (relative to the saved config's base values).
+    """
+    from safetensors.torch import load_model
+
+    from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig, LanguageModel
+    from genomic_ulmfit.tokenize import KmerTokenizer
+
+    meta = read_lm_meta(lm_dir)
+    cfg = AWDLSTMConfig.from_dict(meta["config"])
+    if drop_mult is not None:
+        base = meta.get("base_dropouts")
+        if base:
+            cfg = AWDLSTMConfig.from_dict({**cfg.to_dict(), **base}).scaled(drop_mult)
+    model = LanguageModel(cfg)
+    weights = Path(lm_dir) / LM_WEIGHTS
+    if not weights.is_file():
+        raise InputError(f"{weights}: missing; the LM directory is incomplete (re-run or --resume the training)")
+    load_model(model, str(weights))
+    return model, KmerTokenizer.from_dict(meta["tokenizer"]), meta
+
+
+def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: str, resume: bool, device,
+              seed: int, progress: bool):
+    """Run one fit_one_cycle of ``model`` on ``corpus``; returns the FitResult."""
+    from genomic_ulmfit.data.corpus import LMBatches
+    from genomic_ulmfit.training.loop import LanguageModelTask, fit_one_cycle
+
+    train_tokens, starts = corpus.train_tokens, corpus.train_starts
+    if train_cfg.max_tokens is not None and len(train_tokens) > train_cfg.max_tokens:
+        train_tokens = train_tokens[: train_cfg.max_tokens]
+        starts = starts[starts < train_cfg.max_tokens]
+    bs = train_cfg.batch_size
+    need = bs * (train_cfg.bptt + 1)
+    if len(train_tokens) < need:
+        raise InputError(
+            f"LM corpus too small: {len(train_tokens)} training tokens but batch size {bs} × bptt "
+            f"{train_cfg.bptt} needs at least {need}; give more sequence or a smaller preset"
+        )
+    # Documents (genome pieces or sequences) are shuffled every epoch, as fastai's LM loader does.
+    train = LMBatches(train_tokens, bs, train_cfg.bptt, doc_starts=starts, shuffle_docs=True, jitter=True,
+                      seed=seed)
+    valid_tokens = corpus.valid_tokens
+    valid = LMBatches(valid_tokens, bs, train_cfg.bptt, jitter=False, seed=seed) if len(valid_tokens) > need else None
+    return fit_one_cycle(
+        model, LanguageModelTask(), train, valid, epochs=train_cfg.epochs, lr=train_cfg.lr, moms=train_cfg.moms,
+        wd=train_cfg.wd, clip=train_cfg.clip, device=device, out_dir=out_dir, resume=resume, stage_name=stage,
+        select_metric="valid_loss" if valid is not None else None, select_mode="min",
+        restore_best=valid is not None, progress=progress, seed=seed,
+    )
+
+
+def _record(preset: Preset, train_cfg: LMTrainConfig, corpus, result, seconds: float, seed: int, **extra):
+    hist = result.history
+    return {
+        "preset": preset.name,
+        "train_config": {k: getattr(train_cfg, k) for k in train_cfg.__dataclass_fields__},
+        "base_dropouts": preset.lstm.lm_dropouts,
+        "corpus": {"dir": str(corpus.directory), "train_tokens": int(len(corpus.train_tokens)),
+                   "valid_tokens": int(len(corpus.valid_tokens))},
+        "history": hist,
+        "final": hist[-1] if hist else None,
+        "best": result.best,
+        "seconds": round(seconds, 1),
+        "seed": seed,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        **extra,
+    }
+
+
+def pretrain_lm(
+    fasta_paths: Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    preset: str | Preset = "cpu",
+    k: int | None = None,
+    stride: int | None = None,
+    mode: str = "chunks",
+    max_bases: int | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Pretrain an AWD-LSTM LM on genome FASTA files (the seed's primate LM).
+
+    Parameters
+    ----------
+    fasta_paths : list of paths
+        Genome FASTA (gzip fine). Chunked as in Genomic-ULMFiT: N-free 10 kb chunks cut into 2 kb
+        pieces (``mode="chunks"``), or contiguous N-free runs (``mode="stream"``).
+    out_dir : path
+        LM directory (see module docstring).
+    preset : str or Preset, default "cpu"
+        Sizes, dropouts and the ``pretrain`` schedule.
+    k, stride : int, optional
+        Override the preset's tokenizer.
+    max_bases : int, optional
+        Read at most this many bases (quick runs).
+    seed, device, resume, progress : as elsewhere.
+    """
+    from genomic_ulmfit.data.corpus import build_genome_corpus
+    from genomic_ulmfit.models.awd_lstm import LanguageModel
+    from genomic_ulmfit.tokenize import KmerTokenizer
+
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    tok = KmerTokenizer(k or p.tokenizer.k, stride or p.tokenizer.stride)
+    out = Path(out_dir)
+    for f in fasta_paths:
+        if not Path(f).is_file():
+            raise InputError(f"{f}: genome FASTA not found")
+    set_seed(seed)
+    t0 = time.time()
+    corpus = build_genome_corpus(
+        [str(f) for f in fasta_paths], tok, out / "corpus", mode=mode, valid_frac=p.pretrain.valid_frac,
+        seed=seed, max_bases=max_bases, progress=progress,
+    )
+    model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
+    result = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
+                       device=resolve_device(device), seed=seed, progress=progress)
+    return save_language_model(out, model.cpu(), tok, _record(
+        p, p.pretrain, corpus, result, time.time() - t0, seed, stage="pretrain",
+        sources=[str(f) for f in fasta_paths], pretrained_from=None,
+    ))
+
+
+def finetune_lm(
+    sequences: Sequence[str],
+    out_dir: str | os.PathLike,
+    *,
+    from_dir: str | os.PathLike | None,
+    preset: str | Preset = "cpu",
+    seed: int = 0,
+    device: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    data_info: dict[str, Any] | None = None,
+) -> Path:
+    """Fine-tune a (pretrained) LM on the target sequences, as the seed does per species.
+
+    ``from_dir=None`` trains the LM from scratch on the sequences (the "no genome pretraining"
+    ablation). Only pass training sequences: the LM must not see test sequences.
+    """
+    from genomic_ulmfit.data.corpus import build_sequence_corpus
+    from genomic_ulmfit.models.awd_lstm import LanguageModel
+    from genomic_ulmfit.tokenize import KmerTokenizer
+
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    out = Path(out_dir)
+    set_seed(seed)
+    t0 = time.time()
+    if from_dir is not None:
+        model, tok, src_meta = load_language_model(from_dir, drop_mult=p.finetune.drop_mult)
+    else:
+        tok = KmerTokenizer(p.tokenizer.k, p.tokenizer.stride)
+        model, src_meta = LanguageModel(lm_config(p, tok, p.finetune.drop_mult)), None
+    seqs = list(sequences)
+    if not seqs:
+        raise InputError("LM fine-tuning needs at least one training sequence")
+    corpus = build_sequence_corpus(seqs, tok, out / "corpus", valid_frac=p.finetune.valid_frac, seed=seed)
+    result = _train_lm(model, corpus, p.finetune, out, stage="finetune", resume=resume,
+                       device=resolve_device(device), seed=seed, progress=progress)
+    return save_language_model(out, model.cpu(), tok, _record(
+        p, p.finetune, corpus, result, time.time() - t0, seed, stage="finetune",
+        pretrained_from=str(from_dir) if from_dir else None,
+        pretrained_meta={k: src_meta.get(k) for k in ("preset", "sources", "corpus", "final")} if src_meta else None,
+        data=data_info,
+    ))
+
+
+def lm_accuracy(lm_dir: str | os.PathLike, sequences: Sequence[str], *, batch_size: int = 32, bptt: int = 70,
+                device: str | None = None) -> dict[str, float]:
+    """Next-token loss and accuracy of a saved LM on ``sequences`` (each its own document)."""
+    import torch
+
+    from genomic_ulmfit.data.corpus import LMBatches
+
+    model, tok, _ = load_language_model(lm_dir)
+    dev = resolve_device(device)
+    model.to(dev).eval()
+    ids = [np.concatenate([[tok.bos_id], t]) for t in tok.encode(list(sequences), pad=False)]
+    stream = np.concatenate(ids).astype(np.int64)
+    data = LMBatches(stream, min(batch_size, max(1, len(stream) // (bptt + 1))), bptt, jitter=False, seed=0)
+    loss_sum, correct, n, state = 0.0, 0, 0, None
+    with torch.no_grad():
+        for b in data.batches(0):
+            x, y = b["x"].to(dev), b["y"].to(dev)
+            logits, state, _ = model(x, state)
+            loss_sum += torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            correct += (logits.argmax(-1) == y).sum().item()
+            n += y.numel()
+    return {"loss": loss_sum / max(n, 1), "accuracy": correct / max(n, 1), "tokens": n}

@@ -1,0 +1,688 @@
+"""One training loop for LM pretraining, LM fine-tuning and classifiers.
+
+:func:`fit_one_cycle` trains ``model`` for ``epochs`` with fastai's one-cycle policy over AdamW,
+discriminative learning rates across layer groups and optional freezing. What differs between
+a language model and a classifier lives in a :class:`Task` (how to compute the loss of a batch).
+
+Data objects (``train_data``, ``valid_data``) have ``__len__`` (batches per epoch) and
+``batches(epoch)`` returning an iterator of batches — dicts ``{"x", "y", "n_tokens"?}`` of host
+tensors, or ``(x, y)`` tuples — whose order is a function of (seed, epoch) only. They may define
+``num_batches(epoch)`` when the count varies per epoch (LM length jitter). The loop moves one
+batch at a time to the device.
+
+With ``out_dir`` the loop writes, after every epoch::
+
+    out_dir/checkpoints/last.{safetensors,json}      model + optimiser + schedule step + RNG states
+    out_dir/checkpoints/best.{safetensors,json}      model at the best epoch by ``select_metric``
+    out_dir/checkpoints/stage-<name>.{…}             model at the end of each completed stage
+    out_dir/metrics.jsonl                            one JSON line per epoch, all stages
+
+``resume=True`` continues a stage from ``last`` (exactly: same losses as an uninterrupted run) or
+skips a completed stage by loading ``stage-<name>``. Several calls with different ``stage_name``
+into the same ``out_dir`` form one run (gradual unfreezing); ``resume=False`` restarts
+``stage_name`` and forgets it and every stage recorded after it. The caller (CLI) is expected to
+give a fresh ``out_dir`` or ``resume=True``; stale stages of an unrelated run would be kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.training import optim as _optim
+from genomic_ulmfit.training.checkpoint import (
+    checkpoint_exists,
+    load_checkpoint,
+    read_meta,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from genomic_ulmfit.training.schedules import LR, lr_range, one_cycle
+from genomic_ulmfit.utils import resolve_device, set_seed, write_text_atomic
+
+Batch = dict[str, Any]
+
+
+class BatchSource(Protocol):
+    """What the loop needs from training/validation data."""
+
+    def __len__(self) -> int: ...
+
+    def batches(self, epoch: int) -> Iterator[Any]: ...
+
+
+# ---------------------------------------------------------------------------- tasks
+class Task(ABC):
+    """How to compute the loss of one batch.
+
+    ``loss(model, batch)`` returns ``(loss, n_items, stats)``: the scalar tensor to minimise, the
+    number of items it averages over (tokens or sequences) and a dict of scalar tensors/floats
+    averaged over the epoch weighted by ``n_items``. ``stats["loss"]``, when present, is the
+    reported loss (e.g. without regularisation terms); ``stats["accuracy"]`` is shown in the
+    progress bar. A classifier may add ``stats["logits"]`` (B, C) and ``stats["targets"]`` (B,)
+    so that ``metrics_fn`` can see all validation outputs. ``reset()`` runs at the start of every
+    training epoch and of every evaluation.
+    """
+
+    @abstractmethod
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        """Loss of ``batch`` (on the model's device) → ``(loss, n_items, stats)``."""
+
+    def reset(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Forget any state carried between batches."""
+
+
+def detach_state(state: Any) -> Any:
+    """Detach every tensor in a nested tuple/list/dict of recurrent states."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (list, tuple)):
+        return type(state)(detach_state(s) for s in state)
+    if isinstance(state, dict):
+        return {k: detach_state(v) for k, v in state.items()}
+    return state
+
+
+def _last(v: Any) -> torch.Tensor | None:
+    if isinstance(v, (list, tuple)):
+        return v[-1] if v else None
+    return v
+
+
+def _extras_outputs(extras: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(raw output, dropped-out output) of the last RNN layer from a model's ``extras``.
+
+    Accepts a dict with ``raw_outputs``/``raw_out``/``raw`` and ``outputs``/``dropped_outputs``/
+    ``dropped_out``/``out`` (a tensor (B, T, H) or a per-layer list whose last item is used), or a
+    2-tuple ``(raw, dropped)``.
+    """
+    if isinstance(extras, dict):
+        raw = next((extras[k] for k in ("raw_outputs", "raw_out", "raw") if k in extras), None)
+        out = next((extras[k] for k in ("outputs", "dropped_outputs", "dropped_out", "out") if k in extras), None)
+        return _last(raw), _last(out)
+    if isinstance(extras, (list, tuple)) and len(extras) == 2:
+        return _last(extras[0]), _last(extras[1])
+    return None, None
+
+
+class LanguageModelTask(Task):
+    """Next-token cross-entropy with AWD-LSTM's activation regularisation.
+
+    The model is called as ``model(x, state)`` and returns ``(logits (B, T, V), new_state, extras)``
+    (or ``(logits, new_state)``, or just logits). The recurrent state is carried between batches,
+    detached, and reset at every epoch start. In training mode, when ``extras`` provide them, the
+    loss adds ``ar_alpha * mean(dropped_out**2)`` (AR) and ``tar_beta * mean((h[:, 1:] - h[:, :-1])**2)``
+    on the raw output (TAR), as fastai's ``RNNRegularizer``; the reported ``loss`` stays the plain
+    cross-entropy.
+
+    Parameters
+    ----------
+    ar_alpha : float, default 2.0
+    tar_beta : float, default 1.0
+    """
+
+    def __init__(self, ar_alpha: float = 2.0, tar_beta: float = 1.0):
+        self.ar_alpha = ar_alpha
+        self.tar_beta = tar_beta
+        self.state: Any = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        x, y = batch["x"], batch["y"]  # (B, T) int64 each
+        out = model(x, self.state)
+        extras = None
+        if isinstance(out, (tuple, list)):
+            logits = out[0]
+            if len(out) > 1:
+                self.state = detach_state(out[1])
+            if len(out) > 2:
+                extras = out[2]
+        else:
+            logits = out
+        logits = logits.float()  # (B, T, V)
+        ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        loss = ce
+        stats: dict[str, Any] = {"loss": ce.detach()}
+        if model.training and extras is not None:
+            raw, dropped = _extras_outputs(extras)
+            if self.ar_alpha and dropped is not None:
+                ar = dropped.float().pow(2).mean()
+                loss = loss + self.ar_alpha * ar
+                stats["ar"] = ar.detach()
+            if self.tar_beta and raw is not None and raw.shape[1] > 1:
+                tar = (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
+                loss = loss + self.tar_beta * tar
+                stats["tar"] = tar.detach()
+        stats["accuracy"] = (logits.detach().argmax(-1) == y).float().mean()
+        return loss, y.numel(), stats
+
+
+class ClassificationTask(Task):
+    """Cross-entropy and accuracy of a classifier ``model(x) -> logits (B, C)``.
+
+    A tuple output uses its first item. ``stats`` carry ``logits`` and ``targets`` for
+    ``metrics_fn``.
+    """
+
+    def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, dict[str, Any]]:
+        x, y = batch["x"], batch["y"]
+        out = model(x)
+        logits = (out[0] if isinstance(out, (tuple, list)) else out).float()  # (B, C)
+        ce = F.cross_entropy(logits, y)
+        acc = (logits.detach().argmax(-1) == y).float().mean()
+        return ce, int(y.shape[0]), {"loss": ce.detach(), "accuracy": acc, "logits": logits.detach(), "targets": y}
+
+
+def auroc_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    """``metrics_fn`` for binary classifiers: AUROC and average precision of softmax P(class 1).
+
+    Parameters
+    ----------
+    logits : torch.Tensor, shape (n, 2)
+    targets : torch.Tensor of int, shape (n,)
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = targets.cpu().numpy()
+    p = torch.softmax(logits.float(), dim=-1)[:, 1].cpu().numpy()
+    if len(np.unique(y)) < 2:
+        return {"auroc": float("nan"), "average_precision": float("nan")}
+    return {"auroc": float(roc_auc_score(y, p)), "average_precision": float(average_precision_score(y, p))}
+
+
+# ---------------------------------------------------------------------------- helpers
+@dataclass
+class FitResult:
+    """Outcome of one :func:`fit_one_cycle` stage.
+
+    Attributes
+    ----------
+    stage : str
+    history : list of dict
+        One record per epoch of this stage (the lines of ``metrics.jsonl``).
+    best : dict or None
+        ``{"metric", "mode", "value", "stage", "epoch"}`` of the best epoch so far in the run.
+    steps : int
+        Optimisation steps of the stage.
+    skipped : bool
+        The stage was already complete and was restored from its checkpoint.
+    stopped_early : bool
+        ``on_epoch_end`` asked to stop.
+    """
+
+    stage: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] | None = None
+    steps: int = 0
+    skipped: bool = False
+    stopped_early: bool = False
+
+
+def num_batches(data: BatchSource, epoch: int) -> int:
+    """Batches of ``data`` in ``epoch``: ``data.num_batches(epoch)`` when defined, else ``len(data)``."""
+    fn = getattr(data, "num_batches", None)
+    return int(fn(epoch)) if callable(fn) else len(data)
+
+
+def to_device(batch: Any, device: torch.device) -> Batch:
+    """A batch as a dict with its tensors on ``device`` (``(x, y)`` tuples become ``{"x", "y"}``)."""
+    if isinstance(batch, (tuple, list)):
+        batch = {"x": batch[0], "y": batch[1]}
+    return {
+        k: (v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()
+    }
+
+
+def resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: ``None`` = bf16 (or fp16 without bf16 support) on CUDA, off on CPU;
+    ``False``/``"off"`` = off; ``True`` = as auto but also bf16 on CPU; ``"bf16"``/``"fp16"`` forced."""
+    if amp is False or amp == "off":
+        return None
+    if amp in ("bf16", "bfloat16"):
+        return torch.bfloat16
+    if amp in ("fp16", "float16"):
+        return torch.float16
+    if amp is None or amp is True:
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if amp is True else None
+    raise ConfigError(f"amp={amp!r} is not allowed; use None (auto), True, False, 'bf16' or 'fp16'")
+
+
+def resolve_layer_groups(model: nn.Module, layer_groups: list | None) -> list:
+    if layer_groups is None:
+        layer_groups = model.layer_groups() if hasattr(model, "layer_groups") else [model]
+    covered = {id(p) for g in layer_groups for p, _, _ in _optim.group_parameters(g)}
+    missing = [n for n, p in model.named_parameters() if id(p) not in covered]
+    if missing:
+        raise ValueError(f"parameters not in any layer group: {', '.join(missing[:5])}")
+    return list(layer_groups)
+
+
+class _Averager:
+    """Weighted running means of scalar stats, kept on the device until read."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor | float] = {}
+        self.count = 0
+
+    def add(self, n: int, stats: dict[str, Any]) -> None:
+        self.count += n
+        for k, v in stats.items():
+            if k in ("logits", "targets"):
+                continue
+            v = v.detach().double() if isinstance(v, torch.Tensor) else float(v)
+            self.sums[k] = self.sums.get(k, 0.0) + v * n
+
+    def means(self) -> dict[str, float]:
+        c = max(self.count, 1)
+        return {k: float(v) / c for k, v in self.sums.items()}
+
+
+def train_step(
+    model: nn.Module,
+    task: Task,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    *,
+    amp_dtype: torch.dtype | None,
+    scaler: torch.amp.GradScaler | None,
+    clip: float | None,
+    device: torch.device,
+) -> tuple[int, dict[str, Any]]:
+    """One optimisation step; returns ``(n_items, stats)`` (stats["loss"] defaults to the loss)."""
+    with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        loss, n, stats = task.loss(model, batch)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        if clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        if clip:
+            nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], clip)
+        optimizer.step()
+    stats = dict(stats)
+    stats.setdefault("loss", loss.detach())
+    return n, stats
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    task: Task,
+    data: BatchSource,
+    *,
+    epoch: int = 0,
+    device: str | torch.device | None = None,
+    amp: bool | str | None = None,
+    metrics_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None = None,
+) -> dict[str, float]:
+    """Mean loss and stats of ``model`` over ``data`` in eval mode; restores the caller's mode.
+
+    Returns
+    -------
+    dict
+        ``{"loss", "accuracy"?, ...stats, ...metrics_fn(all_logits, all_targets)}``.
+    """
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    amp_dtype = resolve_amp(amp, device)
+    was_training = model.training
+    model.eval()
+    task.reset()
+    avg = _Averager()
+    logits, targets = [], []
+    try:
+        for raw in data.batches(epoch):
+            batch = to_device(raw, device)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                loss, n, stats = task.loss(model, batch)
+            stats = dict(stats)
+            stats.setdefault("loss", loss)
+            avg.add(n, stats)
+            if metrics_fn is not None and "logits" in stats:
+                logits.append(stats["logits"].float().cpu())
+                targets.append(stats["targets"].cpu())
+    finally:
+        task.reset()
+        model.train(was_training)
+    out = avg.means()
+    if metrics_fn is not None and logits:
+        out.update(metrics_fn(torch.cat(logits), torch.cat(targets)))
+    return out
+
+
+def _metric_key(name: str, record: dict[str, Any]) -> str:
+    for key in (name, f"valid_{name}"):
+        if key in record:
+            return key
+    avail = ", ".join(k for k in record if k.startswith(("valid_", "train_")))
+    raise ConfigError(f"select_metric={name!r} is not among the epoch metrics; available: {avail}")
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    if not math.isfinite(value):
+        return False
+    return best is None or (value < best if mode == "min" else value > best)
+
+
+def _progress_bar(enabled: bool):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
+        disable=not enabled,
+    )
+
+
+def _info(means: dict[str, float], tok_s: float | None, lr: float) -> str:
+    parts = [f"loss {means.get('loss', float('nan')):.4f}"]
+    if "accuracy" in means:
+        parts.append(f"acc {means['accuracy']:.3f}")
+    if tok_s:
+        parts.append(f"{tok_s / 1000:.1f}k tok/s")
+    parts.append(f"lr {lr:.2e}")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------- run state on disk
+def _ckpt(out_dir: Path, name: str) -> Path:
+    return out_dir / "checkpoints" / name
+
+
+def _run_state(out_dir: Path | None) -> dict[str, Any]:
+    """Stages, history and best of the run in ``out_dir`` (from ``last.json``), or an empty state."""
+    empty: dict[str, Any] = {"stages": [], "history": [], "best": None}
+    if out_dir is None or not checkpoint_exists(_ckpt(out_dir, "last")):
+        return empty
+    meta = read_meta(_ckpt(out_dir, "last"))
+    return {"stages": meta.get("stages", []), "history": meta.get("history", []), "best": meta.get("best"), "last": meta}
+
+
+def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    write_text_atomic(out_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in history))
+
+
+# ---------------------------------------------------------------------------- fit
+def fit_one_cycle(
+    model: nn.Module,
+    task: Task,
+    train_data: BatchSource,
+    valid_data: BatchSource | None = None,
+    *,
+    epochs: int,
+    lr: LR,
+    moms: tuple[float, float, float] = (0.8, 0.7, 0.8),
+    wd: float = 0.01,
+    pct_start: float = 0.25,
+    div: float = 25.0,
+    div_final: float = 1e5,
+    layer_groups: list | None = None,
+    freeze_to: int | None = None,
+    train_bn: bool = True,
+    clip: float | None = 0.1,
+    device: str | torch.device | None = None,
+    amp: bool | str | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = False,
+    stage_name: str = "stage",
+    select_metric: str | None = None,
+    select_mode: str | None = None,
+    restore_best: bool = False,
+    metrics_fn: Callable[[torch.Tensor, torch.Tensor], dict[str, float]] | None = None,
+    on_epoch_end: Callable[[dict[str, Any]], bool | None] | None = None,
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+    seed: int = 0,
+) -> FitResult:
+    """Train ``model`` with the one-cycle policy (fastai ``fit_one_cycle``).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained in place; ``model.layer_groups()`` is used when ``layer_groups`` is None.
+    task : Task
+        :class:`LanguageModelTask`, :class:`ClassificationTask` or your own.
+    train_data, valid_data : BatchSource
+        ``len()`` and ``batches(epoch)``; ``valid_data`` optional.
+    epochs : int
+        Epochs of the cycle.
+    lr : LR
+        Peak learning rate(s): float, ``(lo, hi)`` or per-group list (see ``schedules``).
+    moms : (float, float, float), default (0.8, 0.7, 0.8)
+        Adam beta1 at start, peak and end (ULMFiT's values).
+    wd : float, default 0.01
+        Decoupled weight decay (not on biases and norm layers).
+    pct_start, div, div_final : float
+        One-cycle shape, fastai defaults 0.25, 25, 1e5.
+    layer_groups : list, optional
+        Overrides ``model.layer_groups()``; must cover every parameter.
+    freeze_to : int, optional
+        Apply ``optim.freeze_to(groups, freeze_to, train_bn=train_bn)`` first; None leaves
+        ``requires_grad`` as it is.
+    clip : float or None, default 0.1
+        Max gradient norm.
+    device : str or torch.device, optional
+        Auto (CUDA when present) by default.
+    amp : None, bool or str
+        See :func:`resolve_amp` (auto: bf16/fp16 autocast on CUDA, with GradScaler for fp16).
+    out_dir : path, optional
+        Checkpoints and ``metrics.jsonl`` (see module docstring).
+    resume : bool, default False
+        Continue from ``out_dir``'s checkpoints.
+    stage_name : str, default "stage"
+        Name of this stage within the run.
+    select_metric : str, optional
+        Epoch metric defining ``best`` (``"valid_loss"``, ``"accuracy"`` → ``valid_accuracy``,
+        ``"auroc"``...); default ``"valid_loss"`` when there is validation data.
+    select_mode : "min" or "max", optional
+        Default "min" for losses/perplexity, else "max".
+    restore_best : bool, default False
+        Load the best weights into ``model`` at the end of the stage.
+    metrics_fn : callable, optional
+        ``metrics_fn(all_logits, all_targets) -> dict`` on validation outputs, e.g.
+        :func:`auroc_metrics`.
+    on_epoch_end : callable, optional
+        ``on_epoch_end(record)`` after each epoch's checkpoint; returning True stops the stage.
+    meta : dict, optional
+        JSON-able run metadata (model config, tokenizer…) stored in every checkpoint.
+    progress : bool, default True
+        Show a rich progress bar.
+    seed : int, default 0
+        Seeds Python/NumPy/torch at the start of the stage (dropout etc.).
+
+    Returns
+    -------
+    FitResult
+    """
+    if epochs < 1:
+        raise ConfigError(f"epochs={epochs} must be at least 1")
+    device = resolve_device(device) if not isinstance(device, torch.device) else device
+    out = Path(out_dir) if out_dir is not None else None
+    groups = resolve_layer_groups(model, layer_groups)
+    model.to(device)
+
+    # ---- run state: skip a completed stage, or forget this stage and later ones
+    run = _run_state(out)
+    names = [s["name"] for s in run["stages"]]
+    if resume and stage_name in names and run["stages"][names.index(stage_name)]["done"]:
+        if not checkpoint_exists(_ckpt(out, f"stage-{stage_name}")):
+            raise ConfigError(f"{out}: stage {stage_name!r} is marked done but its checkpoint is missing")
+        load_checkpoint(_ckpt(out, f"stage-{stage_name}"), model)
+        info = run["stages"][names.index(stage_name)]
+        hist = [r for r in run["history"] if r["stage"] == stage_name]
+        return FitResult(stage_name, hist, run["best"], info.get("steps", 0), skipped=True,
+                         stopped_early=info.get("stopped_early", False))
+    last = run.get("last")
+    resume_here = bool(resume and last is not None and last.get("stage") == stage_name and not last.get("done"))
+    keep = names[: names.index(stage_name)] if stage_name in names else names
+    stages = [s for s in run["stages"] if s["name"] in keep]
+    if resume_here:
+        keep = [*keep, stage_name]  # this stage's epochs so far stay in the history
+    history = [r for r in run["history"] if r["stage"] in keep]
+    best = run["best"] if run["best"] is not None and run["best"].get("stage") in keep else None
+
+    if select_metric is None and valid_data is not None:
+        select_metric = "valid_loss"
+    if best is not None and best.get("metric") not in (select_metric, f"valid_{select_metric}"):
+        best = None  # a different criterion: start over
+
+    # ---- model, optimiser, schedule
+    if freeze_to is not None:
+        _optim.freeze_to(groups, freeze_to, train_bn=train_bn)
+    set_seed(seed)
+    lrs = lr_range(lr, len(groups))
+    optimizer = _optim.make_optimizer(groups, lrs, wd=wd, mom=moms[0])
+    amp_dtype = resolve_amp(amp, device)
+    scaler = torch.amp.GradScaler(device.type) if amp_dtype == torch.float16 else None
+    per_epoch = [num_batches(train_data, e) for e in range(epochs)]
+    total_steps = sum(per_epoch)
+    if total_steps < 1:
+        raise ConfigError("train_data yields no batches; use more data or a smaller batch size")
+
+    start_epoch = 0
+    if resume_here:
+        meta_last = load_checkpoint(_ckpt(out, "last"), model, optimizer)
+        start_epoch = int(meta_last["epochs_done"])
+        set_rng_state(meta_last["rng"])
+        if scaler is not None and meta_last.get("scaler"):
+            scaler.load_state_dict(meta_last["scaler"])
+    stage_hist = [r for r in history if r["stage"] == stage_name]
+    stage_info = {"name": stage_name, "done": False, "epochs": epochs, "steps": total_steps}
+    best_state: dict[str, torch.Tensor] | None = None
+    step = sum(per_epoch[:start_epoch])
+    stopped = False
+
+    def save_last(done: bool, epochs_done: int) -> None:
+        stage_info.update(done=done, stopped_early=stopped)
+        save_checkpoint(
+            _ckpt(out, "last"),
+            model,
+            optimizer=optimizer,
+            meta={
+                "meta": meta or {},
+                "stage": stage_name,
+                "epochs_done": epochs_done,
+                "epochs": epochs,
+                "step": step,
+                "done": done,
+                "stages": [*stages, dict(stage_info)],
+                "history": history,
+                "best": best,
+                "rng": rng_state(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "fit": {"lr": lrs.tolist(), "moms": list(moms), "wd": wd, "pct_start": pct_start, "div": div,
+                        "div_final": div_final, "clip": clip, "freeze_to": freeze_to, "seed": seed},
+            },
+        )
+
+    with _progress_bar(progress) as bar:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            model.train()
+            task.reset()
+            avg = _Averager()
+            n_tokens = 0
+            lr_now = float(lrs[-1])
+            ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="")
+            for i, raw in enumerate(train_data.batches(epoch)):
+                lr_t, mom = one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div,
+                                      div_final=div_final, moms=moms)
+                _optim.set_hyper(optimizer, lr_t, mom)
+                lr_now = float(np.atleast_1d(lr_t)[-1])
+                batch = to_device(raw, device)
+                n, stats = train_step(model, task, batch, optimizer, amp_dtype=amp_dtype, scaler=scaler,
+                                       clip=clip, device=device)
+                avg.add(n, stats)
+                n_tokens += int(raw.get("n_tokens", 0)) if isinstance(raw, dict) else 0
+                step += 1
+                if progress and (i % 10 == 0 or i + 1 == per_epoch[epoch]):
+                    el = time.perf_counter() - t0
+                    bar.update(ptask, completed=i + 1, info=_info(avg.means(), n_tokens / el if n_tokens else None, lr_now))
+            train_seconds = time.perf_counter() - t0
+            train = avg.means()
+            if not math.isfinite(train.get("loss", 0.0)):
+                raise RuntimeError(
+                    f"training diverged (loss {train.get('loss')}) in stage {stage_name!r} epoch {epoch}; "
+                    "lower the learning rate"
+                )
+            record: dict[str, Any] = {"stage": stage_name, "epoch": epoch}
+            record.update({f"train_{k}": v for k, v in train.items()})
+            if valid_data is not None:
+                valid = evaluate(model, task, valid_data, epoch=0, device=device, amp=amp, metrics_fn=metrics_fn)
+                record.update({f"valid_{k}": v for k, v in valid.items()})
+                if "valid_loss" in record:
+                    record["valid_perplexity"] = math.exp(min(record["valid_loss"], 700.0))
+            seconds = time.perf_counter() - t0
+            record.update(lr=lr_now, seconds=round(seconds, 3),
+                          tokens_per_s=round(n_tokens / train_seconds, 1) if n_tokens else None)
+            history.append(record)
+            stage_hist.append(record)
+            if progress:
+                bar.update(ptask, info=" ".join(
+                    f"{k} {v:.4f}" for k, v in record.items() if k.startswith("valid_") and isinstance(v, float)
+                ) or _info(train, None, lr_now))
+
+            improved = False
+            if select_metric is not None:
+                key = _metric_key(select_metric, record)
+                mode = select_mode or ("min" if key.endswith(("loss", "perplexity")) else "max")
+                if _better(float(record[key]), None if best is None else best["value"], mode):
+                    improved = True
+                    best = {"metric": key, "mode": mode, "value": float(record[key]), "stage": stage_name, "epoch": epoch}
+            final = epoch + 1 == epochs
+            if out is not None:
+                if improved:
+                    save_checkpoint(_ckpt(out, "best"), model, meta={"meta": meta or {}, "best": best, "record": record})
+                if final:
+                    save_checkpoint(_ckpt(out, f"stage-{stage_name}"), model,
+                                    meta={"meta": meta or {}, "stage": stage_name, "record": record})
+                save_last(final, epoch + 1)
+                _write_metrics(out, history)
+            elif improved and restore_best:
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if on_epoch_end is not None and on_epoch_end(record) and not final:
+                stopped = True
+                if out is not None:
+                    save_checkpoint(_ckpt(out, f"stage-{stage_name}"), model,
+                                    meta={"meta": meta or {}, "stage": stage_name, "record": record})
+                    save_last(True, epoch + 1)
+                break
+
+    if restore_best and best is not None and best.get("stage") == stage_name:
+        if out is not None:
+            load_checkpoint(_ckpt(out, "best"), model)
+        elif best_state is not None:
+            model.load_state_dict(best_state)
+    return FitResult(stage_name, stage_hist, best, steps=step, stopped_early=stopped)

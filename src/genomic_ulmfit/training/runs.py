@@ -1,0 +1,105 @@
+"""Training runs: pick the rows, fit a model, save it with a run record (``run.json``).
+
+A run directory holds the saved model (``model.json`` + weights; see
+:mod:`genomic_ulmfit.models.estimators`), ``run.json`` (config, seed, versions, data hash, git
+commit, wall time) and, for neural models, ``checkpoints/`` and ``metrics.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.utils import git_commit, package_versions, write_json_atomic
+
+
+def training_rows(df, species: list[str] | None = None, *, seed: int = 0):
+    """(train rows, valid rows or None) of a dataset, restricted to ``species``.
+
+    A dataset without splits is split 80/10/10 on the fly (seeded); the test rows are then
+    simply left unused here.
+    """
+    from genomic_ulmfit.data.split import assign_splits
+    from genomic_ulmfit.evaluation.evaluate import select_split
+
+    part = select_split(df, None, species)
+    if "split" not in part.columns or (part["split"] == "").all():
+        part = assign_splits(part, seed=seed)
+    train = part[part["split"] == "train"]
+    valid = part[part["split"] == "valid"]
+    if len(train) == 0:
+        raise InputError("no training rows (split == 'train'); run 'genomic-ulmfit data split' first")
+    return train, (valid if len(valid) else None)
+
+
+def run_record(kind: str, params: dict[str, Any], *, data: dict[str, Any], seed: int, seconds: float,
+               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON run record every training command writes."""
+    return {
+        "kind": kind,
+        "params": params,
+        "seed": seed,
+        "data": data,
+        "seconds": round(seconds, 1),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **(extra or {}),
+    }
+
+
+def data_info(df, dataset_path: str | os.PathLike | None, species: list[str] | None) -> dict[str, Any]:
+    """What a run was trained on: dataset path and hash, species, row counts."""
+    from genomic_ulmfit.data.dataset import dataset_hash
+
+    return {
+        "dataset": str(dataset_path) if dataset_path else None,
+        "hash": dataset_hash(df),
+        "species": sorted(map(str, df["species"].unique())) if species is None else species,
+        "rows": int(len(df)),
+    }
+
+
+def train_model(
+    model,
+    df,
+    out_dir: str | os.PathLike,
+    *,
+    species: list[str] | None = None,
+    dataset_path: str | os.PathLike | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    resume: bool = False,
+):
+    """Fit ``model`` (an unfitted :class:`SequenceModel`) on the train rows, save it into ``out_dir``.
+
+    Returns the fitted model. ``run.json`` records what was trained on what.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train, valid = training_rows(df, species, seed=seed)
+    t0 = time.time()
+    kwargs: dict[str, Any] = {"out_dir": out, "progress": progress}
+    if resume:
+        kwargs["resume"] = True
+    model.fit(
+        train["sequence"].tolist(), train["label"].to_numpy(np.int64),
+        None if valid is None else valid["sequence"].tolist(),
+        None if valid is None else valid["label"].to_numpy(np.int64),
+        **kwargs,
+    )
+    model.save(out)
+    seconds = time.time() - t0
+    used = df[df["id"].isin(train["id"]) | (df["id"].isin(valid["id"]) if valid is not None else False)]
+    write_json_atomic(out / "run.json", run_record(
+        model.kind, model.get_params(), data={**data_info(used, dataset_path, species),
+                                              "train_rows": int(len(train)),
+                                              "valid_rows": int(0 if valid is None else len(valid))},
+        seed=seed, seconds=seconds,
+    ))
+    return model

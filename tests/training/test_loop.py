@@ -1,0 +1,204 @@
+"""The shared training loop: learning, exact resume, stages, checkpoints, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from genomic_ulmfit.data.corpus import ClassificationBatches, LMBatches
+from genomic_ulmfit.training.checkpoint import checkpoint_exists, read_meta
+from genomic_ulmfit.training.loop import (
+    ClassificationTask,
+    LanguageModelTask,
+    auroc_metrics,
+    evaluate,
+    fit_one_cycle,
+)
+
+V = 10
+
+
+class ToyLM(nn.Module):
+    """Embedding → dropout → LSTM → linear; returns (logits, state, extras) like the AWD-LSTM LM."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.emb = nn.Embedding(V, 16)
+        self.drop = nn.Dropout(0.1)
+        self.rnn = nn.LSTM(16, 32, batch_first=True)
+        self.dec = nn.Linear(32, V)
+
+    def forward(self, x, state=None):
+        raw, state = self.rnn(self.emb(x), state)  # (B, T, 32)
+        out = self.drop(raw)
+        return self.dec(out), state, {"raw_outputs": [raw], "outputs": [out]}
+
+    def layer_groups(self):
+        return [self.emb, self.rnn, self.dec]
+
+
+class ToyClassifier(nn.Module):
+    """Mean-pooled embeddings → linear, logits (B, 2)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.emb = nn.Embedding(V, 8, padding_idx=0)
+        self.head = nn.Sequential(nn.Dropout(0.1), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.head(self.emb(x).mean(1))
+
+    def layer_groups(self):
+        return [self.emb, self.head]
+
+
+def _lm_data(seed: int = 0):
+    stream = np.tile(np.arange(3, 10, dtype=np.uint8), 300)  # period-7 pattern, 2100 tokens
+    train = LMBatches(stream[:1600], batch_size=8, bptt=20, jitter=True, seed=seed)
+    valid = LMBatches(stream[1600:], batch_size=4, bptt=20, jitter=False)
+    return train, valid
+
+
+def _clf_data():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 96)
+    x = rng.integers(3, 10, (96, 12)).astype(np.uint8)
+    x[:, :4] = np.where(y[:, None] == 1, 3, 4)  # label-revealing tokens
+    x[::3, -3:] = 0  # some padding
+    return ClassificationBatches(x[:64], y[:64], 16, seed=1), ClassificationBatches(x[64:], y[64:], 16, shuffle=False)
+
+
+def _fit(model, out_dir=None, **kw):
+    train, valid = _lm_data()
+    kw = {"epochs": 3, "lr": 3e-2, "progress": False, "out_dir": out_dir, **kw}
+    return fit_one_cycle(model, LanguageModelTask(), train, valid, **kw)
+
+
+def test_lm_loss_falls():
+    model = ToyLM()
+    _, valid = _lm_data()
+    initial = evaluate(model, LanguageModelTask(), valid)["loss"]
+    result = _fit(model)
+    assert len(result.history) == 3
+    assert result.history[-1]["valid_loss"] < 0.5 * initial
+    assert result.history[-1]["valid_accuracy"] > 0.5
+    assert result.history[-1]["tokens_per_s"] > 0
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _interrupt_after(n_epochs: int):
+    def hook(record):
+        if record["epoch"] + 1 == n_epochs:
+            raise Interrupt
+
+    return hook
+
+
+def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
+    full = _fit(ToyLM(), tmp_path / "full")
+    with pytest.raises(Interrupt):
+        _fit(ToyLM(), tmp_path / "cut", on_epoch_end=_interrupt_after(2))
+    assert read_meta(tmp_path / "cut" / "checkpoints" / "last")["epochs_done"] == 2
+    resumed_model = ToyLM(seed=123)  # fresh, different weights
+    resumed = _fit(resumed_model, tmp_path / "cut", resume=True)
+    a, b = full.history[2], resumed.history[2]
+    assert a["train_loss"] == b["train_loss"] and a["valid_loss"] == b["valid_loss"]
+    assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
+    final = ToyLM()
+    from genomic_ulmfit.training.checkpoint import load_checkpoint
+
+    load_checkpoint(tmp_path / "full" / "checkpoints" / "last", final)
+    for (n, p), q in zip(final.state_dict().items(), resumed_model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), n
+    lines = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [0, 1, 2]
+
+
+def _stages(model, out_dir, resume=False, hook=None):
+    train, valid = _lm_data()
+    common = {"progress": False, "out_dir": out_dir, "resume": resume}
+    r1 = fit_one_cycle(model, LanguageModelTask(), train, valid, epochs=1, lr=1e-2, freeze_to=-1,
+                       stage_name="head", **common)
+    r2 = fit_one_cycle(model, LanguageModelTask(), train, valid, epochs=2, lr=(1e-3, 1e-2), freeze_to=0,
+                       stage_name="all", on_epoch_end=hook, **common)
+    return r1, r2
+
+
+def test_multistage_resume_skips_done_stage_and_continues_the_next(tmp_path):
+    full_model = ToyLM()
+    _, full = _stages(full_model, tmp_path / "full")
+    with pytest.raises(Interrupt):
+        _stages(ToyLM(), tmp_path / "cut", hook=_interrupt_after(1))
+    model = ToyLM(seed=7)
+    r1, r2 = _stages(model, tmp_path / "cut", resume=True)
+    assert r1.skipped and not r2.skipped
+    assert r2.history[1]["train_loss"] == full.history[1]["train_loss"]
+    for p, q in zip(full_model.parameters(), model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert checkpoint_exists(tmp_path / "cut" / "checkpoints" / "stage-head")
+    lines = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in lines] == [("head", 0), ("all", 0), ("all", 1)]
+    # everything done: a third resume skips both stages and lands on the same weights
+    again = ToyLM(seed=9)
+    s1, s2 = _stages(again, tmp_path / "cut", resume=True)
+    assert s1.skipped and s2.skipped
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters(), strict=True))
+
+
+def test_frozen_groups_unchanged_during_fit():
+    model = ToyLM()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    _fit(model, epochs=1, freeze_to=-1)
+    for n, p in model.named_parameters():
+        assert torch.equal(before[n], p) == (not n.startswith("dec")), n
+
+
+def test_classifier_metrics_best_checkpoint_and_early_stop(tmp_path):
+    train, valid = _clf_data()
+    model = ToyClassifier()
+    stops = []
+    res = fit_one_cycle(model, ClassificationTask(), train, valid, epochs=4, lr=5e-2, progress=False,
+                        out_dir=tmp_path, select_metric="auroc", metrics_fn=auroc_metrics,
+                        on_epoch_end=lambda r: stops.append(r["epoch"]) or r["epoch"] == 2)
+    assert res.stopped_early and [r["epoch"] for r in res.history] == [0, 1, 2] and stops == [0, 1, 2]
+    assert res.history[-1]["valid_auroc"] > 0.9 and res.history[-1]["valid_accuracy"] > 0.8
+    best = read_meta(tmp_path / "checkpoints" / "best")["best"]
+    assert best["metric"] == "valid_auroc" and best["mode"] == "max"
+    assert best["value"] == max(r["valid_auroc"] for r in res.history)
+    assert read_meta(tmp_path / "checkpoints" / "last")["done"] is True
+
+
+def test_evaluate_restores_mode_and_tracks_no_grad():
+    model = ToyClassifier()
+    _, valid = _clf_data()
+    model.train()
+    out = evaluate(model, ClassificationTask(), valid, metrics_fn=auroc_metrics)
+    assert model.training and {"loss", "accuracy", "auroc"} <= set(out)
+    model.eval()
+    evaluate(model, ClassificationTask(), valid)
+    assert not model.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_lm_task_adds_ar_tar_in_training_only():
+    model = ToyLM()
+    x = torch.randint(0, V, (2, 6))
+    batch = {"x": x[:, :-1], "y": x[:, 1:]}
+    task = LanguageModelTask(ar_alpha=2.0, tar_beta=1.0)
+    model.train()
+    loss, n, stats = task.loss(model, batch)
+    assert n == 10 and loss.item() > stats["loss"].item() and "ar" in stats and "tar" in stats
+    assert task.state is not None and not task.state[0].requires_grad
+    model.eval()
+    task.reset()
+    loss, _, stats = task.loss(model, batch)
+    assert loss.item() == stats["loss"].item() and "ar" not in stats
