@@ -202,3 +202,68 @@ def test_lm_task_adds_ar_tar_in_training_only():
     task.reset()
     loss, _, stats = task.loss(model, batch)
     assert loss.item() == stats["loss"].item() and "ar" not in stats
+
+
+# ---------------------------------------------------------------------------- with the real AWD-LSTM
+def _awd_cfg():
+    from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig
+
+    return AWDLSTMConfig(vocab_size=V, emb_size=8, hidden_size=12, n_layers=2)
+
+
+def test_real_language_model_resume_is_exact_and_uses_ar_tar(tmp_path):
+    from genomic_ulmfit.models.awd_lstm import LanguageModel
+
+    def run(out, seed, **kw):
+        torch.manual_seed(seed)
+        return _fit(LanguageModel(_awd_cfg()), out, epochs=2, **kw)
+
+    full = run(tmp_path / "full", 0)
+    assert full.history[-1]["train_ar"] > 0 and full.history[-1]["train_tar"] > 0
+    with pytest.raises(Interrupt):
+        run(tmp_path / "cut", 0, on_epoch_end=_interrupt_after(1))
+    resumed = run(tmp_path / "cut", 5, resume=True)
+    assert resumed.history[1]["train_loss"] == full.history[1]["train_loss"]
+    assert resumed.history[1]["valid_loss"] == full.history[1]["valid_loss"]
+
+
+def test_real_classifier_gradual_unfreezing_keeps_frozen_groups(tmp_path):
+    from genomic_ulmfit.models.awd_lstm import ULMFiTClassifier
+
+    torch.manual_seed(0)
+    model = ULMFiTClassifier(_awd_cfg())
+    train, valid = _clf_data()
+    groups = model.layer_groups()
+    emb_before = model.encoder.embedding.weight.detach().clone()
+    rnn_before = [p.detach().clone() for p in model.encoder.rnns[-1].parameters()]
+    res = fit_one_cycle(model, ClassificationTask(), train, valid, epochs=1, lr=(1e-3, 1e-2), freeze_to=-1,
+                        progress=False, out_dir=tmp_path, stage_name="clas-1")
+    assert torch.equal(emb_before, model.encoder.embedding.weight)
+    assert all(torch.equal(a, b) for a, b in zip(rnn_before, model.encoder.rnns[-1].parameters(), strict=True))
+    fit_one_cycle(model, ClassificationTask(), train, valid, epochs=1, lr=(1e-3, 1e-2), freeze_to=-2,
+                  progress=False, out_dir=tmp_path, stage_name="clas-2")
+    assert torch.equal(emb_before, model.encoder.embedding.weight)
+    assert not all(torch.equal(a, b) for a, b in zip(rnn_before, model.encoder.rnns[-1].parameters(), strict=True))
+    assert len(groups) == 4 and res.history[0]["valid_loss"] > 0
+
+
+def test_restore_best_can_come_from_an_earlier_stage_and_survives_resume(tmp_path):
+    train, valid = _clf_data()
+    snapshots = {}
+
+    def run(model, resume=False):
+        kw = {"progress": False, "out_dir": tmp_path, "resume": resume, "select_metric": "valid_loss",
+              "select_mode": "max"}  # "best" = highest loss: the first epoch
+        fit_one_cycle(model, ClassificationTask(), train, valid, epochs=1, lr=5e-2, stage_name="s1",
+                      on_epoch_end=lambda r: snapshots.setdefault(r["stage"], {k: v.clone() for k, v in
+                                                                              model.state_dict().items()}), **kw)
+        return fit_one_cycle(model, ClassificationTask(), train, valid, epochs=2, lr=5e-2, stage_name="s2",
+                             restore_best=True, **kw)
+
+    model = ToyClassifier()
+    res = run(model)
+    assert res.best["stage"] == "s1"
+    assert all(torch.equal(v, snapshots["s1"][k]) for k, v in model.state_dict().items())
+    again = ToyClassifier(seed=3)
+    assert run(again, resume=True).skipped
+    assert all(torch.equal(v, snapshots["s1"][k]) for k, v in again.state_dict().items())

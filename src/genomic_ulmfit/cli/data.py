@@ -54,8 +54,8 @@ def import_cmd(
     positive: list[str] = typer.Option([], "--positive", metavar="FASTA[:SPECIES]", help="FASTA of enhancers (label 1). Repeatable."),
     negative: list[str] = typer.Option([], "--negative", metavar="FASTA[:SPECIES]", help="FASTA of non-enhancers (label 0). Repeatable."),
     bed: list[str] = typer.Option([], "--bed", metavar="BED[:SPECIES]", help="BED regions cut from --genome, labelled --label. Repeatable."),
-    genome: list[Path] = typer.Option([], "--genome", help="Genome FASTA for --bed (once, or once per --bed)."),
-    label: list[int] = typer.Option([], "--label", help="Label 0/1 of --bed regions (once, or once per --bed)."),
+    genome: list[Path] = typer.Option([], "--genome", metavar="FASTA", help="Genome FASTA for --bed (once, or once per --bed)."),
+    label: list[int] = typer.Option([], "--label", metavar="0|1", help="Label 0/1 of --bed regions (once, or once per --bed)."),
     width: int | None = typer.Option(None, "--width", help="Take --bed windows of this width centred on each region."),
     species: str | None = typer.Option(None, "--species", help="Species of sources without a ':SPECIES' suffix (default 'unknown')."),
     mask_iupac: bool = typer.Option(False, "--mask-iupac", help="Turn IUPAC ambiguity codes into N instead of failing."),
@@ -64,8 +64,9 @@ def import_cmd(
 ) -> None:
     """Build a dataset from one or more inputs.
 
-    Every input takes an optional ':SPECIES' suffix, e.g. '--tsv human.tsv.gz:Human'
-    or '--positive enh.fa:Mouse --negative bg.fa:Mouse'; --species gives the default.
+    Every input takes an optional ':SPECIES' suffix, e.g. '--tsv human.tsv.gz:Human' or
+    '--positive enh.fa:Mouse --negative bg.fa:Mouse'; --species gives the default.
+
     Example: genomic-ulmfit data import --cohn Enhancers_vs_negative.tgz --out cohn.parquet
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -94,8 +95,9 @@ def import_cmd(
         raise ConfigError("no input given; use --cohn, --tsv, --positive/--negative or --bed (see --help)")
 
     console = _console()
+    err_console = _console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("reading: {task.completed:,} sequences"), TimeElapsedColumn(),
-                  console=_console(stderr=True), transient=True) as bar:
+                  console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("import", total=None)
         df = import_sources(sources, mask_iupac=mask_iupac, min_length=min_length,
                             progress=lambda n: bar.update(task, completed=n))
@@ -118,7 +120,7 @@ def _print_counts(console, counts: dict, title: str) -> None:
 def _print_leakage(console, report) -> None:
     for line in report.summary_lines():
         style = "bold red" if line.startswith("LEAK") else ("yellow" if line.startswith("warning") else None)
-        console.print(line, style=style, markup=False)
+        console.print(line, style=style, markup=False, soft_wrap=True)
 
 
 @data_app.command("split")
@@ -128,7 +130,9 @@ def split_cmd(
     folds: int | None = typer.Option(None, "--folds", help="Also assign K cross-validation folds over train+valid."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output dataset (default: rewrite DATASET in place)."),
-    near_k: int | None = typer.Option(None, "--near-k", help="Also look for near-duplicates sharing k-mers of this length."),
+    near_k: int | None = typer.Option(
+        None, "--near-k", help="Also keep near-duplicates (sharing k-mers of this length, e.g. 31) together and report them."
+    ),
 ) -> None:
     """Assign train/valid/test splits (and folds), keeping duplicates and reverse complements together."""
     from rich.table import Table
@@ -139,9 +143,9 @@ def split_cmd(
 
     weights = validate_fractions(fractions)
     df = load_dataset(dataset)
-    df = assign_splits(df, weights, seed=seed)
+    df = assign_splits(df, weights, seed=seed, near_k=near_k)
     if folds is not None:
-        df = assign_folds(df, folds, seed=seed)
+        df = assign_folds(df, folds, seed=seed, near_k=near_k)
     target = out or dataset
     sources = read_sidecar(dataset).get("sources") or [{"derived_from": str(dataset)}]
     save_dataset(df, target, sources=sources)
@@ -192,7 +196,7 @@ def check_cmd(
     table_b = read_table_or_dataset(b, require_label=False) if b is not None else None
     report = leakage_report(table_a, table_b, near_k=near_k)
     console = _console()
-    console.print(f"A = {a}" + (f", B = {b}" if b is not None else ""), markup=False)
+    console.print(f"A = {a}" + (f", B = {b}" if b is not None else ""), markup=False, soft_wrap=True)
     _print_leakage(console, report)
     if json_out is not None:
         write_json_atomic(json_out, report.to_dict())
@@ -231,10 +235,13 @@ def simulate_cmd(
 
     info = simulate_cohn_layout(
         out_dir, n_species=species, per_class=per_class, length=length, seed=seed,
-        genome_length=genome_length, write_genomes=not no_genomes,
+        genome_length=genome_length, write_genomes=not no_genomes, progress=True,
     )
+    names = ", ".join(info.get("species", {})) if isinstance(info, dict) else ""
     console = _console()
-    console.print(f"simulated data in {out_dir}", markup=False)
-    if isinstance(info, dict):
-        for key, value in info.items():
-            console.print(f"  {key}: {value}", markup=False)
+    console.print(f"simulated {species} species ({names}) × {per_class:,} sequences per class in {out_dir}", markup=False)
+    if not no_genomes:
+        console.print(f"genomes: {Path(out_dir) / 'genomes'}", markup=False)
+    if isinstance(info, dict) and info.get("note"):
+        console.print(info["note"], style="yellow", markup=False)
+    console.print(f"next: genomic-ulmfit data import --cohn {out_dir} --out dataset.parquet", markup=False)

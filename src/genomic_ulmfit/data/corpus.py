@@ -311,6 +311,7 @@ class Corpus:
     valid_starts: np.ndarray
     manifest: dict[str, Any] = field(default_factory=dict)
     directory: Path | None = None
+    origin_arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)  # in-memory corpora
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Corpus:
@@ -348,7 +349,7 @@ class Corpus:
     def origins(self, split: str) -> np.ndarray:
         """int64 (n_docs, 3): source file index, record index, base offset of each document."""
         if self.directory is None:
-            return self.manifest.get("_origins", {}).get(split, np.zeros((0, 3), dtype=np.int64))
+            return (self.origin_arrays or {}).get(split, np.zeros((0, 3), dtype=np.int64))
         return np.load(self.directory / f"{split}_origins.npy", allow_pickle=False)
 
     def lm_batches(self, split: str, batch_size: int, bptt: int = 70, **kwargs: Any) -> LMBatches:
@@ -465,6 +466,8 @@ def build_genome_corpus(
         raise ConfigError(f"mode={mode!r} is not allowed; use 'chunks' or 'stream'")
     if chunk_size < 1 or piece_size < 1:
         raise ConfigError(f"chunk_size={chunk_size} and piece_size={piece_size} must be positive")
+    if not 0 <= valid_frac < 1:
+        raise ConfigError(f"valid_frac={valid_frac} must be in [0, 1)")
     paths = [Path(fasta_paths)] if isinstance(fasta_paths, (str, os.PathLike)) else [Path(p) for p in fasta_paths]
     if not paths:
         raise InputError("no FASTA file given; pass at least one genome FASTA path")
@@ -585,6 +588,8 @@ def build_sequence_corpus(
     -------
     Corpus
     """
+    if not 0 <= valid_frac < 1:
+        raise ConfigError(f"valid_frac={valid_frac} must be in [0, 1)")
     dtype = token_dtype(int(tokenizer.vocab_size))
     toks = tokenizer.encode(list(sequences), pad=False)
     keep = [i for i, t in enumerate(toks) if len(t)]
@@ -628,9 +633,7 @@ def build_sequence_corpus(
         "train_docs": int((~is_valid).sum()), "train_tokens": int(len(arrays["train_tokens"])),
         "valid_docs": int(is_valid.sum()), "valid_tokens": int(len(arrays["valid_tokens"])),
     }
-    corpus = Corpus(**arrays, manifest=manifest, directory=None)
-    corpus.manifest["_origins"] = origin_arrays
-    return corpus
+    return Corpus(**arrays, manifest=manifest, directory=None, origin_arrays=origin_arrays)
 
 
 # ---------------------------------------------------------------------------- batch iterators

@@ -102,7 +102,11 @@ class Source:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description (paths as strings, unset fields dropped)."""
-        return {k: (str(v) if isinstance(v, os.PathLike) else v) for k, v in asdict(self).items() if v not in (None, False)}
+        return {
+            k: (str(v) if isinstance(v, os.PathLike) else v)
+            for k, v in asdict(self).items()
+            if v is not None and v is not False
+        }
 
 
 # ----------------------------------------------------------------------------- building tables
@@ -134,32 +138,35 @@ def records_to_frame(records: Iterable[Record]) -> pd.DataFrame:
 
 
 def make_ids_unique(df: pd.DataFrame) -> pd.DataFrame:
-    """Make ``id`` unique across the table, in place of duplicates coming from different files.
+    """Make ``id`` unique across a table built from several files.
 
-    When ids collide, rows whose id does not already start with ``"{species}:"`` are prefixed
-    with it; if ids still collide, the ids of the colliding sources are prefixed with their file
-    stem. Raises :class:`InputError` when ids repeat within one source.
+    Ids repeated within one file are an error. When ids collide across files, every id not
+    already starting with ``"{species}:"`` gets that prefix; ids that still collide become
+    ``"{species}:{file stem}:{id}"`` (e.g. ``Mouse:pos:a`` and ``Mouse:neg:a``).
+
+    Raises
+    ------
+    InputError
+        An id repeated within one source file, or a collision that the prefixes cannot resolve.
     """
     if df["id"].is_unique:
         return df
-    df = df.copy()
-    ids = df["id"].astype(object).to_numpy()
-    sp = df["species"].astype(object).to_numpy()
-    has_prefix = np.fromiter((i.startswith(s + ":") for i, s in zip(ids, sp, strict=True)), bool, len(ids))
-    df["id"] = pd.array(np.where(has_prefix, ids, sp + ":" + ids), dtype="str")
-    if df["id"].is_unique:
-        return df
-    dup = df["id"].duplicated(keep=False)
-    per_source = df[dup].groupby("id")["source"].nunique()
-    same = per_source[per_source < df[dup].groupby("id").size()]
-    if len(same):
-        first = same.index[0]
-        src = df.loc[df["id"] == first, "source"].iloc[0]
-        raise InputError(f"{src}: duplicate id {first!r}; make the ids unique within the file")
+    within = df.duplicated(["source", "id"])
+    if within.any():
+        i = int(np.flatnonzero(within.to_numpy())[0])
+        raise InputError(f"{df['source'][i]}: duplicate id {df['id'][i]!r}; make the ids unique within the file")
     from genomic_ulmfit.data.readers import file_stem
 
-    stems = df["source"].map(lambda s: file_stem(str(s).split("!")[-1]))
-    df["id"] = pd.array(np.where(dup, stems.astype(object) + ":" + df["id"].astype(object), df["id"]), dtype="str")
+    df = df.copy()
+    ids = df["id"].astype(object).to_numpy()
+    sp = df["species"].astype(object).to_numpy() + ":"
+    bare = np.array([i[len(s) :] if i.startswith(s) else i for i, s in zip(ids, sp, strict=True)], dtype=object)
+    new = sp + bare
+    dup = pd.Series(new).duplicated(keep=False).to_numpy()
+    if dup.any():
+        stems = np.array([file_stem(str(s).split("!")[-1]) + ":" for s in df["source"]], dtype=object)
+        new = np.where(dup, sp + stems + bare, new)
+    df["id"] = pd.array(new, dtype="str")
     if not df["id"].is_unique:
         first = df["id"][df["id"].duplicated()].iloc[0]
         raise InputError(f"dataset: duplicate id {first!r} across sources; give the files distinct ids")
@@ -238,7 +245,7 @@ def validate_dataset(df: pd.DataFrame, where: str = "dataset", *, require_label:
     bad = ~labels.isin(allowed)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{where}: row {i} (id {out['id'][i]!r}): label {out['label'][i]!r} is not 0 or 1")
+        raise InputError(f"{where}: row {i} (id {out['id'][i]!r}): label {out['label'][i]} is not 0 or 1")
     out["label"] = labels.astype(np.int8)
     bad_split = ~out["split"].isin(("", *SPLITS))
     if bad_split.any():

@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import os
 import re
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -126,7 +125,7 @@ def download_file(
                 _copy(resp, part, offset, total or expected_size, progress, dest.name)
     except urllib.error.HTTPError as exc:
         raise DownloadError(f"{url}: HTTP error {exc.code} ({exc.reason}); check the URL") from exc
-    except (urllib.error.URLError, http.client.HTTPException, socket.timeout, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(
             f"{url}: download failed ({reason}); check the network and run the command again to resume"

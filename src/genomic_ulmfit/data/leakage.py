@@ -66,6 +66,28 @@ def canonical_groups(sequences: Sequence[str]) -> np.ndarray:
     return sequence_codes(sequences)[1]
 
 
+def duplicate_groups(sequences: Sequence[str], *, near_k: int | None = None, **near_kw: int) -> np.ndarray:
+    """Group id per sequence joining exact/reverse-complement duplicates and, with ``near_k``,
+    near-duplicates (connected components of :func:`near_duplicate_pairs`), shape (n,) int64.
+
+    ``near_kw`` are passed to :func:`near_duplicate_pairs` (``sampling``, ``min_shared``,
+    ``max_occurrences``).
+    """
+    can = canonical_groups(sequences)
+    if near_k is None or len(can) < 2:
+        return can
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    i, j, _ = near_duplicate_pairs(sequences, k=near_k, **near_kw)
+    n = len(can)
+    first = pd.Series(np.arange(n)).groupby(can).transform("min").to_numpy()  # row -> first row of its group
+    rows = np.concatenate([np.arange(n), i])
+    cols = np.concatenate([first, j])
+    graph = coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
+
+
 # ----------------------------------------------------------------------------- k-mers
 
 
@@ -355,14 +377,17 @@ class LeakageReport:
             if self.b_label_conflicts:
                 lines.append(f"warning: {self.b_label_conflicts:,} of them carry a different label in A")
         if self.near_k is not None:
-            what = "across splits/folds" if self.mode == "within" else "rows of B with a near-duplicate in A"
-            count = self.near_dangerous_pairs if self.mode == "within" else self.near_b_rows
-            tag = "LEAK: " if (count if self.mode == "between" or self.splits_present or self.folds_present
-                               else self.near_pairs) else "ok: "
-            lines.append(
-                f"{tag}near-duplicates (k={self.near_k}, >= {self.near_min_shared} shared sampled k-mers, "
-                f"exact copies excluded): {self.near_pairs:,} pairs; {what}: {count:,}"
+            head = (
+                f"near-duplicates (k={self.near_k}, >= {self.near_min_shared} shared sampled k-mers, "
+                f"exact copies excluded): {self.near_pairs:,} pairs"
             )
+            if self.mode == "between":
+                danger, tail = self.near_b_rows, f"; {self.near_b_rows:,} rows of B have a near-duplicate in A"
+            elif self.splits_present or self.folds_present:
+                danger, tail = self.near_dangerous_pairs, f"; {self.near_dangerous_pairs:,} across splits/folds"
+            else:
+                danger, tail = self.near_pairs, " (dataset unsplit: split with --near-k to keep them together)"
+            lines.append(("LEAK: " if danger else "ok: ") + head + tail)
         for ex in self.examples[:5]:
             lines.append(
                 f"  e.g. {ex['kind']}: " + ", ".join(

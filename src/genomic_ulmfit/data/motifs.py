@@ -76,9 +76,7 @@ class Motif:
         """Most frequent base per position; lower case when it is at most half of the sites."""
         p = self.probs(0.0)
         best = p.argmax(axis=1)
-        return "".join(
-            BASES[b] if p[i, b] > 0.5 else BASES[b].lower() for i, b in enumerate(best)
-        )
+        return "".join(BASES[b] if p[i, b] > 0.5 else BASES[b].lower() for i, b in enumerate(best))
 
 
 def _motif(name: str, jaspar_id: str, a, c, g, t) -> Motif:

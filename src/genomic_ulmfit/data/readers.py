@@ -63,14 +63,18 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == GZIP_MAGIC
 
 
-def wrap_binary(fh: IO[bytes]) -> IO[bytes]:
+def wrap_binary(fh: IO[bytes], name: str = "input") -> IO[bytes]:
     """Return ``fh`` itself, or a gzip reader over it when its first bytes are the gzip magic.
 
     ``fh`` must be a binary stream; it is wrapped in a buffer so the magic can be peeked without
-    seeking (tar members and pipes work).
+    seeking (tar members and pipes work). ``name`` is used in the error for corrupt gzip data.
     """
     buffered = fh if hasattr(fh, "peek") else io.BufferedReader(fh, 1 << 20)  # type: ignore[arg-type]
-    if buffered.peek(2)[:2] == GZIP_MAGIC:
+    try:
+        head = buffered.peek(2)[:2]
+    except _GZIP_ERRORS as exc:  # ``fh`` is itself a gzip reader whose data is corrupt
+        raise InputError(f"{name}: truncated or corrupt gzip data ({exc}); re-download the file") from exc
+    if head == GZIP_MAGIC:
         return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 20)  # type: ignore[arg-type]
     return buffered
 
@@ -89,7 +93,7 @@ def open_binary(path: str | os.PathLike) -> IO[bytes]:
     if p.is_dir():
         raise InputError(f"{p}: is a folder, expected a file")
     try:
-        return wrap_binary(open(p, "rb", buffering=1 << 20))
+        return wrap_binary(open(p, "rb", buffering=1 << 20), str(p))
     except OSError as exc:
         raise InputError(f"{p}: cannot read file ({exc.strerror or exc})") from exc
 
@@ -189,7 +193,7 @@ def read_sequence_lines(
 
     Trailing blank lines are ignored; a blank line followed by more sequences is an error.
     """
-    fh = wrap_binary(fh)
+    fh = wrap_binary(fh, name)
     blank_at = 0
     n = 0
     for lineno, line in iter_lines(fh, name):
@@ -238,7 +242,7 @@ def read_fasta_stream(
     min_length: int = 1,
 ) -> Iterator[Record]:
     """Read FASTA records from an open binary stream; see :func:`read_fasta`."""
-    fh = wrap_binary(fh)
+    fh = wrap_binary(fh, name)
     seen: dict[str, int] = {}
     header: str | None = None
     header_line = 0

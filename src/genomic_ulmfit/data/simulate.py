@@ -21,8 +21,11 @@ built to be *biologically shaped* so that models behave on it roughly as on real
 * **Negatives** are background sequence with occasional sites at random positions and more
   repeats, so that neither GC nor a single motif separates the classes.
 
-The difficulty is calibrated so that a logistic regression on k-mer counts (k = 1..5, both strands)
-reaches AUROC ≈ 0.8–0.9 within a species at 2,000 sequences per class, and lower across species.
+The difficulty is calibrated with a quick proxy: a logistic regression (C = 0.003, standardised
+features) on k-mer frequencies (k = 1..5, both strands) at 2,000 sequences per class reaches
+AUROC ≈ 0.84–0.88 within a species (4-fold CV) and 0.04–0.06 less, on average, when trained on
+another species; a small CNN reaches ≈ 0.85 within SimHuman after 12 epochs. Composition alone
+(k <= 2) gives ≈ 0.7, so motifs carry most of the signal.
 
 Layout written by :func:`simulate_cohn_layout`::
 
@@ -118,30 +121,35 @@ def _weights(**w: float) -> dict[str, float]:
     return out
 
 
+# Ancestral motif usage; later species (index >= 4) perturb it.
+_ANCESTRAL_WEIGHTS = _weights(HNF4A=1.0, CEBPA=0.9, FOXA2=0.9, HNF1A=0.6, ONECUT1=0.4, NR2F2=0.3,
+                              PPARA_RXRA=0.2, TEAD1=0.3)  # fmt: skip
+
+# Calibrated (see the module docstring): k-mer logistic regression AUROC ~0.84-0.88 within a species.
 _PRESETS: dict[str, SpeciesParams] = {
     "SimHuman": SpeciesParams(
-        "SimHuman", gc=0.41, cpg_oe=0.24, enhancer_gc=0.445, enhancer_cpg_oe=0.32,
-        motif_weights=_weights(HNF4A=1.0, CEBPA=0.9, FOXA2=0.9, HNF1A=0.6, ONECUT1=0.4,
-                               NR2F2=0.3, PPARA_RXRA=0.2, TEAD1=0.2),
-        sites_per_enhancer=4.3, site_spread=75.0, context_seed=101,
+        "SimHuman", gc=0.41, cpg_oe=0.24, enhancer_gc=0.435, enhancer_cpg_oe=0.29,
+        motif_weights=_weights(HNF4A=1.5, CEBPA=0.8, FOXA2=0.6, HNF1A=0.6, ONECUT1=0.4,
+                               NR2F2=0.03, PPARA_RXRA=0.2, TEAD1=0.6),
+        sites_per_enhancer=8.0, site_spread=75.0, context_seed=101,
     ),
     "SimMouse": SpeciesParams(
-        "SimMouse", gc=0.42, cpg_oe=0.21, enhancer_gc=0.45, enhancer_cpg_oe=0.29,
+        "SimMouse", gc=0.42, cpg_oe=0.21, enhancer_gc=0.445, enhancer_cpg_oe=0.26,
         motif_weights=_weights(HNF4A=1.0, CEBPA=1.0, FOXA2=1.4, HNF1A=0.5, ONECUT1=0.03,
                                NR2F2=0.3, PPARA_RXRA=0.35, TEAD1=0.1),
-        sites_per_enhancer=4.2, site_spread=90.0, context_seed=102,
+        sites_per_enhancer=8.0, site_spread=90.0, context_seed=102,
     ),
     "SimDog": SpeciesParams(
-        "SimDog", gc=0.43, cpg_oe=0.28, enhancer_gc=0.465, enhancer_cpg_oe=0.36,
+        "SimDog", gc=0.43, cpg_oe=0.28, enhancer_gc=0.455, enhancer_cpg_oe=0.33,
         motif_weights=_weights(HNF4A=0.9, CEBPA=1.5, FOXA2=0.6, HNF1A=0.03, ONECUT1=0.5,
                                NR2F2=0.2, PPARA_RXRA=0.2, TEAD1=0.5),
-        sites_per_enhancer=4.5, site_spread=60.0, context_seed=103,
+        sites_per_enhancer=8.3, site_spread=60.0, context_seed=103,
     ),
     "SimOpossum": SpeciesParams(
-        "SimOpossum", gc=0.38, cpg_oe=0.20, enhancer_gc=0.41, enhancer_cpg_oe=0.27,
+        "SimOpossum", gc=0.38, cpg_oe=0.20, enhancer_gc=0.41, enhancer_cpg_oe=0.25,
         motif_weights=_weights(HNF4A=0.7, CEBPA=0.03, FOXA2=1.0, HNF1A=1.2, ONECUT1=1.0,
                                NR2F2=0.4, PPARA_RXRA=0.1, TEAD1=0.3),
-        sites_per_enhancer=4.8, site_spread=100.0, repeat_fraction=0.3, context_seed=104,
+        sites_per_enhancer=8.7, site_spread=100.0, repeat_fraction=0.3, context_seed=104,
     ),
 }  # fmt: skip
 
@@ -162,8 +170,8 @@ def species_params(which: int | str) -> SpeciesParams:
     if name in _PRESETS:
         return _PRESETS[name]
     rng = np.random.default_rng([7919, which])
-    base = _PRESETS["SimHuman"].motif_weights
-    weights = {m: float(w * rng.lognormal(0.0, 0.6)) for m, w in base.items()}
+    base = _ANCESTRAL_WEIGHTS
+    weights = {m: float(w * rng.lognormal(0.0, 0.5)) for m, w in base.items()}
     weights[MOTIF_NAMES[int(rng.integers(len(MOTIF_NAMES)))]] *= 0.03  # one factor nearly lost
     gc = float(rng.uniform(0.395, 0.44))
     cpg = float(rng.uniform(0.2, 0.3))
@@ -171,10 +179,10 @@ def species_params(which: int | str) -> SpeciesParams:
         name,
         gc=round(gc, 3),
         cpg_oe=round(cpg, 3),
-        enhancer_gc=round(gc + rng.uniform(0.025, 0.04), 3),
-        enhancer_cpg_oe=round(cpg + rng.uniform(0.06, 0.1), 3),
+        enhancer_gc=round(gc + rng.uniform(0.03, 0.045), 3),
+        enhancer_cpg_oe=round(cpg + rng.uniform(0.04, 0.07), 3),
         motif_weights=weights,
-        sites_per_enhancer=float(rng.uniform(4.0, 4.8)),
+        sites_per_enhancer=float(rng.uniform(7.5, 8.7)),
         site_spread=float(rng.uniform(60, 100)),
         repeat_fraction=float(rng.uniform(0.15, 0.3)),
         context_seed=100 + which + 1,
@@ -201,25 +209,24 @@ def _kmer_preferences(params: SpeciesParams) -> np.ndarray:
     rc = _revcomp_index(ORDER + 1)
     shared = np.random.default_rng(0).normal(0.0, 0.25, 4 ** (ORDER + 1))
     own = np.random.default_rng(params.context_seed).normal(0.0, params.kmer_sigma, 4 ** (ORDER + 1))
-    pref = shared + own
-    pref = (pref + pref[rc]) / 2  # strand symmetric
     idx = np.arange(4 ** (ORDER + 1))
     same_last = ((idx >> 2) & 3) == (idx & 3)
     same_run = same_last & (((idx >> 4) & 3) == (idx & 3))
-    return pref + 0.15 * same_last + 0.2 * same_run
+    pref = shared + own + 0.15 * same_last + 0.2 * same_run
+    return (pref + pref[rc]) / 2  # strand symmetric
 
 
 def _stationary(trans: np.ndarray) -> np.ndarray:
     """Stationary distribution of the context chain defined by ``trans`` (64, 4), shape (64,)."""
     nxt = (np.arange(N_CONTEXTS)[:, None] * 4 + np.arange(4)[None, :]) % N_CONTEXTS  # (64, 4)
-    pi = np.full(N_CONTEXTS, 1.0 / N_CONTEXTS)
-    for _ in range(300):
-        new = np.zeros(N_CONTEXTS)
-        np.add.at(new, nxt.ravel(), (pi[:, None] * trans).ravel())
-        if np.abs(new - pi).max() < 1e-12:
-            return new
-        pi = new
-    return pi
+    P = np.zeros((N_CONTEXTS, N_CONTEXTS))
+    P[np.repeat(np.arange(N_CONTEXTS), 4), nxt.ravel()] = trans.ravel()  # context → context
+    # Solve pi (P - I) = 0 with sum(pi) = 1 (replace one equation by the normalisation).
+    A = P.T - np.eye(N_CONTEXTS)
+    A[-1] = 1.0
+    b = np.zeros(N_CONTEXTS)
+    b[-1] = 1.0
+    return np.linalg.solve(A, b)
 
 
 def _chain_stats(trans: np.ndarray) -> tuple[float, float, np.ndarray]:
@@ -267,7 +274,9 @@ def markov_chain(params: SpeciesParams, *, enhancer: bool = False) -> tuple[np.n
     return trans, pi
 
 
-def sample_markov(trans: np.ndarray, init: np.ndarray, n: int, length: int, rng: np.random.Generator) -> np.ndarray:
+def sample_markov(
+    trans: np.ndarray, init: np.ndarray, n: int, length: int, rng: np.random.Generator
+) -> np.ndarray:
     """Draw ``n`` independent sequences from an order-3 chain, vectorized over sequences.
 
     Parameters
@@ -331,10 +340,14 @@ def repeat_families(params: SpeciesParams) -> list[RepeatFamily]:
         return _deplete_cpg(seq, 0.7, own)
 
     # SINE-like: GC-rich body ending in an A-rich tail (Alu/B1-like shape).
-    sine = np.concatenate([anc.choice(4, 260, p=[0.2, 0.3, 0.3, 0.2]), anc.choice(4, 30, p=[0.85, 0.05, 0.05, 0.05])])
+    sine = np.concatenate(
+        [anc.choice(4, 260, p=[0.2, 0.3, 0.3, 0.2]), anc.choice(4, 30, p=[0.85, 0.05, 0.05, 0.05])]
+    )
     line = anc.choice(4, 900, p=[0.32, 0.18, 0.18, 0.32])  # LINE-like, AT-rich
     dna_tp = anc.choice(4, 220, p=[0.28, 0.22, 0.22, 0.28])  # DNA transposon-like
-    own_family = _deplete_cpg(own.choice(4, int(own.integers(150, 400)), p=[0.27, 0.23, 0.23, 0.27]), 0.7, own)
+    own_family = _deplete_cpg(
+        own.choice(4, int(own.integers(150, 400)), p=[0.27, 0.23, 0.23, 0.27]), 0.7, own
+    )
     # The species' own family carries sites of its two favourite factors (TE-borne binding sites).
     w = _motif_weight_vector(params)
     for m, at in zip(np.argsort(-w)[:2], (0.3, 0.6), strict=True):
@@ -417,7 +430,9 @@ def _plant_sites(
     rows = np.repeat(np.arange(n), counts)
     which = rng.choice(len(MOTIF_NAMES), size=total, p=weights / weights.sum())
     np.add.at(per_motif, (rows, which), 1)
-    centre_u = rng.normal(length / 2, centre_sd, total) if centre_sd else rng.uniform(0, length, total)
+    centre_u = (
+        rng.uniform(0, length, total) if centre_sd is None else rng.normal(length / 2, centre_sd, total)
+    )
     strands = rng.random(total) < 0.5
     for m, name in enumerate(MOTIF_NAMES):
         sel = which == m
@@ -439,14 +454,30 @@ def _motif_weight_vector(params: SpeciesParams) -> np.ndarray:
 
 
 def simulate_enhancers(
-    params: SpeciesParams, n: int, length: int, rng: np.random.Generator, *, chains=None
+    params: SpeciesParams,
+    n: int,
+    length: int,
+    rng: np.random.Generator,
+    *,
+    chains: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``n`` enhancer sequences.
+    """Draw ``n`` enhancer sequences: GC-richer background, repeats, clustered motif sites.
+
+    Parameters
+    ----------
+    params : SpeciesParams
+        The species (see :func:`species_params`).
+    n, length : int
+        Number and length (bp) of sequences.
+    rng : np.random.Generator
+        Source of randomness.
+    chains : (trans, init), optional
+        A precomputed ``markov_chain(params, enhancer=True)``.
 
     Returns
     -------
-    (codes, lower, sites): uint8 (n, length) base codes, bool (n, length) soft-mask, and int64
-    (n, M) planted sites per motif (M = len(MOTIF_NAMES)).
+    (codes, lower, sites): uint8 (n, length) base codes 0..3, bool (n, length) soft-mask, and
+    int64 (n, M) planted sites per motif (M = len(MOTIF_NAMES), in that order).
     """
     trans, init = chains or markov_chain(params, enhancer=True)
     codes = sample_markov(trans, init, n, length, rng)
@@ -459,16 +490,25 @@ def simulate_enhancers(
     rate = params.sites_per_enhancer * rng.gamma(shape, 1 / shape, n)
     rate[rng.random(n) < params.weak_fraction] *= params.weak_scale
     counts = rng.poisson(rate)
-    sites = _plant_sites(codes, lower, counts, _motif_weight_vector(params), rng, centre_sd=params.site_spread)
+    sites = _plant_sites(
+        codes, lower, counts, _motif_weight_vector(params), rng, centre_sd=params.site_spread
+    )
     return codes, lower, sites
 
 
 def simulate_negatives(
-    params: SpeciesParams, n: int, length: int, rng: np.random.Generator, *, chains=None
+    params: SpeciesParams,
+    n: int,
+    length: int,
+    rng: np.random.Generator,
+    *,
+    chains: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw ``n`` non-enhancer (background) sequences; same returns as :func:`simulate_enhancers`.
+    """Draw ``n`` non-enhancer (background) sequences; arguments and returns as
+    :func:`simulate_enhancers` (``chains`` = ``markov_chain(params)``).
 
-    Sites appear at random positions with a flattened version of the species' motif usage.
+    Negatives hold more repeat fragments, and a few sites (``sites_per_negative`` on average) at
+    uniform positions, drawn from an even mix of the species' motif usage and a uniform one.
     """
     trans, init = chains or markov_chain(params)
     codes = sample_markov(trans, init, n, length, rng)
@@ -597,12 +637,18 @@ def simulate_cohn_layout(
     -------
     dict (JSON-able), also written to ``out_dir/simulation.json``.
     """
-    if isinstance(n_species, bool) or not isinstance(n_species, int) or not 1 <= n_species <= len(SPECIES_NAMES):
+    if (
+        isinstance(n_species, bool)
+        or not isinstance(n_species, int)
+        or not 1 <= n_species <= len(SPECIES_NAMES)
+    ):
         raise ConfigError(f"n_species={n_species!r} is not allowed; use 1 to {len(SPECIES_NAMES)}")
     if not isinstance(per_class, int) or per_class < 1:
         raise ConfigError(f"per_class={per_class!r} is not allowed; use a positive integer")
     if not isinstance(length, int) or length < 50:
         raise ConfigError(f"length={length!r} is too short; use at least 50 bp")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} is not allowed; use a non-negative integer")
     if write_genomes and (not isinstance(genome_length, int) or genome_length < 1_000):
         raise ConfigError(f"genome_length={genome_length!r} is too short; use at least 1000 bp")
     out = Path(out_dir)
@@ -629,10 +675,14 @@ def simulate_cohn_layout(
         for i, sp in enumerate(species):
             sp_dir = out / sp.name
             sp_dir.mkdir(exist_ok=True)
-            pos_c, pos_l, pos_sites = simulate_enhancers(sp, per_class, length, np.random.default_rng([seed, i, 0]))
+            pos_c, pos_l, pos_sites = simulate_enhancers(
+                sp, per_class, length, np.random.default_rng([seed, i, 0])
+            )
             _write_lines(sp_dir / "positive_samples", _to_strings(pos_c, pos_l))
             _advance(bar, task)
-            neg_c, neg_l, neg_sites = simulate_negatives(sp, per_class, length, np.random.default_rng([seed, i, 1]))
+            neg_c, neg_l, neg_sites = simulate_negatives(
+                sp, per_class, length, np.random.default_rng([seed, i, 1])
+            )
             _write_lines(sp_dir / "negative_samples", _to_strings(neg_c, neg_l))
             _advance(bar, task)
             entry: dict[str, Any] = {
@@ -661,7 +711,9 @@ def simulate_cohn_layout(
                 records = []
                 for r, rec_len in enumerate(_record_lengths(genome_length)):
                     seq = simulate_genome(sp, rec_len, g_rng)
-                    header = f"simchr{r + 1} {sp.name} simulated background genome (genomic-ulmfit, seed={seed})"
+                    header = (
+                        f"simchr{r + 1} {sp.name} simulated background genome (genomic-ulmfit, seed={seed})"
+                    )
                     records.append((f"simchr{r + 1}", header, seq))
                 path = out / "genomes" / f"{sp.name}.fa.gz"
                 _write_fasta_gz(path, [(h, s) for _, h, s in records])

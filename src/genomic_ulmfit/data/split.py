@@ -1,7 +1,7 @@
 """Train/valid/test splits and cross-validation folds that never separate duplicates.
 
 Rows are stratified per species × label. Rows sharing a canonical sequence (exact duplicates and
-reverse complements, within or across species) form one group, and a group always lands in a
+reverse complements, within or across species; optionally near-duplicates too) form one group, and a group always lands in a
 single split or fold; it is assigned with the stratum of its first row. Inside each stratum the
 groups are shuffled by a generator seeded with ``(seed, crc32(stratum))``, so a stratum's
 assignment does not change when other species are added, and the same seed gives the same result.
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from genomic_ulmfit.data.dataset import SPLITS
-from genomic_ulmfit.data.leakage import canonical_groups
+from genomic_ulmfit.data.leakage import duplicate_groups
 from genomic_ulmfit.errors import ConfigError
 
 
@@ -89,7 +89,11 @@ def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: 
 
 
 def assign_splits(
-    df: pd.DataFrame, fractions: Sequence[float] | str = (0.8, 0.1, 0.1), seed: int = 0
+    df: pd.DataFrame,
+    fractions: Sequence[float] | str = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    *,
+    near_k: int | None = None,
 ) -> pd.DataFrame:
     """Return a copy of ``df`` with ``split`` set to train/valid/test.
 
@@ -100,6 +104,9 @@ def assign_splits(
     fractions : (float, float, float) or str, default (0.8, 0.1, 0.1)
         Train, valid and test fractions of each species × label stratum (by rows).
     seed : int, default 0
+    near_k : int or None
+        Also keep near-duplicates (sharing sampled k-mers of this length, see
+        :func:`genomic_ulmfit.data.leakage.near_duplicate_pairs`) in one split.
 
     Returns
     -------
@@ -107,14 +114,14 @@ def assign_splits(
         Existing ``fold`` assignments are dropped (they depended on the old split).
     """
     weights = validate_fractions(fractions)
-    groups = canonical_groups(df["sequence"].astype(object).tolist())
+    groups = duplicate_groups(df["sequence"].astype(object).tolist(), near_k=near_k)
     bins = _assign_bins(df, weights, seed, groups)
     out = df.drop(columns=["fold"], errors="ignore").copy()
     out["split"] = pd.array(np.asarray(SPLITS, dtype=object)[bins], dtype="str")
     return out
 
 
-def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.DataFrame:
+def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, *, near_k: int | None = None) -> pd.DataFrame:
     """Return a copy of ``df`` with a ``fold`` column (int16) for k-fold cross-validation.
 
     Folds cover the rows outside the test split (all rows when the table is unsplit); test rows
@@ -127,6 +134,8 @@ def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.DataFrame:
     k : int, default 5
         Number of folds, >= 2.
     seed : int, default 0
+    near_k : int or None
+        Also keep near-duplicates in one fold (see :func:`assign_splits`).
     """
     if not isinstance(k, (int, np.integer)) or k < 2:
         raise ConfigError(f"number of folds k={k!r} must be an integer >= 2")
@@ -136,7 +145,7 @@ def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.DataFrame:
     rows = np.flatnonzero(in_cv)
     if len(rows):
         sub = df.iloc[rows]
-        groups = canonical_groups(sub["sequence"].astype(object).tolist())
+        groups = duplicate_groups(sub["sequence"].astype(object).tolist(), near_k=near_k)
         fold[rows] = _assign_bins(sub, [1.0 / k] * k, seed, groups)
     out["fold"] = fold
     return out

@@ -139,6 +139,7 @@ def _summary(comp: dict[str, np.ndarray], labels: np.ndarray, split: np.ndarray)
             for c in (0, 1)
         },
         "n_fraction": float(comp["n_frac"] @ length / max(1, length.sum())) if len(length) else 0.0,
+        "all_n": int((comp["n_frac"] == 1).sum()),
         "gc_auroc": gc_auroc(gc, labels, split),
     }
     splits: dict[str, dict[str, int]] = {}
@@ -155,10 +156,11 @@ def dataset_stats(df: pd.DataFrame) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"overall": summary, "species": {name: summary}}`` where each summary has ``n``,
-        ``positives``, ``negatives``, ``length`` {min, median, max}, ``gc_mean`` {"0", "1"},
-        ``n_fraction`` (N bases / all bases), ``gc_auroc`` (see :func:`gc_auroc`) and ``splits``
-        {split: {"0", "1"}}.
+        ``{"overall": summary, "species": {name: summary}, "gc_auroc": {name: floor}}`` where each
+        summary has ``n``, ``positives``, ``negatives``, ``length`` {min, median, max}, ``gc_mean``
+        {"0", "1"}, ``n_fraction`` (N bases / all bases), ``all_n`` (sequences made only of N),
+        ``gc_auroc`` (see :func:`gc_auroc`) and ``splits`` {split: {"0", "1"}}; the top-level
+        ``gc_auroc`` repeats each species' GC floor.
     """
     seqs = df["sequence"].astype(object).tolist()
     comp = composition(seqs)
@@ -170,6 +172,7 @@ def dataset_stats(df: pd.DataFrame) -> dict[str, Any]:
         m = species == sp
         sub = {k: v[m] for k, v in comp.items()}
         out["species"][sp] = _summary(sub, labels[m], split[m])
+    out["gc_auroc"] = {sp: s["gc_auroc"] for sp, s in out["species"].items()}
     return out
 
 
@@ -210,6 +213,11 @@ def render_stats(stats: dict[str, Any], console=None) -> None:
             end_section=name == list(stats["species"])[-1],
         )
     console.print(table)
+    if stats["overall"]["all_n"]:
+        console.print(
+            f"warning: {stats['overall']['all_n']:,} sequences are only N (assembly gaps?); "
+            "they carry no information, consider removing them", style="yellow", markup=False,
+        )
     splits = stats["overall"]["splits"]
     if set(splits) != {"unsplit"}:
         st = Table(title="Splits (rows: negatives / positives)")

@@ -30,6 +30,7 @@ from genomic_ulmfit.errors import ConfigError
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>")
 MAX_K = 8
+CHUNK_BASES = 1 << 18  # bases per piece of work: keeps temporaries in the L2 cache
 _BASES = "ACGT"
 
 # Byte -> code table: A/C/G/T (either case) -> 0..3, everything else -> 4 (invalid).
@@ -224,10 +225,20 @@ class KmerTokenizer:
                 raise TypeError(
                     f"encode_bytes expects a 1-D uint8 array, got {buf.dtype} of shape {buf.shape}"
                 )
-            codes = _CODE_LUT[buf]  # (L,)
+            to_codes = _CODE_LUT.__getitem__
         else:
-            codes = _codes(buf)  # (L,)
-        return self._kmer_ids(codes, self.stride).astype(dt, copy=False)
+            buf = memoryview(buf).cast("B")
+            to_codes = _codes
+        k, s = self.k, self.stride
+        n_tok = self.n_tokens(len(buf))
+        out = np.empty(n_tok, dtype=dt)
+        # Work in cache-sized pieces of tokens; a piece reads bases [t0*s, (t1-1)*s + k).
+        step = max(1, CHUNK_BASES // s)
+        for t0 in range(0, n_tok, step):
+            t1 = min(n_tok, t0 + step)
+            codes = to_codes(buf[t0 * s : (t1 - 1) * s + k])  # (piece,)
+            out[t0:t1] = self._kmer_ids(codes, s)
+        return out
 
     def encode_one(self, seq: str, *, dtype=None) -> np.ndarray:
         """Token ids of one sequence, shape (n_tokens(len(seq)),)."""
@@ -260,29 +271,35 @@ class KmerTokenizer:
         if n == 0:
             return np.empty((0, 0), dtype=dt) if pad else []
         lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=n)
-        codes = _codes(_to_bytes("".join(seqs)))  # (sum L,)
-        if (lengths == lengths[0]).all():  # equal lengths: one 2-D pass
-            ids = self._kmer_ids(codes.reshape(n, int(lengths[0])), self.stride).astype(dt, copy=False)
-            return ids if pad else list(ids)
-
-        # Ragged batch: k-mer ids at every position of the concatenation, then gather by offsets.
-        every = self._kmer_ids(codes, 1)  # (sum L - k + 1,)
-        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         n_tok = np.maximum(0, (lengths - self.k) // self.stride + 1)
+        t_max = int(n_tok.max())
+        equal = bool((lengths == lengths[0]).all())
+        out = np.empty((n, t_max), dtype=dt) if equal else np.full((n, t_max), self.pad_id, dtype=dt)
+        # Cache-sized groups of rows: temporaries stay small and in cache.
+        bounds = np.searchsorted(np.cumsum(lengths), np.arange(CHUNK_BASES, int(lengths.sum()), CHUNK_BASES))
+        edges = np.unique(np.concatenate(([0], bounds + 1, [n])).clip(0, n))
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            codes = _codes(_to_bytes("".join(seqs[a:b])))  # (sum of L in group,)
+            if equal:
+                out[a:b] = self._kmer_ids(codes.reshape(b - a, int(lengths[0])), self.stride)
+            else:
+                self._encode_ragged(codes, lengths[a:b], n_tok[a:b], out[a:b])
         if pad:
-            t_max = int(n_tok.max())
-            out = np.full((n, t_max), self.pad_id, dtype=dt)
-            col = np.arange(t_max)
-            keep = col[None, :] < n_tok[:, None]  # (n, t_max)
-            pos = starts[:, None] + self.stride * col[None, :]
-            out[keep] = every[pos[keep]]
             return out
-        total = int(n_tok.sum())
-        row_start = np.repeat(starts, n_tok)
-        first_tok = np.repeat(np.cumsum(n_tok) - n_tok, n_tok)
-        pos = row_start + self.stride * (np.arange(total) - first_tok)
-        flat = every[pos].astype(dt, copy=False)
-        return np.split(flat, np.cumsum(n_tok)[:-1])
+        return [out[i, : n_tok[i]] for i in range(n)]
+
+    def _encode_ragged(
+        self, codes: np.ndarray, lengths: np.ndarray, n_tok: np.ndarray, out: np.ndarray
+    ) -> None:
+        """Fill ``out`` (m, T) with the ids of m concatenated sequences of ``lengths`` (m,) in ``codes``."""
+        every = self._kmer_ids(codes, 1)  # (sum L - k + 1,): ids at every position of the concatenation
+        if every.size == 0:
+            return
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        col = np.arange(out.shape[1])
+        keep = col[None, :] < n_tok[:, None]  # (m, T)
+        pos = starts[:, None] + self.stride * col[None, :]
+        out[keep] = every[pos[keep]]
 
     __call__ = encode
 

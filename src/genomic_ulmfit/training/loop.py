@@ -105,13 +105,15 @@ def _last(v: Any) -> torch.Tensor | None:
 def _extras_outputs(extras: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(raw output, dropped-out output) of the last RNN layer from a model's ``extras``.
 
-    Accepts a dict with ``raw_outputs``/``raw_out``/``raw`` and ``outputs``/``dropped_outputs``/
-    ``dropped_out``/``out`` (a tensor (B, T, H) or a per-layer list whose last item is used), or a
-    2-tuple ``(raw, dropped)``.
+    Accepts a dict with ``raw`` (or ``raw_outputs``/``raw_out``) and ``dropped`` (or ``outputs``/
+    ``dropped_outputs``/``dropped_out``/``out``) — each a tensor (B, T, H) or a per-layer list whose
+    last item is used — or a 2-tuple ``(raw, dropped)``.
     """
     if isinstance(extras, dict):
-        raw = next((extras[k] for k in ("raw_outputs", "raw_out", "raw") if k in extras), None)
-        out = next((extras[k] for k in ("outputs", "dropped_outputs", "dropped_out", "out") if k in extras), None)
+        raw = next((extras[k] for k in ("raw", "raw_outputs", "raw_out") if k in extras), None)
+        out = next(
+            (extras[k] for k in ("dropped", "outputs", "dropped_outputs", "dropped_out", "out") if k in extras), None
+        )
         return _last(raw), _last(out)
     if isinstance(extras, (list, tuple)) and len(extras) == 2:
         return _last(extras[0]), _last(extras[1])
@@ -326,6 +328,43 @@ def train_step(
     return n, stats
 
 
+def _train_epoch(
+    model: nn.Module,
+    task: Task,
+    batches: Iterator[Any],
+    optimizer: torch.optim.Optimizer,
+    schedule: Callable[[int], tuple[Any, float]],
+    step: int,
+    *,
+    amp_dtype: torch.dtype | None,
+    scaler: torch.amp.GradScaler | None,
+    clip: float | None,
+    device: torch.device,
+    on_batch: Callable[[int, _Averager, int, float], None] | None = None,
+) -> tuple[dict[str, float], int, float, int]:
+    """Train over ``batches``, setting lr/momentum from ``schedule(step)`` before every step.
+
+    Returns ``(mean stats, tokens seen, last lr of the last group, next step)``.
+    """
+    model.train()
+    task.reset()
+    avg = _Averager()
+    n_tokens, lr_now = 0, float("nan")
+    for i, raw in enumerate(batches):
+        lr_t, mom = schedule(step)
+        _optim.set_hyper(optimizer, lr_t, mom)
+        lr_now = float(np.atleast_1d(lr_t)[-1])
+        batch = to_device(raw, device)
+        n, stats = train_step(model, task, batch, optimizer, amp_dtype=amp_dtype, scaler=scaler, clip=clip,
+                              device=device)
+        avg.add(n, stats)
+        n_tokens += int(batch.get("n_tokens", 0))
+        step += 1
+        if on_batch is not None:
+            on_batch(i, avg, n_tokens, lr_now)
+    return avg.means(), n_tokens, lr_now, step
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -413,6 +452,16 @@ def _info(means: dict[str, float], tok_s: float | None, lr: float) -> str:
     if tok_s:
         parts.append(f"{tok_s / 1000:.1f}k tok/s")
     parts.append(f"lr {lr:.2e}")
+    return " ".join(parts)
+
+
+def _epoch_info(record: dict[str, Any]) -> str:
+    """Short end-of-epoch summary, e.g. ``train 0.41 valid 0.38 acc 0.87 auroc 0.93``."""
+    short = {"valid_loss": "valid", "valid_accuracy": "acc"}
+    parts = [f"train {record.get('train_loss', float('nan')):.4f}"]
+    for k, v in record.items():
+        if k.startswith("valid_") and k != "valid_perplexity" and isinstance(v, float):
+            parts.append(f"{short.get(k, k[len('valid_'):])} {v:.4f}")
     return " ".join(parts)
 
 
@@ -509,7 +558,9 @@ def fit_one_cycle(
     select_mode : "min" or "max", optional
         Default "min" for losses/perplexity, else "max".
     restore_best : bool, default False
-        Load the best weights into ``model`` at the end of the stage.
+        Load the best weights into ``model`` at the end of the stage (also when the stage is
+        skipped on resume). With ``out_dir`` that is the run's best (``best.*``, possibly from an
+        earlier stage); without, the best epoch of this stage (kept in memory).
     metrics_fn : callable, optional
         ``metrics_fn(all_logits, all_targets) -> dict`` on validation outputs, e.g.
         :func:`auroc_metrics`.
@@ -539,7 +590,8 @@ def fit_one_cycle(
     if resume and stage_name in names and run["stages"][names.index(stage_name)]["done"]:
         if not checkpoint_exists(_ckpt(out, f"stage-{stage_name}")):
             raise ConfigError(f"{out}: stage {stage_name!r} is marked done but its checkpoint is missing")
-        load_checkpoint(_ckpt(out, f"stage-{stage_name}"), model)
+        done_best = run["best"] if restore_best and checkpoint_exists(_ckpt(out, "best")) else None
+        load_checkpoint(_ckpt(out, "best" if done_best else f"stage-{stage_name}"), model)
         info = run["stages"][names.index(stage_name)]
         hist = [r for r in run["history"] if r["stage"] == stage_name]
         return FitResult(stage_name, hist, run["best"], info.get("steps", 0), skipped=True,
@@ -610,28 +662,22 @@ def fit_one_cycle(
     with _progress_bar(progress) as bar:
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
-            model.train()
-            task.reset()
-            avg = _Averager()
-            n_tokens = 0
-            lr_now = float(lrs[-1])
             ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="")
-            for i, raw in enumerate(train_data.batches(epoch)):
-                lr_t, mom = one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div,
-                                      div_final=div_final, moms=moms)
-                _optim.set_hyper(optimizer, lr_t, mom)
-                lr_now = float(np.atleast_1d(lr_t)[-1])
-                batch = to_device(raw, device)
-                n, stats = train_step(model, task, batch, optimizer, amp_dtype=amp_dtype, scaler=scaler,
-                                       clip=clip, device=device)
-                avg.add(n, stats)
-                n_tokens += int(raw.get("n_tokens", 0)) if isinstance(raw, dict) else 0
-                step += 1
-                if progress and (i % 10 == 0 or i + 1 == per_epoch[epoch]):
+
+            def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
+                         total=per_epoch[epoch]) -> None:
+                if progress and (i % 10 == 0 or i + 1 == total):
                     el = time.perf_counter() - t0
                     bar.update(ptask, completed=i + 1, info=_info(avg.means(), n_tokens / el if n_tokens else None, lr_now))
+
+            def schedule(step: int) -> tuple[np.ndarray, float]:
+                return one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div, div_final=div_final, moms=moms)
+
+            train, n_tokens, lr_now, step = _train_epoch(
+                model, task, train_data.batches(epoch), optimizer, schedule, step,
+                amp_dtype=amp_dtype, scaler=scaler, clip=clip, device=device, on_batch=on_batch,
+            )
             train_seconds = time.perf_counter() - t0
-            train = avg.means()
             if not math.isfinite(train.get("loss", 0.0)):
                 raise RuntimeError(
                     f"training diverged (loss {train.get('loss')}) in stage {stage_name!r} epoch {epoch}; "
@@ -650,9 +696,7 @@ def fit_one_cycle(
             history.append(record)
             stage_hist.append(record)
             if progress:
-                bar.update(ptask, info=" ".join(
-                    f"{k} {v:.4f}" for k, v in record.items() if k.startswith("valid_") and isinstance(v, float)
-                ) or _info(train, None, lr_now))
+                bar.update(ptask, info=_epoch_info(record))
 
             improved = False
             if select_metric is not None:
@@ -680,9 +724,9 @@ def fit_one_cycle(
                     save_last(True, epoch + 1)
                 break
 
-    if restore_best and best is not None and best.get("stage") == stage_name:
+    if restore_best and best is not None:
         if out is not None:
-            load_checkpoint(_ckpt(out, "best"), model)
+            load_checkpoint(_ckpt(out, "best"), model)  # the run's best, possibly from an earlier stage
         elif best_state is not None:
             model.load_state_dict(best_state)
     return FitResult(stage_name, stage_hist, best, steps=step, stopped_early=stopped)

@@ -1,0 +1,182 @@
+"""`genomic-ulmfit data ...` end to end through ``genomic_ulmfit.cli.main``: exit codes and output."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from genomic_ulmfit.cli import main
+from genomic_ulmfit.cli.data import split_suffix
+from genomic_ulmfit.data.dataset import load_dataset, read_sidecar
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    for sp, pos, neg in (("Human", "ACGTACGTAA\nGGGCCCATAT\n", "TTTTAAAACC\nCCGGAATTCA\n"),
+                         ("Dog", "AAAACCCCGG\n", "CCGGTTAAGG\n")):
+        d = tmp_path / "cohn" / sp
+        d.mkdir(parents=True)
+        (d / "positive_samples").write_text(pos)
+        (d / "negative_samples").write_text(neg)
+    (tmp_path / "t.tsv").write_text("sequence\tlabel\nACGTTGCA\t1\nAAAACCCC\t0\n")
+    (tmp_path / "pos.fa").write_text(">p1\nACGTACGTAA\n")
+    (tmp_path / "neg.fa").write_text(">n1\nTTGCATTGCA\n")
+    (tmp_path / "g.fa").write_text(">chr1\n" + "ACGTTGCAAC" * 20 + "\n")
+    (tmp_path / "r.bed").write_text("chr1\t10\t30\nchr1\t50\t70\n")
+    return tmp_path
+
+
+def test_split_suffix(tmp_path):
+    assert split_suffix("a/b.tsv:Human") == ("a/b.tsv", "Human")
+    assert split_suffix("data.tgz:Human,Mouse") == ("data.tgz", "Human,Mouse")
+    assert split_suffix("plain.tsv") == ("plain.tsv", None)
+    weird = tmp_path / "x:y"
+    weird.write_text("")
+    assert split_suffix(str(weird)) == (str(weird), None)
+
+
+def test_import_all_source_kinds(capsys, inputs):
+    out = inputs / "ds.parquet"
+    code, stdout, err = run(
+        capsys, "data", "import", "--cohn", inputs / "cohn", "--tsv", f"{inputs / 't.tsv'}:Cat",
+        "--positive", f"{inputs / 'pos.fa'}:Mouse", "--negative", f"{inputs / 'neg.fa'}:Mouse",
+        "--bed", inputs / "r.bed", "--genome", inputs / "g.fa", "--label", "1", "--species", "Rat",
+        "--width", "10", "--out", out,
+    )
+    assert code == 0, err
+    df = load_dataset(out)
+    assert len(df) == 6 + 2 + 2 + 2
+    assert df.groupby("species").size().to_dict() == {"Cat": 2, "Dog": 2, "Human": 4, "Mouse": 2, "Rat": 2}
+    assert (df.loc[df["species"] == "Rat", "sequence"].str.len() == 10).all()
+    assert "Human" in stdout and "12 sequences" in stdout and "content hash" in stdout
+    assert [s["kind"] for s in read_sidecar(out)["sources"]] == ["cohn", "tsv", "fasta", "fasta", "bed"]
+
+
+def test_import_bad_input_exit_2_one_line(capsys, inputs):
+    (inputs / "bad.tsv").write_text("sequence\tlabel\nACGT\t1\nACXT\t0\n")
+    code, stdout, err = run(capsys, "data", "import", "--tsv", inputs / "bad.tsv", "--out", inputs / "o.parquet")
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "bad.tsv: line 3: invalid character(s) 'X'" in err and "Traceback" not in err
+    assert not (inputs / "o.parquet").exists()
+
+
+def test_import_truncated_gzip_and_no_sources(capsys, inputs):
+    data = gzip.compress(("sequence\tlabel\n" + ("ACGT" * 300 + "\t1\n") * 200).encode())
+    (inputs / "trunc.tsv.gz").write_bytes(data[: len(data) // 2])
+    code, _, err = run(capsys, "data", "import", "--tsv", inputs / "trunc.tsv.gz", "--out", inputs / "o.parquet")
+    assert code == 2 and "truncated or corrupt gzip" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "data", "import", "--out", inputs / "o.parquet")
+    assert code == 2 and "no input given" in err
+
+
+def test_split_stats_check_pipeline(capsys, inputs, tmp_path):
+    ds = tmp_path / "ds.parquet"
+    assert run(capsys, "data", "import", "--cohn", inputs / "cohn", "--out", ds)[0] == 0
+    code, stdout, err = run(capsys, "data", "split", ds, "--fractions", "0.5,0.25,0.25", "--folds", "2", "--seed", "1")
+    assert code == 0, err
+    df = load_dataset(ds)
+    assert set(df["split"]) <= {"train", "valid", "test"} and "" not in set(df["split"])
+    assert "fold" in df.columns and "ok: 0 duplicate groups" in stdout
+    code, stdout, _ = run(capsys, "data", "stats", ds, "--json", tmp_path / "s.json")
+    assert code == 0 and "GC AUROC" in stdout
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["overall"]["n"] == 6 and set(stats["species"]) == {"Dog", "Human"}
+    code, stdout, _ = run(capsys, "data", "check", ds, "--json", tmp_path / "c.json", "--near-k", "8")
+    assert code == 0 and json.loads((tmp_path / "c.json").read_text())["mode"] == "within"
+
+
+def test_split_bad_fractions(capsys, inputs, tmp_path):
+    ds = tmp_path / "ds.parquet"
+    run(capsys, "data", "import", "--cohn", inputs / "cohn", "--out", ds)
+    code, _, err = run(capsys, "data", "split", ds, "--fractions", "0.8,0.3,0.1")
+    assert code == 2 and "must sum to 1" in err and "0.8,0.3,0.1" in err
+
+
+def test_check_between_raw_files_and_fail_on_leak(capsys, tmp_path):
+    (tmp_path / "train.tsv").write_text("sequence\tlabel\nACGTACGTAAGG\t1\nTTTTGGGGCCAA\t0\n")
+    (tmp_path / "test.fa").write_text(">x\nCCTTACGTACGT\n>y\nGATTACAGATTA\n")  # x = revcomp of row 1
+    code, stdout, _ = run(capsys, "data", "check", tmp_path / "train.tsv", tmp_path / "test.fa")
+    assert code == 0 and "LEAK: 1 of 2 rows of B" in stdout and "1 as reverse complement" in stdout
+    code, _, _ = run(capsys, "data", "check", tmp_path / "train.tsv", tmp_path / "test.fa", "--fail-on-leak")
+    assert code == 1
+    code, _, _ = run(capsys, "data", "check", tmp_path / "train.tsv", "--fail-on-leak")
+    assert code == 0
+
+
+def test_check_and_stats_errors(capsys, tmp_path):
+    code, _, err = run(capsys, "data", "check", tmp_path / "missing.tsv")
+    assert code == 2 and "file not found" in err
+    (tmp_path / "x.tsv").write_text("sequence\tlabel\nACGT\t1\n")
+    code, _, err = run(capsys, "data", "check", tmp_path / "x.tsv", "--near-k", "40")
+    assert code == 2 and "between 8 and 32" in err
+
+
+def test_download_command(capsys, tmp_path):
+    import http.server
+    import io
+    import tarfile
+    import threading
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for fname in ("positive_samples", "negative_samples"):
+            info = tarfile.TarInfo(f"Human/{fname}")
+            info.size = 5
+            tar.addfile(info, io.BytesIO(b"ACGT\n"))
+    body = buf.getvalue()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/E.tgz"
+        code, stdout, err = run(capsys, "data", "download", "cohn", "--out", tmp_path / "c", "--url", url)
+        assert code == 0, err
+        assert (tmp_path / "c" / "Human" / "positive_samples").read_text() == "ACGT\n"
+        code, _, err = run(capsys, "data", "download", "vista", "--out", tmp_path / "c")
+        assert code == 2 and "unknown data set 'vista'" in err
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_simulate_then_import(capsys, tmp_path):
+    pytest.importorskip("genomic_ulmfit.data.simulate")
+    sim = tmp_path / "sim"
+    code, stdout, err = run(capsys, "data", "simulate", sim, "--species", "2", "--per-class", "20",
+                            "--length", "60", "--genome-length", "2000")
+    assert code == 0, err
+    assert (sim / "genomes").is_dir() and "SIMULATED" in stdout
+    code, _, err = run(capsys, "data", "import", "--cohn", sim, "--out", tmp_path / "sim.parquet")
+    assert code == 0, err
+    df = load_dataset(tmp_path / "sim.parquet")
+    assert len(df) == 80 and df["species"].nunique() == 2 and (df["sequence"].str.len() == 60).all()
+
+
+def test_real_cohn_human_import(capsys, shared_data, tmp_path):
+    out = tmp_path / "h.parquet"
+    code, stdout, err = run(
+        capsys, "data", "import", "--tsv", f"{shared_data / 'cohn_human' / 'cohn_human_dev.tsv.gz'}:Human", "--out", out
+    )
+    assert code == 0, err
+    df = load_dataset(out)
+    assert len(df) == 5229 and int(df["label"].sum()) == 2607 and "2,607" in stdout

@@ -1,0 +1,160 @@
+"""Cohn et al. layout: folders, archives (with/without a top folder), peaks, safe extraction."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from genomic_ulmfit.data.cohn import find_species_dirs, read_cohn, safe_extract
+from genomic_ulmfit.errors import InputError
+
+LAYOUT = {
+    "Human": ("ACGTACGTAC\nacgtnnACGT\n", "TTTTGGGGCC\r\nCCCCAAAATT\r\nGGGGGGGGGG\r\n"),
+    "Dog": ("AAAACCCCGG\n", "CCGGTTAAGG\n"),
+}
+
+
+def make_layout(root, layout=LAYOUT, peaks: bool = False):
+    """Write species folders with positive_samples / negative_samples under ``root``."""
+    for sp, (pos, neg) in layout.items():
+        d = root / sp
+        d.mkdir(parents=True)
+        (d / "positive_samples").write_text(pos)
+        (d / "negative_samples").write_text(neg)
+        if peaks:
+            (d / "peaks_fasta_files").mkdir()
+            (d / "peaks_fasta_files" / f"{sp}_peaks.fa").write_text(">p1\nACGTTT\n")
+    return root
+
+
+def make_tgz(src_root, tgz, arcname):
+    with tarfile.open(tgz, "w:gz") as tar:
+        tar.add(src_root, arcname=arcname)
+    return tgz
+
+
+def summary(records):
+    return [(r.id, r.sequence, r.label, r.species) for r in records]
+
+
+def test_read_folder_order_ids_labels(tmp_path):
+    root = make_layout(tmp_path / "data")
+    recs = list(read_cohn(root))
+    assert [r.id for r in recs] == [
+        "Dog:pos:1", "Dog:neg:1",
+        "Human:pos:1", "Human:pos:2", "Human:neg:1", "Human:neg:2", "Human:neg:3",
+    ]
+    assert recs[3].sequence == "ACGTNNACGT" and recs[3].label == 1
+    assert recs[4].sequence == "TTTTGGGGCC" and recs[4].label == 0  # CRLF handled
+    assert recs[0].source.endswith("Dog/positive_samples")
+
+
+@pytest.mark.parametrize("arcname", ["Enhancers_vs_negative", "."])
+def test_archive_equals_folder(tmp_path, arcname):
+    root = make_layout(tmp_path / "Enhancers_vs_negative")
+    tgz = make_tgz(root, tmp_path / "E.tgz", arcname)
+    assert summary(read_cohn(tgz)) == summary(read_cohn(root))
+    assert summary(read_cohn(tmp_path)) == summary(read_cohn(root))  # one top-level folder above
+
+
+def test_species_filter_and_unknown_species(tmp_path):
+    root = make_layout(tmp_path / "d")
+    assert {r.species for r in read_cohn(root, species=["Human"])} == {"Human"}
+    tgz = make_tgz(root, tmp_path / "d.tgz", "d")
+    assert {r.species for r in read_cohn(tgz, species=["Dog"])} == {"Dog"}
+    with pytest.raises(InputError, match="species Cat not found; available: Dog, Human"):
+        list(read_cohn(root, species=["Cat"]))
+
+
+def test_missing_sample_file(tmp_path):
+    root = make_layout(tmp_path / "d")
+    (root / "Dog" / "negative_samples").unlink()
+    with pytest.raises(InputError, match="'Dog' has no negative_samples"):
+        find_species_dirs(root)
+    tgz = make_tgz(root, tmp_path / "d.tgz", "d")
+    with pytest.raises(InputError, match="'Dog' has no negative_samples member"):
+        list(read_cohn(tgz))
+
+
+def test_not_a_layout(tmp_path):
+    (tmp_path / "x").mkdir()
+    with pytest.raises(InputError, match="no species folders"):
+        list(read_cohn(tmp_path / "x"))
+    f = tmp_path / "f.txt"
+    f.write_text("hello")
+    with pytest.raises(InputError, match="not a folder or a tar archive"):
+        list(read_cohn(f))
+
+
+def test_bad_sequence_in_archive_names_member_and_line(tmp_path):
+    layout = {"Human": ("ACGT\nACGU\n", "ACGT\n")}
+    root = make_layout(tmp_path / "d", layout)
+    tgz = make_tgz(root, tmp_path / "d.tgz", "d")
+    with pytest.raises(InputError, match=r"d\.tgz!d/Human/positive_samples: line 2: invalid character"):
+        list(read_cohn(tgz))
+
+
+def test_peaks_ignored_unless_asked(tmp_path):
+    root = make_layout(tmp_path / "d", peaks=True)
+    assert not any(":peak:" in r.id for r in read_cohn(root))
+    peaks = [r for r in read_cohn(root, include_peaks=True) if ":peak:" in r.id]
+    assert sorted(r.id for r in peaks) == ["Dog:peak:p1", "Human:peak:p1"]
+    assert all(r.label == 1 for r in peaks)
+    tgz = make_tgz(root, tmp_path / "d.tgz", "d")
+    assert sorted(r.id for r in read_cohn(tgz, include_peaks=True) if ":peak:" in r.id) == ["Dog:peak:p1", "Human:peak:p1"]
+
+
+def test_safe_extract_roundtrip(tmp_path):
+    root = make_layout(tmp_path / "src" / "Enhancers_vs_negative", peaks=True)
+    (root / "README").write_text("not part of the layout")
+    tgz = make_tgz(root, tmp_path / "E.tgz", "Enhancers_vs_negative")
+    out = safe_extract(tgz, tmp_path / "out", include_peaks=False)
+    assert out == tmp_path / "out" / "Enhancers_vs_negative"
+    assert summary(read_cohn(out)) == summary(read_cohn(root))
+    assert not (out / "README").exists() and not (out / "Human" / "peaks_fasta_files" / "Human_peaks.fa").exists()
+
+
+def _evil_tar(path, kind):
+    with tarfile.open(path, "w:gz") as tar:
+        good = tarfile.TarInfo("d/Human/positive_samples")
+        good.size = 5
+        tar.addfile(good, io.BytesIO(b"ACGT\n"))
+        if kind == "traversal":
+            m = tarfile.TarInfo("../evil")
+            m.size = 4
+            tar.addfile(m, io.BytesIO(b"evil"))
+        elif kind == "absolute":
+            m = tarfile.TarInfo("/tmp/evil_abs")
+            m.size = 4
+            tar.addfile(m, io.BytesIO(b"evil"))
+        else:
+            m = tarfile.TarInfo("d/Human/negative_samples")
+            m.type = tarfile.SYMTYPE
+            m.linkname = "/etc/passwd"
+            tar.addfile(m)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["traversal", "absolute", "symlink"])
+def test_malicious_archives_refused(tmp_path, kind):
+    tgz = _evil_tar(tmp_path / f"{kind}.tgz", kind)
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="unsafe"):
+        safe_extract(tgz, out)
+    assert not out.exists() or not any(out.rglob("*"))  # nothing written
+    assert not (tmp_path / "evil").exists()
+    with pytest.raises(InputError, match="unsafe"):
+        list(read_cohn(tgz))
+
+
+def test_truncated_archive(tmp_path):
+    root = make_layout(tmp_path / "d")
+    tgz = make_tgz(root, tmp_path / "d.tgz", "d")
+    data = tgz.read_bytes()
+    bad = tmp_path / "bad.tgz"
+    bad.write_bytes(data[: len(data) - 40])
+    with pytest.raises(InputError) as err:
+        list(read_cohn(bad))
+    assert "bad.tgz" in str(err.value) and "\n" not in str(err.value)

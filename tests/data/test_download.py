@@ -1,0 +1,172 @@
+"""Downloads against a real loopback HTTP server with Range support; safe extraction of archives."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+
+import pytest
+
+from genomic_ulmfit.data.cohn import read_cohn
+from genomic_ulmfit.data.download import DownloadError, download_cohn, download_file
+
+
+def cohn_tgz_bytes() -> bytes:
+    """A small Enhancers_vs_negative.tgz: 2 species × 3 sequences per class, under a top folder."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for sp, seed in (("Human", "ACGT"), ("Mouse", "GGCA")):
+            for fname in ("positive_samples", "negative_samples"):
+                data = "".join(f"{seed * 5}{'ACGT'[i]}\n" for i in range(3)).encode()
+                info = tarfile.TarInfo(f"Enhancers_vs_negative/{sp}/{fname}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue() + b"\0" * 4096  # padding: large enough to resume in the middle
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    ranges: list[str] = []
+    honour_range = True
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        rng = self.headers.get("Range")
+        if rng:
+            type(self).ranges.append(rng)
+        if rng and self.honour_range:
+            start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            self.wfile.write(body[start:])
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    Handler.files = {"/E.tgz": cohn_tgz_bytes()}
+    Handler.ranges = []
+    Handler.honour_range = True
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", Handler
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_full_download(server, tmp_path):
+    url, h = server
+    body = h.files["/E.tgz"]
+    sha = hashlib.sha256(body).hexdigest()
+    out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False, sha256=sha, expected_size=len(body))
+    assert out.read_bytes() == body and not (tmp_path / "E.tgz.part").exists()
+    assert h.ranges == []
+    # Present and matching: returned without a request.
+    h.files = {}
+    assert download_file(f"{url}/E.tgz", out, progress=False, sha256=sha) == out
+
+
+def test_resume_from_partial(server, tmp_path):
+    url, h = server
+    body = h.files["/E.tgz"]
+    (tmp_path / "E.tgz.part").write_bytes(body[:1000])
+    out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False)
+    assert h.ranges == ["bytes=1000-"]
+    assert out.read_bytes() == body
+
+
+def test_server_ignoring_range_restarts(server, tmp_path):
+    url, h = server
+    h.honour_range = False
+    body = h.files["/E.tgz"]
+    (tmp_path / "E.tgz.part").write_bytes(b"garbage!" * 10)
+    out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False)
+    assert h.ranges == ["bytes=80-"] and out.read_bytes() == body
+
+
+def test_complete_part_with_416(server, tmp_path):
+    url, h = server
+    body = h.files["/E.tgz"]
+    (tmp_path / "E.tgz.part").write_bytes(body)
+    out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False, expected_size=len(body))
+    assert out.read_bytes() == body
+
+
+def test_size_mismatch_404_and_checksum(server, tmp_path):
+    url, h = server
+    body = h.files["/E.tgz"]
+    with pytest.raises(DownloadError, match=f"server reports {len(body):,} bytes, expected 10"):
+        download_file(f"{url}/E.tgz", tmp_path / "a.tgz", progress=False, expected_size=10)
+    with pytest.raises(DownloadError, match="HTTP error 404"):
+        download_file(f"{url}/missing.tgz", tmp_path / "b.tgz", progress=False)
+    with pytest.raises(DownloadError, match="SHA-256 mismatch"):
+        download_file(f"{url}/E.tgz", tmp_path / "c.tgz", progress=False, sha256="0" * 64)
+    assert not (tmp_path / "c.tgz").exists() and not (tmp_path / "c.tgz.part").exists()
+
+
+def test_connection_refused_is_one_line(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    with pytest.raises(DownloadError, match="download failed") as err:
+        download_file(f"http://127.0.0.1:{port}/x", tmp_path / "x", progress=False, timeout=5)
+    assert "\n" not in str(err.value)
+
+
+def test_download_cohn_extracts_and_reads(server, tmp_path):
+    url, _ = server
+    root = download_cohn(tmp_path / "cohn", url=f"{url}/E.tgz", progress=False)
+    assert root == tmp_path / "cohn" / "Enhancers_vs_negative"
+    recs = list(read_cohn(root))
+    assert len(recs) == 12 and {r.species for r in recs} == {"Human", "Mouse"}
+    assert recs[0].id == "Human:pos:1"
+    archive = download_cohn(tmp_path / "raw", url=f"{url}/E.tgz", extract=False, progress=False)
+    assert archive.name == "Enhancers_vs_negative.tgz" and not (tmp_path / "raw" / "Enhancers_vs_negative").exists()
+
+
+@pytest.mark.parametrize("member", ["../evil", "/abs/evil", "link"])
+def test_download_of_malicious_archive_refused(server, tmp_path, member):
+    from genomic_ulmfit.errors import InputError
+
+    url, h = server
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        ok = tarfile.TarInfo("E/Human/positive_samples")
+        ok.size = 5
+        tar.addfile(ok, io.BytesIO(b"ACGT\n"))
+        bad = tarfile.TarInfo(member if member != "link" else "E/Human/negative_samples")
+        if member == "link":
+            bad.type = tarfile.SYMTYPE
+            bad.linkname = "../../../etc/passwd"
+            tar.addfile(bad)
+        else:
+            bad.size = 4
+            tar.addfile(bad, io.BytesIO(b"evil"))
+    h.files["/bad.tgz"] = buf.getvalue()
+    with pytest.raises(InputError, match="unsafe"):
+        download_cohn(tmp_path / "out", url=f"{url}/bad.tgz", progress=False)
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "out" / "E").exists()
