@@ -234,7 +234,7 @@ def _cpu() -> Preset:
         name="cpu",
         tokenizer=TokenizerConfig(k=4, stride=2),
         lstm=LSTMConfig(emb_size=200, hidden_size=512, n_layers=3),
-        pretrain=LMTrainConfig(epochs=2, lr=3e-3, batch_size=64, drop_mult=0.2, max_tokens=None),
+        pretrain=LMTrainConfig(epochs=2, lr=5e-3, batch_size=64, drop_mult=0.2, max_tokens=12_000_000),
         finetune=LMTrainConfig(epochs=4, lr=2e-3, batch_size=64, drop_mult=0.3),
         classifier=ClassifierTrainConfig(
             stages=[

@@ -45,11 +45,9 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
     report = leakage_report(df)
     for line in report.summary_lines():
         log(f"   {line}")
-    stats = dataset_stats(df)
-    gc = stats.get("gc_auroc") or {}
-    if gc:
-        log("   GC-content-only AUROC (composition floor): "
-            + ", ".join(f"{k} {v.get('auroc', v) if isinstance(v, dict) else v:.3f}" for k, v in gc.items()))
+    floors = {sp: g.get("auroc") for sp, g in dataset_stats(df)["gc_auroc"].items()}
+    log("   GC-content-only AUROC (the composition floor): "
+        + ", ".join(f"{sp} {'-' if v is None else format(v, '.3f')}" for sp, v in floors.items()))
     lm_dir = None
     if "ulmfit" in models:
         genomes = sorted((sim_dir / "genomes").glob("*.fa.gz"))

@@ -213,3 +213,27 @@ def test_serialisation_round_trip():
         KmerTokenizer.from_dict({**d, "specials": ["<pad>"]})
     with pytest.raises(ConfigError, match="required"):
         KmerTokenizer.from_dict({"type": "kmer", "k": 3})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    k_stride(), st.lists(st.text(alphabet="ACGTNa", max_size=40), min_size=1, max_size=12), st.integers(1, 64)
+)
+def test_chunked_work_matches_reference(ks, seqs, chunk):
+    """Tiny work pieces (many row groups and token pieces) give the same ids as one piece."""
+    from genomic_ulmfit.tokenize import kmer
+
+    k, stride = ks
+    tok = KmerTokenizer(k, stride)
+    old = kmer.CHUNK_BASES
+    kmer.CHUNK_BASES = chunk
+    try:
+        got = tok.encode(seqs, pad=False)
+        equal = tok.encode([s.ljust(40, "C") for s in seqs])
+        long_ids = tok.encode_bytes("".join(seqs).encode())
+    finally:
+        kmer.CHUNK_BASES = old
+    for ids, s in zip(got, seqs, strict=True):
+        np.testing.assert_array_equal(ids, reference_ids(s, k, stride))
+    np.testing.assert_array_equal(equal, tok.encode([s.ljust(40, "C") for s in seqs]))
+    np.testing.assert_array_equal(long_ids, reference_ids("".join(seqs), k, stride))

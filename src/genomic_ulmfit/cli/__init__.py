@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 # Command modules register themselves on import.
@@ -13,6 +14,9 @@ from genomic_ulmfit.errors import GenomicUlmfitError
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors become one line on stderr and exit code 2."""
+    if not sys.stdout.isatty():
+        # Logs and CI: rich would wrap tables at 80 columns; give them room.
+        os.environ.setdefault("COLUMNS", "160")
     try:
         app(args=argv, standalone_mode=True)
     except GenomicUlmfitError as exc:

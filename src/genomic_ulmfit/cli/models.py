@@ -31,10 +31,16 @@ def _species_list(species: str | None) -> list[str] | None:
     return [s.strip() for s in species.split(",") if s.strip()]
 
 
-def _record_cli(out: Path, name: str, args: dict) -> None:
-    from genomic_ulmfit.utils import write_json_atomic
+def _check_out(out: Path, resume: bool) -> None:
+    """Refuse to train into a directory that already holds a run, unless resuming it."""
+    from genomic_ulmfit.errors import ConfigError
 
-    write_json_atomic(out / f"{name}.command.json", {"command": name, "args": {k: str(v) for k, v in args.items()}})
+    if resume:
+        if not (out / "checkpoints").is_dir():
+            raise ConfigError(f"{out}: nothing to resume (no checkpoints/ here); drop --resume to start a new run")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out}: directory is not empty; pass --resume to continue its run or choose a new --out")
 
 
 @lm_app.command("pretrain")
@@ -61,6 +67,7 @@ def lm_pretrain(
     p = get_preset(preset)
     if epochs is not None:
         p = p.replace(**{"pretrain.epochs": epochs})
+    _check_out(out, resume)
     pretrain_lm(fasta, out, preset=p, k=kmer, stride=stride, mode=mode, max_bases=max_bases, seed=seed,
                 device=device, resume=resume)
     _summary_lm(out)
@@ -104,6 +111,7 @@ def lm_finetune(
     p = get_preset(preset)
     if epochs is not None:
         p = p.replace(**{"finetune.epochs": epochs})
+    _check_out(out, resume)
     df = load_dataset(dataset)
     sp = _species_list(species)
     train, _ = training_rows(df, sp, seed=seed)
@@ -135,6 +143,7 @@ def train(
     from genomic_ulmfit.training.runs import train_model
 
     check_models_available([model])
+    _check_out(out, resume)
     est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     df = load_dataset(dataset)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)

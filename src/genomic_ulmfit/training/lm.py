@@ -94,6 +94,24 @@ def load_language_model(lm_dir: str | os.PathLike, *, drop_mult: float | None = 
     return model, KmerTokenizer.from_dict(meta["tokenizer"]), meta
 
 
+def sample_documents(tokens: np.ndarray, starts: np.ndarray, max_tokens: int, seed: int):
+    """A seeded random subset of whole documents holding about ``max_tokens`` tokens.
+
+    ``tokens`` (n,) and ``starts`` (n_docs,) as in :class:`~genomic_ulmfit.data.corpus.Corpus`.
+    Returns ``(tokens, starts)`` of the subset (a copy, in the original order); the input when it
+    is already small enough. Used so a capped run sees the whole genome's diversity, not its start.
+    """
+    if len(tokens) <= max_tokens:
+        return tokens, starts
+    ends = np.append(starts[1:], len(tokens))
+    lengths = ends - starts
+    order = np.random.default_rng(seed).permutation(len(starts))
+    keep = np.sort(order[: max(1, int(np.searchsorted(np.cumsum(lengths[order]), max_tokens)) + 1)])
+    parts = [np.asarray(tokens[starts[i] : ends[i]]) for i in keep]
+    new_lengths = lengths[keep]
+    return np.concatenate(parts), np.concatenate(([0], np.cumsum(new_lengths)[:-1])).astype(np.int64)
+
+
 def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: str, resume: bool, device,
               seed: int, progress: bool):
     """Run one fit_one_cycle of ``model`` on ``corpus``; returns the FitResult."""
@@ -101,9 +119,8 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
     from genomic_ulmfit.training.loop import LanguageModelTask, fit_one_cycle
 
     train_tokens, starts = corpus.train_tokens, corpus.train_starts
-    if train_cfg.max_tokens is not None and len(train_tokens) > train_cfg.max_tokens:
-        train_tokens = train_tokens[: train_cfg.max_tokens]
-        starts = starts[starts < train_cfg.max_tokens]
+    if train_cfg.max_tokens is not None:
+        train_tokens, starts = sample_documents(train_tokens, starts, train_cfg.max_tokens, seed)
     bs = train_cfg.batch_size
     need = bs * (train_cfg.bptt + 1)
     if len(train_tokens) < need:
@@ -115,6 +132,9 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
     train = LMBatches(train_tokens, bs, train_cfg.bptt, doc_starts=starts, shuffle_docs=True, jitter=True,
                       seed=seed)
     valid_tokens = corpus.valid_tokens
+    if train_cfg.max_tokens is not None:  # keep validation cheap in capped (quick) runs
+        valid_tokens, _ = sample_documents(valid_tokens, corpus.valid_starts, max(need * 4, train_cfg.max_tokens // 20),
+                                           seed + 1)
     valid = LMBatches(valid_tokens, bs, train_cfg.bptt, jitter=False, seed=seed) if len(valid_tokens) > need else None
     return fit_one_cycle(
         model, LanguageModelTask(), train, valid, epochs=train_cfg.epochs, lr=train_cfg.lr, moms=train_cfg.moms,
