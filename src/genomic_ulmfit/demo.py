@@ -55,7 +55,8 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
         lm_dir = pretrain_lm(genomes, out / "lm_pretrained", preset=preset, seed=seed, progress=progress)
     step("benchmark: per species, LM fine-tune → ULMFiT; CNN; k-mer LR; then evaluate")
     results = run_benchmark(
-        data_path, out / "benchmark", models=models, preset=preset, lm_dir=lm_dir, seed=seed, progress=progress,
+        data_path, out / "benchmark", models=models, preset=preset, lm_dir=lm_dir, ensemble=True, seed=seed,
+        progress=progress,
         log=log, title="genomic-ulmfit demo (simulated species)",
         notes=[f"Demo on simulated data ({n_species} species × {2 * per_class} sequences), preset {preset}."],
     )

@@ -247,10 +247,12 @@ def benchmark(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (report.md, report.html, runs/)."),
     species: str = typer.Option("all", "--species", help="Comma-separated species or all."),
-    models: str = typer.Option("kmer,cnn,ulmfit", "--models", help="Comma list of kmer, cnn[:cohn|:modern], ulmfit, gkmsvm."),
+    models: str = typer.Option("kmer,cnn,ulmfit", "--models",
+                               help="Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm], gkmsvm."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT (else its LM starts from scratch)."),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
+    ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
     seed: int = typer.Option(0, "--seed"),
     n_boot: int = typer.Option(1000, "--n-boot"),
     device: str | None = typer.Option(None, "--device"),
@@ -264,8 +266,8 @@ def benchmark(
     names = parse_models(models)
     check_models_available(names)
     c = _console()
-    run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled, seed=seed,
-                  n_boot=n_boot, device=device, log=c.print)
+    run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
+                  ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print)
     c.print(f"[green]report → {out / 'report.md'} and {out / 'report.html'}[/]")
 
 
@@ -311,3 +313,66 @@ def demo(
 
     run_demo(out, n_species=species, per_class=per_class, preset=preset, models=models, seed=seed,
              log=_console().print)
+
+
+@app.command("cv")
+def cv(
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet) or a TSV/CSV with sequence,label."),
+    out: Path = typer.Option(..., "--out", "-o"),
+    models: str = typer.Option("kmer,cnn", "--models", help="Comma list of kmer, cnn[:cohn|:modern], ulmfit, gkmsvm."),
+    folds: int = typer.Option(5, "--folds"),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT."),
+    ensemble: bool = typer.Option(True, "--ensemble/--no-ensemble", help="Also score the ensemble of the models."),
+    near_k: int | None = typer.Option(None, "--near-k", help="Keep near-duplicates (shared k-mers) in one fold."),
+    species: str | None = typer.Option(None, "--species"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device"),
+) -> None:
+    """K-fold cross-validation: per-fold metrics (mean ± sd) and pooled out-of-fold AUROC [95% CI].
+
+    Example: genomic-ulmfit cv ienhancer.parquet --models kmer,cnn,ulmfit --lm lm/ --folds 5 --out cv/
+    """
+    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.evaluation.benchmark import check_models_available, parse_models
+    from genomic_ulmfit.evaluation.cv import cross_validate
+    from genomic_ulmfit.evaluation.evaluate import select_split
+
+    names = parse_models(models)
+    check_models_available(names)
+    df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
+    c = _console()
+    summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
+                                near_k=near_k, seed=seed, device=device, log=c.print)
+    c.print(summary.to_string(index=False))
+    c.print(f"[green]summary → {out / 'cv_summary.tsv'}[/]")
+
+
+@app.command("holdout")
+def holdout(
+    train_file: Path = typer.Argument(..., help="Training data: TSV/CSV (sequence,label), FASTA+label or dataset."),
+    test_file: Path = typer.Argument(..., help="Test data (labels optional)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for scores.tsv, metrics.json and runs/."),
+    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM (see benchmarks/holdout.sh)."),
+    models: str = typer.Option(",".join(("kmer", "cnn", "ulmfit")), "--models"),
+    preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
+    seed: int = typer.Option(0, "--seed"),
+    device: str | None = typer.Option(None, "--device"),
+) -> None:
+    """The recommended recipe (k-mer LR + modern CNN + ULMFiT, ensembled) trained on TRAIN, scored on TEST.
+
+    Example: genomic-ulmfit holdout train.tsv.gz test.tsv.gz --lm lm/ --out holdout/
+    """
+    from genomic_ulmfit.evaluation.benchmark import check_models_available, parse_models
+    from genomic_ulmfit.evaluation.holdout import run_holdout
+
+    names = parse_models(models)
+    check_models_available(names)
+    c = _console()
+    metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
+                          device=device, log=c.print)
+    for label, m in (metrics.get("test_metrics") or {}).items():
+        c.print(f"{label:10s} AUROC {m['auroc']:.4f} [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]  "
+                f"accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}")
+    c.print(f"[green]scores → {out / 'scores.tsv'}, metrics → {out / 'metrics.json'} "
+            f"({metrics['wall_seconds']:.0f} s)[/]")

@@ -32,12 +32,26 @@ def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
     return names
 
 
+VARIANTS = {
+    "cnn": {"": "the preset's architecture", "cohn": "Cohn et al. 2018", "modern": "dilated residual, RC-symmetric"},
+    "ulmfit": {
+        "": "genome-pretrained LM (--lm) fine-tuned on the training sequences",
+        "scratch": "no genome pretraining: LM trained on the training sequences only",
+        "noft": "genome-pretrained LM without fine-tuning",
+        "nolm": "no language model at all: random encoder",
+    },
+    "kmer": {"": "k-mer spectrum logistic regression"},
+    "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
+}
+
+
 def parse_models(models: str | Sequence[str]) -> list[str]:
+    """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :data:`VARIANTS`)."""
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
-    bad = [m for m in names if m.split(":")[0] not in MODEL_NAMES]
+    bad = [m for m in names if m.partition(":")[2] not in VARIANTS.get(m.partition(":")[0], {})]
     if bad or not names:
-        raise ConfigError(f"unknown model(s) {', '.join(bad) or '(none)'}; choose from {', '.join(MODEL_NAMES)} "
-                          "(cnn:cohn / cnn:modern pick the CNN architecture)")
+        known = ", ".join(f"{k}:{v}" if v else k for k, vs in VARIANTS.items() for v in vs)
+        raise ConfigError(f"unknown model(s) {', '.join(bad) or '(none)'}; choose from {known}")
     return names
 
 
@@ -73,12 +87,18 @@ def fit_for(
     from genomic_ulmfit.training.runs import train_model
 
     t0 = time.time()
-    name, _, arch = model_name.partition(":")
+    name, _, variant = model_name.partition(":")
     encoder = lm_dir
-    if name == "ulmfit" and finetune:
-        train_seqs = train_df.loc[train_df["split"] == "train", "sequence"].tolist()
-        encoder = finetune_lm(train_seqs, out_dir / "lm_finetuned", from_dir=lm_dir, preset=preset, seed=seed,
-                              device=device, progress=progress)
+    if name == "ulmfit":
+        if variant in ("noft",) and lm_dir is None:
+            raise ConfigError("ulmfit:noft needs a pretrained LM (--lm)")
+        if variant == "nolm":
+            encoder = None
+        elif variant != "noft" and finetune:
+            train_seqs = train_df.loc[train_df["split"] == "train", "sequence"].tolist()
+            encoder = finetune_lm(train_seqs, out_dir / "lm_finetuned", from_dir=None if variant == "scratch" else lm_dir,
+                                  preset=preset, seed=seed, device=device, progress=progress)
+    arch = variant if name == "cnn" else None
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device)
     train_model(model, train_df, out_dir, seed=seed, progress=progress)
     return model, time.time() - t0
@@ -97,6 +117,7 @@ def run_benchmark(
     preset: str = "cpu",
     lm_dir: str | os.PathLike | None = None,
     pooled: bool = False,
+    ensemble: bool = False,
     seed: int = 0,
     n_boot: int = 1000,
     device: str | None = None,
@@ -106,6 +127,9 @@ def run_benchmark(
     notes: Sequence[str] = (),
 ):
     """Train and evaluate each model per species (and pooled over species when ``pooled``).
+
+    With ``ensemble`` the models of each species are also combined
+    (:class:`~genomic_ulmfit.models.ensemble.EnsembleModel`, calibrated on the valid split).
 
     Returns the results DataFrame (one row per model × species, plus "all") and writes
     ``out_dir/report.md``, ``report.html``, ``results.tsv``, ``scores.tsv``, plots and runs.
@@ -125,22 +149,32 @@ def run_benchmark(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scores, seconds = [], {}
-    for name in names:
-        groups = [(s, [s]) for s in sp]
-        if pooled and len(sp) > 1:
-            groups.append(("pooled", sp))
-        for tag, members in groups:
+    groups = [(s, [s]) for s in sp]
+    if pooled and len(sp) > 1:
+        groups.append(("pooled", sp))
+    for tag, members in groups:
+        part = df[df["species"].isin(members)]
+        test = part[part["split"] == "test"]
+        suffix = " (pooled)" if tag == "pooled" else ""
+        fitted = {}
+        for name in names:
             log(f"[bold]{_label(name)}[/] · {tag}: training")
-            part = df[df["species"].isin(members)]
-            model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])],
-                                  out / "runs" / _label(name) / tag, preset=preset, lm_dir=lm_dir, seed=seed,
-                                  device=device, progress=progress)
-            label = _label(name) + (" (pooled)" if tag == "pooled" else "")
-            seconds[(label, tag)] = secs
-            test = part[part["split"] == "test"]
-            st = score_table({label: model}, test)
-            scores.append(st)
+            run_dir = out / "runs" / _label(name) / tag
+            model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
+                                  lm_dir=lm_dir, seed=seed, device=device, progress=progress)
+            fitted[str(run_dir)] = model
+            seconds[(_label(name) + suffix, tag)] = secs
+            scores.append(score_table({_label(name) + suffix: model}, test))
             log(f"   done in {secs:.0f} s")
+        if ensemble and len(fitted) > 1:
+            from genomic_ulmfit.models.ensemble import EnsembleModel
+
+            valid = part[part["split"] == "valid"]
+            calib = (valid if len(valid) else part[part["split"] == "train"])["sequence"].tolist()
+            ens = EnsembleModel.from_models(fitted, calib)
+            ens.save(out / "runs" / "ensemble" / tag)
+            seconds[("ensemble" + suffix, tag)] = sum(seconds[(_label(n) + suffix, tag)] for n in names)
+            scores.append(score_table({"ensemble" + suffix: ens}, test))
     scores_df = pd.concat(scores, ignore_index=True)
     results = evaluate_scores(scores_df, out, n_boot=n_boot, seed=seed, title=title, plots=False)
     results["train_seconds"] = [

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Score the project's recommended CPU recipe on data it has never seen.
+# Usage: benchmarks/holdout.sh TRAIN.tsv.gz TEST.tsv.gz OUT_DIR
+#   TRAIN/TEST: TSV (gz ok) with columns sequence,label (optional id). The recipe trains on TRAIN
+#   only (10% of TRAIN held out for validation), building or reusing the pretrained genome LM
+#   (benchmarks/build_lm.sh), and writes OUT_DIR/scores.tsv (id, score, label) and
+#   OUT_DIR/metrics.json. Extra options after OUT_DIR go to `genomic-ulmfit holdout`.
+set -euo pipefail
+if [ $# -lt 3 ]; then
+  echo "usage: $0 TRAIN.tsv.gz TEST.tsv.gz OUT_DIR [genomic-ulmfit holdout options]" >&2
+  exit 2
+fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LM=$("$ROOT/benchmarks/build_lm.sh" | tail -n 1)
+train=$1 test=$2 out=$3
+shift 3
+exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --lm "$LM" --out "$out" "$@"

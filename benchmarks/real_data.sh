@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
+# Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
+#   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
+#   import lm cohn_split cohn_ablations cohn_cv ienhancer vista nhlf leakage
+# Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+make -C "$ROOT" -s .venv/.installed-stamp
+GU="$ROOT/.venv/bin/genomic-ulmfit"
+D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
+W=${1:-$HOME/.cache/genomic-ulmfit/results}
+shift || true
+STEPS=${*:-import lm cohn_split cohn_ablations cohn_cv ienhancer vista nhlf leakage}
+mkdir -p "$W"
+export COLUMNS=${COLUMNS:-160}
+LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
+
+fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
+
+for step in $STEPS; do
+  echo "=== $step ($(date -u +%H:%M:%S))"
+  case $step in
+    import)
+      $GU data import --tsv "$D/cohn_human/cohn_human_dev.tsv.gz" --species Human --out "$W/cohn_human.parquet"
+      $GU data split "$W/cohn_human.parquet" --seed 0
+      $GU data import --positive "$D/ienhancer/ienhancer_cv_enhancer.fa.gz" \
+        --negative "$D/ienhancer/ienhancer_cv_non_enhancer.fa.gz" --species Human --out "$W/ienhancer.parquet"
+      $GU data import --positive "$D/vista/vista_human_hg19_pos.fa.gz" \
+        --negative "$D/vista/vista_human_hg19_neg.fa.gz" --species Human --out "$W/vista.parquet"
+      $GU data import --tsv "$D/nhlf/nhlf_train.tsv.gz" --species Human --out "$W/nhlf.parquet"
+      for s in cohn_human ienhancer vista nhlf; do $GU data stats "$W/$s.parquet" --json "$W/$s.stats.json"; done
+      ;;
+    lm)
+      "$ROOT/benchmarks/build_lm.sh" "$LM"
+      ;;
+    cohn_split)   # fixed seeded 80/10/10 split: baselines, ULMFiT (genome LM + fine-tune), ensemble
+      fresh "$W/cohn_split"
+      $GU benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit \
+        --ensemble --lm "$LM" --preset cpu --out "$W/cohn_split"
+      ;;
+    cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM
+      fresh "$W/cohn_ablations"
+      $GU benchmark "$W/cohn_human.parquet" --species Human --models ulmfit:scratch,ulmfit:noft,ulmfit:nolm \
+        --no-ensemble --lm "$LM" --preset cpu --out "$W/cohn_ablations"
+      ;;
+    cohn_cv)
+      fresh "$W/cohn_cv"
+      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/cohn_cv"
+      ;;
+    ienhancer)
+      fresh "$W/ienhancer_cv"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --out "$W/ienhancer_cv"
+      ;;
+    vista)
+      fresh "$W/vista_cv"
+      $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --out "$W/vista_cv"
+      ;;
+    nhlf)
+      fresh "$W/nhlf_cv"
+      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --out "$W/nhlf_cv"
+      ;;
+    leakage)
+      for s in cohn_human ienhancer vista nhlf; do
+        $GU data check "$W/$s.parquet" --near-k 31 --json "$W/$s.leakage.json" || true
+      done
+      $GU data check "$W/ienhancer.parquet" "$W/cohn_human.parquet" --near-k 31 || true
+      ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,117 @@
+"""K-fold cross-validation of several models (and their ensemble) on one dataset.
+
+Folds are stratified per species × label with exact/reverse-complement duplicates (and, with
+``near_k``, near-duplicates) kept in one fold. For fold ``k`` the models train on the other folds
+(10% of them held out as validation for epoch selection and ensemble calibration) and score fold
+``k``; the out-of-fold scores of all folds give pooled metrics with bootstrap CIs, and the
+per-fold metrics give mean ± sd.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from genomic_ulmfit.utils import write_json_atomic, write_text_atomic
+
+FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
+
+
+def fold_frame(df, k: int, seed: int, valid_frac: float = 0.1):
+    """Copy of ``df`` (with a ``fold`` column) whose ``split`` is test for fold ``k``, else train/valid."""
+    from genomic_ulmfit.models.estimators import holdout_split
+
+    out = df.copy()
+    test = (out["fold"] == k).to_numpy()
+    split = np.where(test, "test", "train").astype(object)
+    train_idx = np.flatnonzero(~test)
+    _, va = holdout_split(out["label"].to_numpy()[train_idx], valid_frac, seed + k)
+    split[train_idx[va]] = "valid"
+    out["split"] = split
+    return out
+
+
+def cross_validate(
+    df,
+    out_dir: str | os.PathLike,
+    *,
+    models: Sequence[str] = ("kmer", "cnn"),
+    folds: int = 5,
+    preset: str = "cpu",
+    lm_dir: str | os.PathLike | None = None,
+    ensemble: bool = True,
+    near_k: int | None = None,
+    seed: int = 0,
+    n_boot: int = 1000,
+    device: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+):
+    """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
+
+    Writes ``cv_summary.tsv`` (per model: mean ± sd of the per-fold metrics and the pooled
+    out-of-fold AUROC with 95% CI), ``cv_folds.tsv`` (every fold) and ``oof_scores.tsv``.
+    """
+    import pandas as pd
+
+    from genomic_ulmfit.data.split import assign_folds
+    from genomic_ulmfit.evaluation.benchmark import fit_for
+    from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci
+    from genomic_ulmfit.models.ensemble import EnsembleModel
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=folds, seed=seed, near_k=near_k)
+    rows, scores = [], []
+    for k in range(folds):
+        part = fold_frame(base, k, seed)
+        test = part[part["split"] == "test"]
+        fitted, seconds = {}, {}
+        for name in models:
+            label = name.replace(":", "-")
+            log(f"fold {k + 1}/{folds} · {label}")
+            run_dir = out / "runs" / label / f"fold{k}"
+            fitted[label], seconds[label] = fit_for(
+                name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
+                seed=seed, device=device, progress=progress,
+            )
+            fitted[label].run_dir_ = run_dir
+        if ensemble and len(fitted) > 1:
+            t0 = time.time()
+            valid_seqs = part.loc[part["split"] == "valid", "sequence"].tolist()
+            fitted["ensemble"] = EnsembleModel.from_models({str(m.run_dir_): m for m in fitted.values()}, valid_seqs)
+            seconds["ensemble"] = sum(seconds.values()) + time.time() - t0
+        for label, model in fitted.items():
+            p = np.asarray(model.predict_proba(test["sequence"].tolist()), dtype=np.float64)
+            y = test["label"].to_numpy(np.int64)
+            m = binary_metrics(y, p)
+            rows.append({"model": label, "fold": k, "n_test": len(y), "seconds": round(seconds[label], 1),
+                         **{key: m[key] for key in FOLD_METRICS}})
+            scores.append(pd.DataFrame({"model": label, "fold": k, "id": test["id"].to_numpy(),
+                                        "species": test["species"].to_numpy(), "label": y, "score": p}))
+    per_fold = pd.DataFrame(rows)
+    oof = pd.concat(scores, ignore_index=True)
+    summary = []
+    for label, g in per_fold.groupby("model", sort=False):
+        o = oof[oof["model"] == label]
+        lo, hi = bootstrap_ci(o["label"].to_numpy(), o["score"].to_numpy(), "auroc", n_boot=n_boot, seed=seed)
+        pooled = binary_metrics(o["label"].to_numpy(), o["score"].to_numpy())
+        row = {"model": label, "folds": len(g)}
+        for key in FOLD_METRICS:
+            row[f"{key}_mean"] = round(float(g[key].mean()), 4)
+            row[f"{key}_sd"] = round(float(g[key].std(ddof=1)), 4)
+        row.update({"oof_auroc": round(pooled["auroc"], 4), "oof_auroc_lo": round(lo, 4),
+                    "oof_auroc_hi": round(hi, 4), "seconds_per_fold": round(float(g["seconds"].mean()), 1)})
+        summary.append(row)
+    summary = pd.DataFrame(summary)
+    write_text_atomic(out / "cv_summary.tsv", summary.to_csv(sep="\t", index=False))
+    write_text_atomic(out / "cv_folds.tsv", per_fold.to_csv(sep="\t", index=False))
+    write_text_atomic(out / "oof_scores.tsv", oof.to_csv(sep="\t", index=False, float_format="%.6f"))
+    write_json_atomic(out / "cv.json", {"folds": folds, "seed": seed, "near_k": near_k, "preset": preset,
+                                        "lm": str(lm_dir) if lm_dir else None, "models": list(models),
+                                        "summary": summary.to_dict(orient="records")})
+    return summary, oof

@@ -1,0 +1,93 @@
+"""EnsembleModel: standardised-logit averaging of fitted members."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.models.base import SequenceModel, load_model
+from genomic_ulmfit.models.ensemble import EnsembleModel, logit
+
+
+class Fixed(SequenceModel):
+    """A member whose P(enhancer) is a fixed function of GC content (no training)."""
+
+    kind = "fixed-test"
+
+    def __init__(self, scale: float, shift: float = 0.0):
+        self.scale, self.shift = scale, shift
+
+    def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True):
+        return self
+
+    def predict_proba(self, sequences, *, batch_size=None):
+        gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in sequences])
+        return 1 / (1 + np.exp(-(self.scale * (gc - 0.5) + self.shift)))
+
+    def save(self, directory):
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory):
+        raise NotImplementedError
+
+
+def _seqs(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("ACGT"), size=50, p=[q, 0.5 - q, 0.5 - q, q])) for q in rng.uniform(0.1, 0.4, n)]
+
+
+def test_logit_is_inverse_sigmoid():
+    p = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(1 / (1 + np.exp(-logit(p))), p)
+    assert np.isfinite(logit(np.array([0.0, 1.0]))).all()
+
+
+def test_members_are_standardised_so_a_loud_member_does_not_dominate():
+    calib = _seqs(200, 1)
+    quiet, loud = Fixed(1.0), Fixed(10.0, shift=3.0)  # same ranking, very different calibration
+    ens = EnsembleModel.from_models({"a": quiet, "b": loud}, calib)
+    z = ens.member_logits(calib)
+    np.testing.assert_allclose(z.mean(axis=1), 0.0, atol=1e-9)
+    np.testing.assert_allclose(z.std(axis=1), 1.0, atol=1e-9)
+    # Both members rank identically, so the standardised logits agree and the ensemble keeps the ranking.
+    test = _seqs(50, 2)
+    p = ens.predict_proba(test)
+    order = np.argsort(quiet.predict_proba(test))
+    assert (np.diff(p[order]) >= -1e-12).all()
+    np.testing.assert_allclose(ens.member_logits(test)[0], ens.member_logits(test)[1], atol=1e-6)
+
+
+def test_weights_shift_the_ensemble_towards_a_member():
+    calib, test = _seqs(100, 3), _seqs(20, 4)
+    a, b = Fixed(5.0), Fixed(-5.0)  # opposite rankings
+    only_a = EnsembleModel.from_models({"a": a, "b": b}, calib, weights=[1.0, 0.0]).predict_proba(test)
+    assert np.corrcoef(only_a, a.predict_proba(test))[0, 1] > 0.99
+
+
+def test_save_load_round_trip(tmp_path):
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    rng = np.random.default_rng(0)
+    seqs = _seqs(120, 5)
+    y = np.array([int((s.count("G") + s.count("C")) / len(s) > 0.4) for s in seqs])
+    y[rng.choice(len(y), 10, replace=False)] ^= 1
+    runs = {}
+    for i, (kmin, kmax) in enumerate([(1, 2), (1, 3)]):
+        m = KmerLogistic(k_min=kmin, k_max=kmax, cv=2).fit(seqs, y)
+        d = tmp_path / f"m{i}"
+        m.save(d)
+        runs[str(d)] = m
+    ens = EnsembleModel.from_models(runs, seqs[:40])
+    ens.save(tmp_path / "ens")
+    back = load_model(tmp_path / "ens")
+    assert isinstance(back, EnsembleModel)
+    np.testing.assert_allclose(back.predict_proba(seqs[40:]), ens.predict_proba(seqs[40:]), rtol=1e-12)
+
+
+def test_fit_checks_members_and_weights():
+    with pytest.raises(ConfigError, match="at least one member"):
+        EnsembleModel([]).fit(["ACGT"])
+    with pytest.raises(ConfigError, match="2 weights for 1 members"):
+        EnsembleModel(["x"], weights=[1, 2]).fit(["ACGT"])
