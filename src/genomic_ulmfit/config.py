@@ -37,6 +37,9 @@ from genomic_ulmfit.errors import ConfigError
 # fastai's slice(lo, hi).
 LR = float | tuple[float, float]
 
+# The AWD-LSTM dropouts a preset may set (before drop_mult).
+DROPOUT_KEYS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
+
 
 @dataclass
 class TokenizerConfig:
@@ -61,6 +64,18 @@ class LSTMConfig:
     clas_dropouts: dict[str, float] = field(
         default_factory=lambda: dict(output_p=0.4, hidden_p=0.3, input_p=0.4, embed_p=0.05, weight_p=0.5)
     )
+
+    def __post_init__(self) -> None:
+        for name in ("lm_dropouts", "clas_dropouts"):
+            drops = getattr(self, name)
+            unknown = set(drops) - set(DROPOUT_KEYS)
+            if unknown:
+                raise ConfigError(
+                    f"preset.lstm.{name}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(DROPOUT_KEYS)}"
+                )
+            for key, p in drops.items():
+                if not 0.0 <= p < 1.0:
+                    raise ConfigError(f"preset.lstm.{name}.{key}: dropout {p} must be in [0, 1)")
 
 
 @dataclass
@@ -149,6 +164,8 @@ class Preset:
                 if not isinstance(node, dict) or p not in node:
                     raise ConfigError(f"unknown preset key {key!r}")
                 node = node[p]
+            if not isinstance(node, dict):
+                raise ConfigError(f"unknown preset key {key!r}; {'.'.join(parts[:-1])!r} is not a section")
             if parts[-1] not in node:
                 raise ConfigError(f"unknown preset key {key!r}; known here: {', '.join(node)}")
             node[parts[-1]] = value
@@ -164,6 +181,13 @@ def _from_dict(cls: type, d: Any, where: str) -> Any:
     unknown = set(d) - names
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(names))}")
+    required = [
+        f.name for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [k for k in required if k not in d]
+    if missing:
+        raise ConfigError(f"{where}: missing key(s) {', '.join(missing)}")
     kwargs = {k: _coerce(hints[k], v, f"{where}.{k}") for k, v in d.items()}
     return cls(**kwargs)
 
@@ -197,7 +221,8 @@ def _coerce(tp: Any, v: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(v, dict):
             raise ConfigError(f"{where}: expected a mapping, got {v!r}")
-        return {str(k): float(x) for k, x in v.items()}
+        _, value_type = typing.get_args(tp)
+        return {str(k): _coerce(value_type, x, f"{where}.{k}") for k, x in v.items()}
     if tp is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {v!r}")

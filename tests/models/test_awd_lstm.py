@@ -8,17 +8,6 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from toy import (
-    PAD_ID,
-    TOY_VOCAB,
-    group_parameters,
-    no_dropout,
-    randomize_batchnorm,
-    tiny_awd_config,
-    tiny_classifier,
-    tiny_lm,
-    toy_tokens,
-)
 
 from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.models.awd_lstm import (
@@ -33,6 +22,17 @@ from genomic_ulmfit.models.awd_lstm import (
     detach_state,
     fastai_awd_lstm_param_count,
     masked_concat_pool,
+)
+from toy import (
+    PAD_ID,
+    TOY_VOCAB,
+    group_parameters,
+    no_dropout,
+    randomize_batchnorm,
+    tiny_awd_config,
+    tiny_classifier,
+    tiny_lm,
+    toy_tokens,
 )
 
 # --------------------------------------------------------------------------- config

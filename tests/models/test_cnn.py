@@ -9,7 +9,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from toy import cohn_cnn, group_parameters, randomize_batchnorm, tiny_cnn_config, tiny_modern_cnn, toy_dna
 
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError
@@ -25,6 +24,7 @@ from genomic_ulmfit.models.cnn import (
     one_hot,
     revcomp_one_hot,
 )
+from toy import cohn_cnn, group_parameters, randomize_batchnorm, tiny_cnn_config, tiny_modern_cnn, toy_dna
 
 # --------------------------------------------------------------------------- encoding
 

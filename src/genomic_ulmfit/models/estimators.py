@@ -1,4 +1,4 @@
-"""Fit/predict estimators over DNA strings: ULMFiT and CNN (plus k-mer and gkm-SVM, imported here).
+"""Fit/predict estimators over DNA strings: ULMFiT and CNN (plus k-mer, gkm-SVM and the ensemble, imported here).
 
 Each estimator wraps an ``nn.Module`` from :mod:`genomic_ulmfit.models` and the shared training
 loop (:func:`genomic_ulmfit.training.loop.fit_one_cycle`) behind the uniform
@@ -20,6 +20,7 @@ from genomic_ulmfit.data.corpus import ArrayBatches
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import SequenceModel, read_model_json, register_model
+from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
 from genomic_ulmfit.utils import resolve_device, set_seed, write_json_atomic
@@ -46,12 +47,27 @@ def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarra
 
 
 def _labels(labels: Any, n: int, where: str) -> np.ndarray:
-    y = np.asarray(labels).astype(np.int64).reshape(-1)
-    if len(y) != n:
-        raise InputError(f"{where}: {n} sequences but {len(y)} labels")
-    if len(y) and not np.isin(y, (0, 1)).all():
-        raise InputError(f"{where}: labels must be 0 or 1")
-    return y
+    """0/1 labels as int64 (n,); anything else (2, 0.5, "yes", NaN, wrong count) is an InputError."""
+    raw = np.asarray(labels).reshape(-1)
+    if len(raw) != n:
+        raise InputError(f"{where}: {n} sequences but {len(raw)} labels; pass one label per sequence")
+    try:
+        y = raw.astype(np.float64)
+    except (TypeError, ValueError):  # some value is not a number: find which
+        y = np.array([_as_float(v) for v in raw], dtype=np.float64)
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = raw[i : i + 1].tolist()[0]  # a plain Python value for the message
+        raise InputError(f"{where}: label {value!r} (sequence {i + 1}) is not 0 or 1; use 1 for enhancer, 0 for non-enhancer")
+    return y.astype(np.int64)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed):
@@ -455,6 +471,8 @@ class CNNModel(SequenceModel):
                                 len(codes), batch_size or 256, self.device_)
 
     def save(self, directory):
+        if not hasattr(self, "model_"):
+            raise ConfigError("this CNN is not fitted; call fit() before save()")
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         _save_weights(self.model_, d / WEIGHTS)
@@ -469,53 +487,14 @@ class CNNModel(SequenceModel):
         prm = meta.get("params", {})
         self = cls(prm.get("arch"), preset=prm.get("preset", "cpu"), epochs=prm.get("epochs"), lr=prm.get("lr"),
                    batch_size=prm.get("batch_size"), wd=prm.get("wd"), rc_augment=prm.get("rc_augment"),
-                   seed=prm.get("seed", 0), device=device, config=prm.get("config"))
+                   seed=prm.get("seed", 0), device=device, config=prm.get("config"),
+                   valid_frac=prm.get("valid_frac", 0.1))
         cfg = CNNConfig.from_dict(meta["config"])
         model = build_cnn(cfg)
         _load_weights(model, Path(directory) / WEIGHTS)
         self.device_ = resolve_device(device)
         self.model_, self.config_ = model.to(self.device_).eval(), cfg
         return self
-
-
-# ---------------------------------------------------------------------------------------------
-# Ensemble
-# ---------------------------------------------------------------------------------------------
-
-
-@register_model
-class EnsembleModel(SequenceModel):
-    """Average of member models' P(enhancer) (optionally weighted). Members are saved runs."""
-
-    kind = "ensemble"
-
-    def __init__(self, members: Sequence[str | os.PathLike] = (), weights: Sequence[float] | None = None):
-        self.members = [str(m) for m in members]
-        self.weights = list(weights) if weights is not None else None
-
-    def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True):
-        from genomic_ulmfit.models.base import load_model
-
-        if not self.members:
-            raise ConfigError("ensemble: give at least one member run directory")
-        self.models_ = [load_model(m) for m in self.members]
-        return self
-
-    def predict_proba(self, sequences, *, batch_size=None):
-        seqs = list(sequences)
-        w = np.asarray(self.weights or [1.0] * len(self.models_), dtype=np.float64)
-        ps = np.stack([m.predict_proba(seqs, batch_size=batch_size) for m in self.models_])
-        return (w[:, None] * ps).sum(0) / w.sum()
-
-    def save(self, directory):
-        write_json_atomic(Path(directory) / "model.json", {
-            "kind": self.kind, "params": {"members": [os.path.abspath(m) for m in self.members],
-                                          "weights": self.weights}})
-
-    @classmethod
-    def load(cls, directory):
-        prm = read_model_json(directory)["params"]
-        return cls(prm["members"], prm.get("weights")).fit([], [])
 
 
 def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str | None = None, seed: int = 0,

@@ -665,10 +665,15 @@ def fit_one_cycle(
             ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="")
 
             def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
-                         total=per_epoch[epoch]) -> None:
+                         total=per_epoch[epoch], epoch=epoch, last_line=[0.0]) -> None:  # noqa: B006
                 if progress and (i % 10 == 0 or i + 1 == total):
                     el = time.perf_counter() - t0
-                    bar.update(ptask, completed=i + 1, info=_info(avg.means(), n_tokens / el if n_tokens else None, lr_now))
+                    info = _info(avg.means(), n_tokens / el if n_tokens else None, lr_now)
+                    bar.update(ptask, completed=i + 1, info=info)
+                    # Logs (no terminal) see no live bar: print a plain line about once a minute.
+                    if not bar.console.is_terminal and el - last_line[0] >= 60:
+                        last_line[0] = el
+                        bar.console.print(f"{stage_name} {epoch + 1}/{epochs} {i + 1}/{total} {info}")
 
             def schedule(step: int) -> tuple[np.ndarray, float]:
                 return one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div, div_final=div_final, moms=moms)

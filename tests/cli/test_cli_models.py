@@ -1,0 +1,190 @@
+"""Model commands through ``genomic_ulmfit.cli.main``: round trips, one-line errors, help, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import typer
+
+from genomic_ulmfit.cli import app, main
+from genomic_ulmfit.config import get_preset
+from genomic_ulmfit.data.dataset import Source, import_sources, save_dataset
+from genomic_ulmfit.data.simulate import simulate_cohn_layout
+from genomic_ulmfit.data.split import assign_splits
+from genomic_ulmfit.models.base import load_model
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return exc.value.code or 0, out.out, out.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A split simulated dataset of two species (60 + 60 each), its genomes and a FASTA of its test rows."""
+    root = tmp_path_factory.mktemp("cli")
+    simulate_cohn_layout(root / "sim", n_species=2, per_class=60, genome_length=40_000, seed=0)
+    df = assign_splits(import_sources([Source("cohn", str(root / "sim"))]), seed=0)
+    save_dataset(df, root / "data.parquet")
+    test = df[df["split"] == "test"]
+    (root / "test.fa").write_text("".join(f">{i}\n{s}\n" for i, s in zip(test["id"], test["sequence"])))
+    return {"root": root, "df": df, "dataset": root / "data.parquet", "test": test,
+            "genome": root / "sim" / "genomes" / "SimHuman.fa.gz"}
+
+
+@pytest.fixture(scope="module")
+def kmer_run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "kmer"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(data["dataset"]), "--model", "kmer", "--out", str(out)])
+    assert exc.value.code == 0
+    return out
+
+
+def test_train_predict_evaluate_round_trip(capsys, data, kmer_run, tmp_path):
+    run_json = json.loads((kmer_run / "run.json").read_text())
+    assert run_json["kind"] == "kmer" and run_json["data"]["dataset"] == str(data["dataset"])
+
+    code, out, err = run(capsys, "predict", kmer_run, data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
+    assert code == 0, err
+    assert f"{len(data['test'])} sequences scored" in out
+    pred = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert list(pred.columns) == ["id", "score"] and pred["id"].tolist() == data["test"]["id"].tolist()
+
+    code, out, err = run(capsys, "predict", kmer_run, data["dataset"], "--out", tmp_path / "all.tsv", "--rc-average")
+    assert code == 0, err
+    assert "AUROC against the input labels" in out
+
+    code, out, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--out", tmp_path / "eval",
+                         "--n-boot", "50")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert [r["species"] for r in metrics["results"]] == ["SimHuman", "SimMouse", "all"]
+    scores = pd.read_csv(tmp_path / "eval" / "scores.tsv", sep="\t")
+    merged = scores.merge(pred, on="id", suffixes=("_eval", "_predict"))
+    assert len(merged) == len(pred)
+    assert (merged["score_eval"] - merged["score_predict"]).abs().max() < 1e-6
+    assert "SimHuman" in out and "metrics →" in out
+
+
+def test_scan_command(capsys, data, kmer_run, tmp_path):
+    code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "scan.tsv",
+                         "--width", "500", "--step", "5000")
+    assert code == 0, err
+    win = pd.read_csv(tmp_path / "scan.tsv", sep="\t")
+    assert len(win) > 0 and ((win["end"] - win["start"]) == 500).all()
+    assert (tmp_path / "scan.tsv.regions.bed").is_file()
+    assert f"{len(win)} windows" in out
+
+
+@pytest.mark.slow
+def test_ulmfit_pipeline_through_the_cli(capsys, data, tmp_path):
+    code, out, err = run(capsys, "lm", "pretrain", data["genome"], "--preset", "tiny", "--max-bases", "30000",
+                         "--out", tmp_path / "lm")
+    assert code == 0, err
+    assert "LM written to" in out and "valid loss" in out
+    code, out, err = run(capsys, "lm", "finetune", data["dataset"], "--from", tmp_path / "lm", "--preset", "tiny",
+                         "--species", "SimHuman", "--out", tmp_path / "ft")
+    assert code == 0, err
+    ft = json.loads((tmp_path / "ft" / "lm.json").read_text())
+    assert ft["pretrained_from"] == str(tmp_path / "lm") and ft["data"]["species"] == ["SimHuman"]
+    human_train = data["df"][(data["df"]["species"] == "SimHuman") & (data["df"]["split"] == "train")]
+    assert ft["data"]["rows"] == len(human_train)
+    code, out, err = run(capsys, "train", data["dataset"], "--model", "ulmfit", "--encoder", tmp_path / "ft",
+                         "--preset", "tiny", "--species", "SimHuman", "--out", tmp_path / "run")
+    assert code == 0, err
+    model = load_model(tmp_path / "run")
+    assert model.kind == "ulmfit" and model.encoder == str(tmp_path / "ft")
+    code, out, err = run(capsys, "predict", tmp_path / "run", data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
+    assert code == 0, err
+
+
+def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):
+    before = (kmer_run / "run.json").read_text()
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", kmer_run)
+    assert_one_line_error(code, err, "directory is not empty", "--resume")
+    assert (kmer_run / "run.json").read_text() == before
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", kmer_run, "--resume")
+    assert_one_line_error(code, err, "nothing to resume")
+
+
+def test_user_errors_are_one_line(capsys, data, kmer_run, tmp_path):
+    code, _, err = run(capsys, "predict", tmp_path / "missing_run", data["root"] / "test.fa", "--out", tmp_path / "p")
+    assert_one_line_error(code, err, "missing_run", "no model.json")
+    code, _, err = run(capsys, "predict", kmer_run, tmp_path / "missing.fa", "--out", tmp_path / "p.tsv")
+    assert_one_line_error(code, err, "missing.fa")
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">x\nACGTQACGT\n")
+    code, _, err = run(capsys, "predict", kmer_run, bad, "--out", tmp_path / "p.tsv")
+    assert_one_line_error(code, err, "bad.fa", "invalid character")
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "forest", "--out", tmp_path / "r1")
+    assert_one_line_error(code, err, "unknown model 'forest'")
+    code, _, err = run(capsys, "train", tmp_path / "nothing.parquet", "--model", "kmer", "--out", tmp_path / "r2")
+    assert_one_line_error(code, err, "nothing.parquet", "not found")
+    preset = get_preset("tiny").to_dict()
+    del preset["name"]
+    (tmp_path / "bad_preset.json").write_text(json.dumps(preset))
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "cnn", "--preset", tmp_path / "bad_preset.json",
+                       "--out", tmp_path / "r3")
+    assert_one_line_error(code, err, "missing key", "name")
+    code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--species", "SimYeti",
+                       "--out", tmp_path / "e")
+    assert_one_line_error(code, err, "SimYeti")
+    code, _, err = run(capsys, "lm", "pretrain", tmp_path / "none.fa", "--preset", "tiny", "--out", tmp_path / "lm")
+    assert_one_line_error(code, err, "none.fa")
+
+
+def _command_paths(group, prefix=()):
+    """Every (sub)command path of a typer/click group, e.g. ("lm", "pretrain")."""
+    for name, cmd in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(cmd, "commands"):
+            yield from _command_paths(cmd, (*prefix, name))
+
+
+COMMANDS = list(_command_paths(typer.main.get_command(app)))
+
+
+def test_every_model_command_is_registered():
+    expected = {("lm", "pretrain"), ("lm", "finetune"), ("train",), ("predict",), ("scan",), ("evaluate",),
+                ("lr-find",), ("benchmark",), ("cross-species",), ("demo",), ("cv",), ("holdout",)}
+    assert expected <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", [(), *COMMANDS], ids=lambda p: " ".join(p) or "top")
+def test_help_of_every_command(capsys, path):
+    code, out, err = run(capsys, *path, "--help")
+    assert code == 0, err
+    assert "Usage:" in out
+
+
+def test_help_does_not_import_heavy_libraries():
+    script = (
+        "import sys\n"
+        "from genomic_ulmfit.cli import main\n"
+        f"for path in {[list(p) for p in [(), *COMMANDS]]!r}:\n"
+        "    try:\n"
+        "        main(path + ['--help'])\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, (path, e.code)\n"
+        "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'matplotlib', 'pyarrow') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout, res.stdout[-500:]

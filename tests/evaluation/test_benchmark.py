@@ -1,0 +1,139 @@
+"""run_benchmark and cross_species on two simulated species."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from genomic_ulmfit.data.dataset import Source, import_sources, load_dataset, save_dataset
+from genomic_ulmfit.data.simulate import simulate_cohn_layout
+from genomic_ulmfit.data.split import assign_splits
+from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.evaluation.benchmark import cross_species, parse_models, parse_species, run_benchmark
+from genomic_ulmfit.evaluation.report import PUBLISHED
+from genomic_ulmfit.models.base import load_model
+from genomic_ulmfit.models.ensemble import EnsembleModel
+
+SPECIES = ["SimHuman", "SimMouse"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Two simulated species, 60 + 60 sequences each, saved unsplit (the benchmark splits it)."""
+    root = tmp_path_factory.mktemp("bench_data")
+    simulate_cohn_layout(root / "sim", n_species=2, per_class=60, write_genomes=False, seed=0)
+    path = root / "data.parquet"
+    save_dataset(import_sources([Source("cohn", str(root / "sim"))]), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bench(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    lines: list[str] = []
+    results = run_benchmark(dataset, out, models="kmer,cnn", preset="tiny", ensemble=True, n_boot=50,
+                            progress=False, log=lines.append)
+    return {"out": out, "results": results, "log": lines}
+
+
+@pytest.mark.slow
+def test_benchmark_results_rows_and_files(bench):
+    out, results = bench["out"], bench["results"]
+    for name in ("report.md", "report.html", "results.tsv", "scores.tsv", "benchmark.json", "metrics.json",
+                 "auroc_ci.png", "roc_pr_SimHuman.png"):
+        assert (out / name).is_file(), name
+    expected = {(m, s) for m in ("kmer", "cnn", "ensemble") for s in [*SPECIES, "all"]}
+    assert set(zip(results["model"], results["species"])) == expected and len(results) == len(expected)
+    on_disk = pd.read_csv(out / "results.tsv", sep="\t", keep_default_na=False, na_values=[""])
+    pd.testing.assert_frame_equal(on_disk[["model", "species", "n_test", "auroc"]],
+                                  results[["model", "species", "n_test", "auroc"]], check_dtype=False)
+    # Every number is the AUROC of the written scores.
+    scores = pd.read_csv(out / "scores.tsv", sep="\t")
+    for row in results.itertuples():
+        part = scores[scores["model"] == row.model]
+        if row.species != "all":
+            part = part[part["species"] == row.species]
+        assert row.auroc == pytest.approx(roc_auc_score(part["label"], part["score"]), abs=1e-12)
+    per_species = results[results["species"] != "all"]
+    assert (per_species["train_seconds"] >= 0).all()
+    assert json.loads((out / "benchmark.json").read_text())["run_info"]["split"].startswith("80/10/10")
+
+
+@pytest.mark.slow
+def test_benchmark_report_has_no_published_rows_for_simulated_species(bench):
+    md = (bench["out"] / "report.md").read_text()
+    html = (bench["out"] / "report.html").read_text()
+    for name in PUBLISHED:
+        assert name not in md and name not in html
+    assert "†" not in md
+    assert "No published numbers exist" in md
+    assert "Species named Sim* are simulated" in md
+    auroc = bench["results"].set_index(["model", "species"]).loc[("kmer", "SimHuman"), "auroc"]
+    assert f"{auroc:.3f}" in md and "data:image/png;base64," in html
+
+
+@pytest.mark.slow
+def test_benchmark_runs_are_reusable(bench, dataset):
+    out = bench["out"]
+    scores = pd.read_csv(out / "scores.tsv", sep="\t")
+    for model in ("kmer", "cnn", "ensemble"):
+        run = out / "runs" / model / "SimHuman"
+        loaded = load_model(run)
+        part = scores[(scores["model"] == model) & (scores["species"] == "SimHuman")]
+        seqs = load_dataset(dataset).set_index("id").loc[part["id"], "sequence"].tolist()
+        np.testing.assert_allclose(loaded.predict_proba(seqs), part["score"], rtol=0, atol=1e-9)
+        if model == "ensemble":
+            assert isinstance(loaded, EnsembleModel) and len(loaded.models_) == 2
+        else:
+            run_json = json.loads((run / "run.json").read_text())
+            assert run_json["data"]["species"] == ["SimHuman"]
+            assert run_json["data"]["train_rows"] + run_json["data"]["valid_rows"] < 120  # no test rows
+    assert [line for line in bench["log"] if "training" in line]
+
+
+def test_benchmark_pooled_rows(dataset, tmp_path):
+    results = run_benchmark(dataset, tmp_path, models=["kmer"], pooled=True, n_boot=20, progress=False,
+                            log=lambda _: None)
+    rows = list(zip(results["model"], results["species"]))
+    assert rows == [(m, s) for m in ("kmer", "kmer (pooled)") for s in [*SPECIES, "all"]]
+    pooled = results[results["model"] == "kmer (pooled)"]
+    assert pooled["train_seconds"].notna().all()
+    run = json.loads((tmp_path / "runs" / "kmer" / "pooled" / "run.json").read_text())
+    assert run["data"]["species"] == SPECIES
+
+
+def test_cross_species_matrix(dataset, tmp_path):
+    matrix = cross_species(dataset, tmp_path, model="kmer", progress=False, log=lambda _: None)
+    assert matrix.index.tolist() == [*SPECIES, "pooled"] and matrix.columns.tolist() == SPECIES
+    assert ((matrix.to_numpy() >= 0) & (matrix.to_numpy() <= 1)).all()
+    tsv = pd.read_csv(tmp_path / "cross_species.tsv", sep="\t", index_col=0)
+    assert tsv.index.name == "trained_on" and tsv.index.tolist() == matrix.index.tolist()
+    np.testing.assert_allclose(tsv.to_numpy(), matrix.to_numpy(), rtol=0, atol=5e-5)
+    assert (tmp_path / "cross_species.png").read_bytes()[:4] == b"\x89PNG"
+    # The diagonal is the within-species test AUROC of the saved run.
+    df = assign_splits(load_dataset(dataset), seed=0)
+    test = df[(df["split"] == "test") & (df["species"] == "SimMouse")]
+    model = load_model(tmp_path / "runs" / "SimMouse")
+    assert matrix.loc["SimMouse", "SimMouse"] == pytest.approx(
+        roc_auc_score(test["label"], model.predict_proba(test["sequence"].tolist())), abs=1e-12
+    )
+    no_pool = cross_species(dataset, tmp_path / "np", model="kmer", pooled=False, species="SimHuman",
+                            progress=False, log=lambda _: None)
+    assert no_pool.shape == (1, 1)
+
+
+def test_parse_models_and_species(dataset):
+    assert parse_models("kmer, cnn:cohn,ulmfit:scratch") == ["kmer", "cnn:cohn", "ulmfit:scratch"]
+    with pytest.raises(ConfigError, match="unknown model.*rnn.*choose from"):
+        parse_models("kmer,rnn")
+    with pytest.raises(ConfigError, match="cnn:huge"):
+        parse_models(["cnn:huge"])
+    df = load_dataset(dataset)
+    assert parse_species(df, "all") == SPECIES and parse_species(df, None) == SPECIES
+    assert parse_species(df, "SimMouse") == ["SimMouse"]
+    with pytest.raises(InputError, match="SimCat not in the dataset"):
+        parse_species(df, "SimHuman,SimCat")

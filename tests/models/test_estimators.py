@@ -1,0 +1,311 @@
+"""ULMFiT and CNN estimators: learning, persistence, invariances, determinism, errors, the registry."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from genomic_ulmfit.config import get_preset
+from genomic_ulmfit.data.sequences import revcomp
+from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.models import ensemble as ensemble_module
+from genomic_ulmfit.models.base import MODEL_REGISTRY, load_model
+from genomic_ulmfit.models.estimators import (
+    CNNModel,
+    EnsembleModel,
+    ULMFiTModel,
+    holdout_split,
+    model_from_name,
+    tokens_both_strands,
+)
+from genomic_ulmfit.models.gkmsvm import GkmSvm
+from genomic_ulmfit.models.kmer import KmerLogistic
+from genomic_ulmfit.tokenize import KmerTokenizer
+from genomic_ulmfit.training.lm import finetune_lm
+
+MOTIF = "TGACGTCAGG"
+
+
+def planted(n: int, length: int = 150, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """Random ACGT of ``length``; odd rows (label 1) carry two copies of MOTIF on either strand."""
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for i in range(n):
+        s = np.array(list("ACGT"))[rng.integers(0, 4, length)]
+        if i % 2:
+            for _ in range(2):
+                at = rng.integers(0, length - len(MOTIF))
+                m = MOTIF if rng.random() < 0.5 else revcomp(MOTIF)
+                s[at : at + len(MOTIF)] = list(m)
+        seqs.append("".join(s))
+        labels.append(i % 2)
+    return seqs, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def data():
+    tr_s, tr_y = planted(400, seed=1)
+    te_s, te_y = planted(200, seed=2)
+    return tr_s, tr_y, te_s, te_y
+
+
+@pytest.fixture(scope="module")
+def ulmfit_preset(tmp_path_factory):
+    """The tiny preset with a slightly longer classifier schedule, as a preset JSON file."""
+    d = get_preset("tiny").to_dict()
+    d["name"] = "tiny-test"
+    d["classifier"]["stages"] = [
+        {"epochs": 2, "lr": 2e-2, "n_groups": 1},
+        {"epochs": 4, "lr": [2e-3, 1e-2], "n_groups": 0},
+    ]
+    d["classifier"]["drop_mult"] = 0.1
+    path = tmp_path_factory.mktemp("preset") / "tiny-test.json"
+    path.write_text(json.dumps(d))
+    return str(path)
+
+
+def modern(seed: int = 0) -> CNNModel:
+    return CNNModel("modern", preset="tiny", epochs=6, seed=seed, config={"channels": 16, "dilations": [2, 4]})
+
+
+@pytest.fixture(scope="module")
+def fitted(data, ulmfit_preset, tmp_path_factory):
+    """Four fitted estimators on the planted-motif task (a few seconds in all)."""
+    tr_s, tr_y, _, _ = data
+    lm_dir = finetune_lm(tr_s, tmp_path_factory.mktemp("lm"), from_dir=None, preset="tiny", progress=False)
+    return {
+        "cnn-modern": modern().fit(tr_s, tr_y, progress=False),
+        "cnn-cohn": CNNModel("cohn", preset="tiny", epochs=25, lr=3e-3, seed=0, valid_frac=0.2,
+                             config={"seq_len": 150, "dropout": 0.1}).fit(tr_s, tr_y, progress=False),
+        "ulmfit": ULMFiTModel(ulmfit_preset, seed=0).fit(tr_s, tr_y, progress=False),
+        "ulmfit-encoder": ULMFiTModel(ulmfit_preset, lm_dir, seed=0).fit(tr_s, tr_y, progress=False),
+    }
+
+
+NAMES = ["cnn-modern", "cnn-cohn", "ulmfit", "ulmfit-encoder"]
+
+
+# ----------------------------------------------------------------------------- learning
+@pytest.mark.parametrize("name, floor", [("cnn-modern", 0.75), ("cnn-cohn", 0.75), ("ulmfit", 0.8),
+                                         ("ulmfit-encoder", 0.8)])
+def test_estimators_learn_the_planted_motif(fitted, data, name, floor):
+    _, _, te_s, te_y = data
+    p = fitted[name].predict_proba(te_s)
+    assert p.shape == (len(te_s),) and p.dtype == np.float64
+    assert ((p >= 0) & (p <= 1)).all()
+    assert roc_auc_score(te_y, p) > floor
+
+
+def test_encoder_metadata_is_kept(fitted):
+    assert fitted["ulmfit"].encoder_meta_ is None
+    meta = fitted["ulmfit-encoder"].encoder_meta_
+    assert meta["kind"] == "awd_lstm_lm" and meta["stage"] == "finetune"
+
+
+# ----------------------------------------------------------------------------- persistence
+@pytest.mark.parametrize("name", NAMES)
+def test_save_and_load_model_give_identical_predictions(fitted, data, name, tmp_path):
+    model = fitted[name]
+    model.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["kind"] == model.kind
+    back = load_model(tmp_path)
+    assert type(back) is type(model)
+    assert back.get_params() == model.get_params()
+    te_s = data[2]
+    np.testing.assert_allclose(back.predict_proba(te_s), model.predict_proba(te_s), rtol=0, atol=1e-6)
+
+
+def test_load_of_an_incomplete_run_is_an_input_error(fitted, tmp_path):
+    fitted["cnn-modern"].save(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(InputError, match="weights file missing"):
+        load_model(tmp_path)
+    with pytest.raises(InputError, match="no model.json"):
+        load_model(tmp_path / "nowhere")
+    (tmp_path / "model.json").write_text(json.dumps({"kind": "forest"}))
+    with pytest.raises(InputError, match="unknown model kind 'forest'"):
+        load_model(tmp_path)
+
+
+# ----------------------------------------------------------------------------- invariances
+@pytest.mark.parametrize("name", NAMES)
+def test_predictions_are_batch_size_invariant(fitted, data, name):
+    te_s = data[2][:40]
+    # Mixed lengths: padding differs with the batch composition and must not matter.
+    mixed = [s[: 100 + (i * 7) % 51] for i, s in enumerate(te_s)]
+    model = fitted[name]
+    for seqs in (te_s, mixed):
+        ref = model.predict_proba(seqs, batch_size=64)
+        for bs in (1, 3, None):
+            np.testing.assert_allclose(model.predict_proba(seqs, batch_size=bs), ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["ulmfit", "ulmfit-encoder"])
+def test_ulmfit_rc_average_is_strand_symmetric(fitted, data, name):
+    model = fitted[name]
+    te_s = data[2][:50]
+    rc = [revcomp(s) for s in te_s]
+    assert model.rc_average
+    np.testing.assert_array_equal(model.predict_proba(te_s), model.predict_proba(rc))
+    # One strand only: the LSTM reads left to right, so the strands differ.
+    model.rc_average = False
+    try:
+        assert not np.allclose(model.predict_proba(te_s), model.predict_proba(rc), atol=1e-4)
+    finally:
+        model.rc_average = True
+
+
+def test_modern_cnn_is_strand_symmetric_and_cohn_is_not(fitted, data):
+    te_s = data[2][:50]
+    rc = [revcomp(s) for s in te_s]
+    m = fitted["cnn-modern"]
+    np.testing.assert_allclose(m.predict_proba(te_s), m.predict_proba(rc), rtol=0, atol=1e-6)
+    c = fitted["cnn-cohn"]
+    assert not np.allclose(c.predict_proba(te_s), c.predict_proba(rc), atol=1e-4)
+
+
+def test_tokens_both_strands():
+    tok = KmerTokenizer(4, 2)
+    seqs = ["ACGTTGCAAC", "GGGATC", "ACGTACGTACGTA"]
+    fwd, rc = tokens_both_strands(tok, seqs)
+    assert fwd.shape == rc.shape == (3, tok.n_tokens(13))
+    for i, s in enumerate(seqs):
+        n = tok.n_tokens(len(s))
+        np.testing.assert_array_equal(fwd[i, :n], tok.encode_one(s))
+        np.testing.assert_array_equal(rc[i, :n], tok.encode_one(revcomp(s)))
+        assert (fwd[i, n:] == tok.pad_id).all() and (rc[i, n:] == tok.pad_id).all()
+
+
+# ----------------------------------------------------------------------------- determinism
+def _twice(make, data):
+    """Predictions of three small fits: ``make(0)`` twice and ``make(1)``."""
+    tr_s, tr_y, te_s, _ = data
+    return [make(seed).fit(tr_s[:120], tr_y[:120], progress=False).predict_proba(te_s[:50]) for seed in (0, 0, 1)]
+
+
+def test_cnn_is_deterministic(data):
+    a, b, other = _twice(
+        lambda seed: CNNModel("modern", preset="tiny", epochs=2, seed=seed, config={"channels": 8, "dilations": [2]}),
+        data,
+    )
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, other)
+
+
+def test_ulmfit_is_deterministic(data, ulmfit_preset):
+    a, b, other = _twice(lambda seed: ULMFiTModel(ulmfit_preset, seed=seed), data)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, other)
+
+
+def test_fit_writes_checkpoints_and_metrics(data, tmp_path):
+    tr_s, tr_y, _, _ = data
+    modern().fit(tr_s[:100], tr_y[:100], out_dir=tmp_path, progress=False)
+    assert (tmp_path / "checkpoints").is_dir()
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(records) == 6 and all("valid_auroc" in r for r in records)
+
+
+# ----------------------------------------------------------------------------- ensemble
+def test_the_ensemble_is_the_calibrated_one_whatever_the_import_order():
+    assert EnsembleModel is ensemble_module.EnsembleModel
+    assert MODEL_REGISTRY["ensemble"] is ensemble_module.EnsembleModel
+
+
+def test_ensemble_averages_standardised_member_logits(fitted, data, tmp_path):
+    te_s = data[2]
+    members = {}
+    for name in ("cnn-modern", "ulmfit"):
+        fitted[name].save(tmp_path / name)
+        members[str(tmp_path / name)] = fitted[name]
+    calib = data[0][:60]
+    ens = EnsembleModel(list(members)).fit(calib)
+    z = []
+    for m in members.values():
+        lz = ensemble_module.logit(m.predict_proba(te_s))
+        lc = ensemble_module.logit(m.predict_proba(calib))
+        z.append((lz - lc.mean()) / lc.std())
+    expected = 1 / (1 + np.exp(-np.mean(z, axis=0)))
+    np.testing.assert_allclose(ens.predict_proba(te_s), expected, rtol=0, atol=1e-9)
+    assert roc_auc_score(data[3], ens.predict_proba(te_s)) > 0.75
+    ens.save(tmp_path / "ens")
+    back = load_model(tmp_path / "ens")
+    assert isinstance(back, ensemble_module.EnsembleModel)
+    np.testing.assert_allclose(back.predict_proba(te_s), ens.predict_proba(te_s), rtol=0, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------- names and errors
+def test_model_from_name():
+    u = model_from_name("ulmfit", preset="tiny", encoder="lm/", seed=3)
+    assert isinstance(u, ULMFiTModel) and (u.preset, u.encoder, u.seed) == ("tiny", "lm/", 3)
+    c = model_from_name("cnn", preset="tiny", arch="cohn", seed=2)
+    assert isinstance(c, CNNModel) and c.get_params()["arch"] == "cohn" and c.seed == 2
+    assert model_from_name("cnn", preset="tiny").get_params()["arch"] == get_preset("tiny").cnn.arch
+    k = model_from_name("kmer", seed=5)
+    assert isinstance(k, KmerLogistic) and k.random_state == 5
+    assert isinstance(model_from_name("gkmsvm"), GkmSvm)
+    with pytest.raises(ConfigError, match="unknown model 'rnn'"):
+        model_from_name("rnn")
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([0, 1, 2, 1], "label 2"),
+        ([0, 1, 0.5, 1], "label 0.5"),
+        (["0", "1", "yes", "1"], "label 'yes'"),
+        ([0, 1, float("nan"), 1], "label nan"),
+        ([0, 1, None, 1], "label None"),
+        ([0, 1, 1], "4 sequences but 3 labels"),
+        ([1, 1, 1, 1], "needs both classes"),
+    ],
+)
+@pytest.mark.parametrize("make", [lambda: CNNModel(preset="tiny"), lambda: ULMFiTModel("tiny")])
+def test_bad_labels_are_input_errors(make, labels, match):
+    seqs = planted(4)[0]
+    with pytest.raises(InputError, match=match):
+        make().fit(seqs, labels, progress=False)
+
+
+def test_bad_validation_labels_are_input_errors():
+    seqs, y = planted(8)
+    with pytest.raises(InputError, match="validation data"):
+        CNNModel(preset="tiny").fit(seqs, y, seqs[:2], [0, 3], progress=False)
+
+
+def test_string_labels_are_accepted(data):
+    tr_s, tr_y, te_s, _ = data
+    m = CNNModel("modern", preset="tiny", epochs=1, config={"channels": 8, "dilations": [2]})
+    m.fit(tr_s[:64], [str(v) for v in tr_y[:64]], progress=False)
+    assert m.predict_proba(te_s[:5]).shape == (5,)
+
+
+def test_unfitted_models_refuse_to_predict_or_save(tmp_path):
+    with pytest.raises(ConfigError, match="not fitted"):
+        ULMFiTModel("tiny").predict_proba(["ACGT"])
+    with pytest.raises(ConfigError, match="not fitted"):
+        CNNModel(preset="tiny").predict_proba(["ACGT"])
+    with pytest.raises(ConfigError, match="not fitted"):
+        CNNModel(preset="tiny").save(tmp_path)
+
+
+# ----------------------------------------------------------------------------- holdout split
+@pytest.mark.parametrize("seed", [0, 1])
+def test_holdout_split_is_stratified_and_seeded(seed):
+    y = np.array([0] * 37 + [1] * 13)
+    tr, va = holdout_split(y, 0.2, seed)
+    assert len(np.intersect1d(tr, va)) == 0
+    np.testing.assert_array_equal(np.sort(np.concatenate([tr, va])), np.arange(50))
+    assert (y[va] == 0).sum() == round(0.2 * 37) and (y[va] == 1).sum() == round(0.2 * 13)
+    tr2, va2 = holdout_split(y, 0.2, seed)
+    np.testing.assert_array_equal(va, va2)
+    assert not np.array_equal(holdout_split(y, 0.2, seed + 10)[1], va)
+    # A tiny class still gets one validation row; a singleton gets none.
+    _, va3 = holdout_split(np.array([0] * 20 + [1, 1]), 0.1, seed)
+    assert (np.array([0] * 20 + [1, 1])[va3] == 1).sum() == 1
+    _, va4 = holdout_split(np.array([0] * 20 + [1]), 0.1, seed)
+    assert 20 not in va4

@@ -1,0 +1,125 @@
+"""Training runs: row selection, on-the-fly splits, species filters, run.json; the classifier LR finder."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from genomic_ulmfit.data.dataset import Source, dataset_hash, import_sources, save_dataset
+from genomic_ulmfit.data.simulate import simulate_cohn_layout
+from genomic_ulmfit.data.split import assign_splits
+from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.models.base import load_model
+from genomic_ulmfit.models.estimators import CNNModel
+from genomic_ulmfit.models.kmer import KmerLogistic
+from genomic_ulmfit.training.lr_tools import classifier_lr_find
+from genomic_ulmfit.training.runs import train_model, training_rows
+
+
+@pytest.fixture(scope="module")
+def unsplit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sim")
+    simulate_cohn_layout(out, n_species=2, per_class=60, write_genomes=False, seed=0)
+    return import_sources([Source("cohn", str(out))])
+
+
+@pytest.fixture(scope="module")
+def split(unsplit):
+    return assign_splits(unsplit, seed=0)
+
+
+def kmer() -> KmerLogistic:
+    return KmerLogistic(k_max=4, Cs=(1e-3, 1e-2), cv=2)
+
+
+def test_training_rows_uses_the_dataset_splits(split):
+    train, valid = training_rows(split)
+    assert (train["split"] == "train").all() and (valid["split"] == "valid").all()
+    assert len(train) == (split["split"] == "train").sum() and len(valid) == (split["split"] == "valid").sum()
+
+
+def test_training_rows_splits_an_unsplit_dataset_on_the_fly(unsplit):
+    assert (unsplit["split"] == "").all()
+    train, valid = training_rows(unsplit, seed=0)
+    assert 0.75 * len(unsplit) <= len(train) <= 0.85 * len(unsplit)
+    assert 0.05 * len(unsplit) <= len(valid) <= 0.15 * len(unsplit)
+    assert not set(train["id"]) & set(valid["id"])
+    again, _ = training_rows(unsplit, seed=0)
+    assert again["id"].tolist() == train["id"].tolist()
+    other, _ = training_rows(unsplit, seed=1)
+    assert other["id"].tolist() != train["id"].tolist()
+
+
+def test_training_rows_species_filter_and_errors(split):
+    train, valid = training_rows(split, ["SimMouse"])
+    assert set(train["species"]) == {"SimMouse"} and set(valid["species"]) == {"SimMouse"}
+    with pytest.raises(InputError, match="species SimYeti not in the dataset"):
+        training_rows(split, ["SimYeti"])
+    with pytest.raises(InputError, match="no training rows"):
+        training_rows(split.assign(split="test"))
+    train, valid = training_rows(split.assign(split=np.where(split["split"] == "valid", "test", split["split"])))
+    assert valid is None and len(train)
+
+
+def test_train_model_writes_model_and_run_record(split, tmp_path):
+    path = tmp_path / "data.parquet"
+    save_dataset(split, path)
+    model = train_model(kmer(), split, tmp_path / "run", dataset_path=path, seed=3, progress=False)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["kind"] == "kmer" and run["params"] == model.get_params() and run["seed"] == 3
+    n_train, n_valid = (split["split"] == "train").sum(), (split["split"] == "valid").sum()
+    assert run["data"]["train_rows"] == n_train and run["data"]["valid_rows"] == n_valid
+    assert run["data"]["rows"] == n_train + n_valid  # test rows are never used
+    used = split[split["split"].isin(["train", "valid"])]
+    assert run["data"]["hash"] == dataset_hash(used)
+    assert run["data"]["dataset"] == str(path)
+    assert run["data"]["species"] == ["SimHuman", "SimMouse"]
+    assert {"python", "torch", "numpy", "scikit-learn"} <= set(run["versions"])
+    assert run["seconds"] >= 0 and "created" in run and "git_commit" in run
+    back = load_model(tmp_path / "run")
+    test = split[split["split"] == "test"]["sequence"].tolist()
+    np.testing.assert_allclose(back.predict_proba(test), model.predict_proba(test), rtol=0, atol=1e-12)
+
+
+def test_train_model_on_one_species(split, tmp_path):
+    train_model(kmer(), split, tmp_path, species=["SimHuman"], progress=False)
+    run = json.loads((tmp_path / "run.json").read_text())
+    human = split[split["species"] == "SimHuman"]
+    assert run["data"]["species"] == ["SimHuman"]
+    assert run["data"]["train_rows"] == (human["split"] == "train").sum()
+    assert run["data"]["hash"] == dataset_hash(human[human["split"].isin(["train", "valid"])])
+
+
+def test_train_model_on_an_unsplit_dataset(unsplit, tmp_path):
+    train_model(kmer(), unsplit, tmp_path, seed=0, progress=False)
+    run = json.loads((tmp_path / "run.json").read_text())
+    train, valid = training_rows(unsplit, seed=0)
+    assert (run["data"]["train_rows"], run["data"]["valid_rows"]) == (len(train), len(valid))
+    assert run["data"]["rows"] < len(unsplit)
+
+
+def test_train_model_resume_of_a_finished_neural_run_keeps_its_weights(split, tmp_path):
+    def cnn():
+        return CNNModel("modern", preset="tiny", epochs=2, config={"channels": 8, "dilations": [2]})
+
+    first = train_model(cnn(), split, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints").is_dir() and (tmp_path / "metrics.jsonl").is_file()
+    test = split[split["split"] == "test"]["sequence"].tolist()
+    again = train_model(cnn(), split, tmp_path, progress=False, resume=True)
+    np.testing.assert_array_equal(again.predict_proba(test), first.predict_proba(test))
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["kind"] == "cnn" and run["params"]["epochs"] == 2
+
+
+def test_classifier_lr_find(split, tmp_path):
+    path = tmp_path / "data.parquet"
+    save_dataset(split, path)
+    png = tmp_path / "lr.png"
+    lr = classifier_lr_find(path, png, model="ulmfit", preset="tiny", num_it=8, species=["SimHuman"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert math.isfinite(lr) and 1e-7 <= lr <= 10
+    with pytest.raises(ConfigError, match="lr-find works for ulmfit and cnn"):
+        classifier_lr_find(path, png, model="kmer")
