@@ -1,13 +1,21 @@
 """Tiny model configs and data for fast tests (importable by other test modules).
 
 Everything is seeded; sizes are chosen so a forward+backward takes milliseconds on one core.
+Also: motif-planted labelled DNA (:func:`planted_motif`) and a loopback HTTP file server
+(:func:`serve_files`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import threading
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
+from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig, LanguageModel, ULMFiTClassifier
 from genomic_ulmfit.models.cnn import CNNConfig, CohnCNN, ModernCNN
 
@@ -95,3 +103,92 @@ def group_parameters(groups: list[list[torch.nn.Module]]) -> list[list[torch.nn.
         params = {id(p): p for module in group for p in module.parameters()}
         out.append(list(params.values()))
     return out
+
+
+PLANTED_MOTIF = "GATAAGGC"
+
+
+def planted_motif(
+    n: int,
+    length: int = 100,
+    seed: int = 0,
+    motif: str = PLANTED_MOTIF,
+    *,
+    copies: int = 1,
+    odd_positive: bool = False,
+) -> tuple[list[str], np.ndarray]:
+    """``n`` random ACGT strings of ``length``; positives carry ``motif`` planted ``copies`` times.
+
+    Positives (label 1) are the even rows (0, 2, ...), or the odd rows when ``odd_positive``.
+    Each copy goes at a random place on a random strand. Returns (sequences, int64 labels (n,)).
+    """
+    rng = np.random.default_rng(seed)
+    seqs, labels = [], []
+    for i in range(n):
+        s = np.array(list("ACGT"))[rng.integers(0, 4, length)]
+        positive = i % 2 == int(odd_positive)
+        if positive:
+            for _ in range(copies):
+                at = int(rng.integers(0, length - len(motif)))
+                s[at : at + len(motif)] = list(motif if rng.random() < 0.5 else revcomp(motif))
+        seqs.append("".join(s))
+        labels.append(int(positive))
+    return seqs, np.array(labels)
+
+
+class FileHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``files`` ({URL path: body}); 404 for other paths.
+
+    While ``honour_range`` is True a ``Range: bytes=N-`` request gets 206 with the tail (416 past
+    the end), otherwise 200 with the whole body; every Range header is appended to ``ranges``.
+    """
+
+    files: dict[str, bytes] = {}
+    ranges: list[str] = []
+    honour_range = True
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        rng = self.headers.get("Range")
+        if rng:
+            type(self).ranges.append(rng)
+        if rng and self.honour_range:
+            start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+            self.send_header("Content-Length", str(len(body) - start))
+            self.end_headers()
+            self.wfile.write(body[start:])
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve_files(files: dict[str, bytes]) -> Iterator[tuple[str, type[FileHandler]]]:
+    """Serve ``files`` on 127.0.0.1 (free port) from a thread; yields (base URL, handler class).
+
+    The handler class is this server's own :class:`FileHandler` subclass: tests may change its
+    ``files`` and ``honour_range`` and read its ``ranges``.
+    """
+    handler = type("Handler", (FileHandler,), {"files": dict(files), "ranges": [], "honour_range": True})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

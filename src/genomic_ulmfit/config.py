@@ -259,7 +259,7 @@ def _cpu() -> Preset:
         name="cpu",
         tokenizer=TokenizerConfig(k=4, stride=2),
         lstm=LSTMConfig(emb_size=200, hidden_size=512, n_layers=3),
-        pretrain=LMTrainConfig(epochs=2, lr=5e-3, batch_size=64, drop_mult=0.2, max_tokens=12_000_000),
+        pretrain=LMTrainConfig(epochs=1, lr=5e-3, batch_size=64, drop_mult=0.2, max_tokens=8_000_000),
         finetune=LMTrainConfig(epochs=4, lr=2e-3, batch_size=64, drop_mult=0.3),
         classifier=ClassifierTrainConfig(
             stages=[
@@ -319,8 +319,10 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name_or_path: str | Path) -> Preset:
-    """A named preset, or a JSON file holding a full preset (unknown keys are an error)."""
+def get_preset(name_or_path: str | Path | Preset) -> Preset:
+    """A named preset, a JSON file holding a full preset (unknown keys are an error), or a copy of a Preset."""
+    if isinstance(name_or_path, Preset):
+        return Preset.from_dict(name_or_path.to_dict())
     key = str(name_or_path)
     if key in PRESETS:
         return Preset.from_dict(PRESETS[key].to_dict())  # a fresh copy

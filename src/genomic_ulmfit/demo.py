@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from genomic_ulmfit.utils import rich_log
+
 
 def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per_class: int = 1000,
              preset: str = "demo", models: str = "kmer,cnn,ulmfit", seed: int = 0, genome_length: int = 400_000,
-             cross: bool = True, progress: bool = True, log: Callable[[str], None] = print) -> dict:
+             cross: bool = True, progress: bool = True, log: Callable[[str], None] = rich_log) -> dict:
     """Run the demo into ``out_dir``; returns a summary with the results table and paths."""
     from genomic_ulmfit.data.dataset import Source, import_sources, save_dataset
     from genomic_ulmfit.data.leakage import leakage_report

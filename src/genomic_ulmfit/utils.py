@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from genomic_ulmfit.errors import GenomicUlmfitError, InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -62,6 +64,19 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | os.PathLike, error: type[GenomicUlmfitError] = InputError) -> Any:
+    """Parse the JSON file ``path``.
+
+    Malformed JSON raises ``error`` (default :class:`InputError`) with one line
+    ``"<path>: not valid JSON (<reason> at line <n>)"``. The file must exist: callers check that
+    first, since the fix for a missing file differs (build the corpus, train the model...).
+    """
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
 def set_seed(seed: int) -> None:
@@ -117,3 +132,10 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def rich_log(*objects: Any) -> None:
+    """Print with rich (markup such as ``[bold]`` rendered); the default ``log`` of pipelines."""
+    from rich import print as rprint
+
+    rprint(*objects)

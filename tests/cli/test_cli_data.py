@@ -10,6 +10,7 @@ import pytest
 from genomic_ulmfit.cli import main
 from genomic_ulmfit.cli.data import split_suffix
 from genomic_ulmfit.data.dataset import load_dataset, read_sidecar
+from toy import serve_files
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
@@ -122,10 +123,8 @@ def test_check_and_stats_errors(capsys, tmp_path):
 
 
 def test_download_command(capsys, tmp_path):
-    import http.server
     import io
     import tarfile
-    import threading
 
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
@@ -133,30 +132,13 @@ def test_download_command(capsys, tmp_path):
             info = tarfile.TarInfo(f"Human/{fname}")
             info.size = 5
             tar.addfile(info, io.BytesIO(b"ACGT\n"))
-    body = buf.getvalue()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/E.tgz"
+    with serve_files({"/E.tgz": buf.getvalue()}) as (base, _):
+        url = f"{base}/E.tgz"
         code, stdout, err = run(capsys, "data", "download", "cohn", "--out", tmp_path / "c", "--url", url)
         assert code == 0, err
         assert (tmp_path / "c" / "Human" / "positive_samples").read_text() == "ACGT\n"
         code, _, err = run(capsys, "data", "download", "vista", "--out", tmp_path / "c")
         assert code == 2 and "unknown data set 'vista'" in err
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_simulate_then_import(capsys, tmp_path):

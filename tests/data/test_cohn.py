@@ -149,6 +149,23 @@ def test_malicious_archives_refused(tmp_path, kind):
         list(read_cohn(tgz))
 
 
+def test_archive_without_sample_files(tmp_path):
+    tgz = tmp_path / "other.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        info = tarfile.TarInfo("d/README")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    expected = (
+        r"other\.tgz: no <Species>/positive_samples and negative_samples members found; "
+        r"is this Enhancers_vs_negative\.tgz\?"
+    )
+    with pytest.raises(InputError, match=expected):
+        list(read_cohn(tgz))
+    with pytest.raises(InputError, match=expected):
+        safe_extract(tgz, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_truncated_archive(tmp_path):
     root = make_layout(tmp_path / "d")
     tgz = make_tgz(root, tmp_path / "d.tgz", "d")

@@ -148,6 +148,17 @@ def test_all_chunks_with_n_is_an_input_error(tmp_path):
         build_genome_corpus(tmp_path / "n.fa", KmerTokenizer(3, 1), tmp_path / "c", chunk_size=50, progress=False)
 
 
+def test_load_needs_a_readable_corpus_manifest(tmp_path):
+    with pytest.raises(InputError, match="no manifest.json here"):
+        Corpus.load(tmp_path)
+    (tmp_path / "manifest.json").write_text("{")
+    with pytest.raises(InputError, match=r"manifest\.json: not valid JSON \(.* at line 1\)"):
+        Corpus.load(tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(InputError, match="not a genomic-ulmfit corpus"):
+        Corpus.load(tmp_path)
+
+
 def test_sequence_corpus_in_memory_equals_on_disk(tmp_path):
     rng = np.random.default_rng(2)
     seqs = [_random_dna(rng, int(n)) for n in rng.integers(2, 60, 40)]

@@ -170,3 +170,18 @@ def test_real_cohn_human_tsv(shared_data, tmp_path):
     assert df["sequence"].str.fullmatch("[ACGTN]+").all()
     save_dataset(df, tmp_path / "h.parquet")
     assert json.loads((tmp_path / "h.parquet.json").read_text())["counts"]["species"]["Human"] == {"0": 2622, "1": 2607}
+
+
+def test_read_table_or_dataset_reads_bare_sequence_lines(tmp_path):
+    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.errors import InputError
+
+    path = tmp_path / "positive_samples"
+    path.write_text("ACGTACGTAA\nacgtnnacgt\n")
+    df = read_table_or_dataset(path, require_label=False)
+    assert df["sequence"].tolist() == ["ACGTACGTAA", "ACGTNNACGT"]
+    assert df["id"].tolist() == ["positive_samples:1", "positive_samples:2"]
+    assert (df["label"] == -1).all()
+    assert read_table_or_dataset(path, label=1)["label"].tolist() == [1, 1]
+    with pytest.raises(InputError, match="bare sequences carries no labels"):
+        read_table_or_dataset(path)

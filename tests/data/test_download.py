@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 
 import pytest
 
 from genomic_ulmfit.data.cohn import read_cohn
 from genomic_ulmfit.data.download import DownloadError, download_cohn, download_file
+from toy import serve_files
 
 
 def cohn_tgz_bytes() -> bytes:
@@ -27,52 +26,10 @@ def cohn_tgz_bytes() -> bytes:
     return buf.getvalue() + b"\0" * 4096  # padding: large enough to resume in the middle
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    ranges: list[str] = []
-    honour_range = True
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404, "Not Found")
-            return
-        rng = self.headers.get("Range")
-        if rng:
-            type(self).ranges.append(rng)
-        if rng and self.honour_range:
-            start = int(rng.split("=")[1].split("-")[0])
-            if start >= len(body):
-                self.send_response(416)
-                self.send_header("Content-Range", f"bytes */{len(body)}")
-                self.end_headers()
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            self.wfile.write(body[start:])
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def server():
-    Handler.files = {"/E.tgz": cohn_tgz_bytes()}
-    Handler.ranges = []
-    Handler.honour_range = True
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", Handler
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_files({"/E.tgz": cohn_tgz_bytes()}) as (url, handler):
+        yield url, handler
 
 
 def test_full_download(server, tmp_path):

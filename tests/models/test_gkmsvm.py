@@ -9,26 +9,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import MODEL_REGISTRY, load_model
 from genomic_ulmfit.models.gkmsvm import GkmSvm, one_hot
-
-MOTIF = "GATAAGGC"
-
-
-def planted(n: int, length: int = 100, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    """Even-indexed sequences carry MOTIF (either strand); labels 1 for those."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], []
-    for i in range(n):
-        s = list(np.array(list("ACGT"))[rng.integers(0, 4, length)])
-        if i % 2 == 0:
-            p = int(rng.integers(0, length - len(MOTIF)))
-            s[p : p + len(MOTIF)] = MOTIF if rng.random() < 0.5 else revcomp(MOTIF)
-        seqs.append("".join(s))
-        labels.append(int(i % 2 == 0))
-    return seqs, np.array(labels)
+from toy import planted_motif as planted
 
 
 def test_one_hot():

@@ -25,22 +25,7 @@ from genomic_ulmfit.models.kmer import (
     kmer_features,
     kmer_names,
 )
-
-MOTIF = "GATAAGGC"
-
-
-def planted(n: int, length: int = 100, seed: int = 0) -> tuple[list[str], np.ndarray]:
-    """Half the sequences carry MOTIF (either strand) at a random place; labels 1 for those."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], []
-    for i in range(n):
-        s = list(np.array(list("ACGT"))[rng.integers(0, 4, length)])
-        if i % 2 == 0:
-            p = int(rng.integers(0, length - len(MOTIF)))
-            s[p : p + len(MOTIF)] = MOTIF if rng.random() < 0.5 else revcomp(MOTIF)
-        seqs.append("".join(s))
-        labels.append(int(i % 2 == 0))
-    return seqs, np.array(labels)
+from toy import planted_motif as planted
 
 
 def naive_counts(seq: str, k: int) -> Counter:
@@ -184,4 +169,13 @@ def test_load_errors(tmp_path):
         KmerLogistic.load(tmp_path)
     (tmp_path / "model.json").write_text(json.dumps({"kind": "cnn"}))
     with pytest.raises(InputError, match="expected 'kmer'"):
+        KmerLogistic.load(tmp_path)
+    (tmp_path / "model.json").write_text('{"kind": ')
+    with pytest.raises(InputError, match=r"model\.json: not valid JSON"):
+        KmerLogistic.load(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"kind": "kmer", "params": {"k": 3}}))
+    with pytest.raises(InputError, match=r"weights\.safetensors: weights file missing"):
+        KmerLogistic.load(tmp_path)
+    (tmp_path / "weights.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="bad params"):
         KmerLogistic.load(tmp_path)

@@ -103,6 +103,15 @@ def test_mismatched_pair_and_missing_files_are_input_errors(tmp_path):
         load_checkpoint(tmp_path / "c", m, make_optimizer([m], 1e-3))
 
 
+def test_malformed_json_is_one_line_input_error(tmp_path):
+    model, _ = _trained(0)
+    save_checkpoint(tmp_path / "ck", model, meta={"stage": "a"})
+    (tmp_path / "ck.json").write_text('{"stage": ')
+    with pytest.raises(InputError, match=r"ck\.json: not valid JSON \(Expecting value at line 1\)") as exc:
+        load_checkpoint(tmp_path / "ck", TiedLM())
+    assert "\n" not in str(exc.value)
+
+
 def test_wrong_model_is_one_line_input_error(tmp_path):
     model, _ = _trained(0)
     save_checkpoint(tmp_path / "ck", model, meta={})

@@ -22,6 +22,3 @@ def main(argv: list[str] | None = None) -> None:
     except GenomicUlmfitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)

@@ -156,6 +156,14 @@ def _member_kind(parts: tuple[str, ...], member: tarfile.TarInfo) -> str | None:
     return None
 
 
+def _no_samples_error(archive: str) -> InputError:
+    """The error for an archive without any ``<Species>/positive_samples``/``negative_samples``."""
+    return InputError(
+        f"{archive}: no <Species>/{POSITIVE_FILE} and {NEGATIVE_FILE} members found; "
+        "is this Enhancers_vs_negative.tgz?"
+    )
+
+
 def _read_cohn_tar(
     archive: Path, species: Sequence[str] | None, include_peaks: bool, **kw
 ) -> Iterator[Record]:
@@ -190,10 +198,7 @@ def _read_cohn_tar(
         raise InputError(f"{name}: cannot read the archive ({exc}); re-download it or check it with `tar tzf`") from exc
     found = sorted({sp for sp, _ in samples})
     if not found:
-        raise InputError(
-            f"{name}: no <Species>/{POSITIVE_FILE} and {NEGATIVE_FILE} members found; "
-            "is this Enhancers_vs_negative.tgz?"
-        )
+        raise _no_samples_error(name)
     for sp in _select_species(found, species, name):
         for fname in SAMPLE_FILES:
             if (sp, fname) not in samples:
@@ -292,10 +297,7 @@ def safe_extract(archive: str | os.PathLike, out_dir: str | os.PathLike, *, incl
                 if kind in ("sample", "dir") or (kind == "peak" and include_peaks):
                     selected.append(m)
             if not roots:
-                raise InputError(
-                    f"{name}: no <Species>/{POSITIVE_FILE} and {NEGATIVE_FILE} members found; "
-                    "is this Enhancers_vs_negative.tgz?"
-                )
+                raise _no_samples_error(name)
             out.mkdir(parents=True, exist_ok=True)
             tar.extractall(out, members=selected, filter="data")
     except (tarfile.TarError, EOFError, zlib.error) as exc:

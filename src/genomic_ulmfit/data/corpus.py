@@ -26,7 +26,6 @@ Batch iterators (the loop's data protocol: ``len()``, ``batches(epoch)``, determ
 from __future__ import annotations
 
 import gzip
-import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import numpy as np
 import torch
 
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.utils import sha256_file, write_json_atomic
+from genomic_ulmfit.utils import read_json, sha256_file, write_json_atomic
 
 FORMAT = "genomic-ulmfit-corpus/1"
 _READ = 1 << 22  # bytes per read of a FASTA file
@@ -320,10 +319,7 @@ class Corpus:
         mpath = d / "manifest.json"
         if not mpath.is_file():
             raise InputError(f"{d}: no manifest.json here; build the corpus first (or it was interrupted)")
-        try:
-            manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{mpath}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        manifest = read_json(mpath)
         if manifest.get("format") != FORMAT:
             raise InputError(f"{mpath}: not a genomic-ulmfit corpus (expected format {FORMAT})")
         dtype = np.dtype(manifest["dtype"])

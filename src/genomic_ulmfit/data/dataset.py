@@ -417,6 +417,22 @@ def read_table_or_dataset(
             raise InputError(f"{p}: a FASTA file carries no labels; give its label (0 or 1)")
         lab = UNLABELED if label is None else int(label)
         df = records_to_frame(read_fasta(p, label=lab, species=species or "unknown", **kw))
+    elif _looks_like_sequence_lines(head):
+        # One bare sequence per line: the Cohn positive_samples/negative_samples layout.
+        if label is None and require_label:
+            raise InputError(f"{p}: a file of bare sequences carries no labels; give its label (0 or 1)")
+        from genomic_ulmfit.data.readers import read_sequence_lines
+
+        lab = UNLABELED if label is None else int(label)
+        with open_binary(p) as fh:
+            df = records_to_frame(read_sequence_lines(fh, name=str(p), label=lab, species=species or "unknown",
+                                                      id_prefix=f"{p.name}:", **kw))
     else:
         df = records_to_frame(read_table(p, species=species, label=label, require_label=require_label, **kw))
     return validate_dataset(make_ids_unique(df), str(p), require_label=require_label)
+
+
+def _looks_like_sequence_lines(head: bytes) -> bool:
+    """True when the first line is only bases (no header, no delimiter): one sequence per line."""
+    first = head.split(b"\n", 1)[0].strip()
+    return bool(first) and not first.strip(b"ACGTNacgtn")

@@ -7,7 +7,6 @@ exists (restarting when the server ignores the range), checks the size against
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -16,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from genomic_ulmfit.errors import GenomicUlmfitError
+from genomic_ulmfit.utils import sha256_file
 
 COHN_URL = "http://www.cs.huji.ac.il/~tommy/enhancer_CNN/Enhancers_vs_negative.tgz"
 COHN_ARCHIVE = "Enhancers_vs_negative.tgz"
@@ -24,14 +24,6 @@ _CHUNK = 1 << 16
 
 class DownloadError(GenomicUlmfitError):
     """A download failed: network error, HTTP error, size or checksum mismatch."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _open(url: str, offset: int, timeout: float):
@@ -138,7 +130,7 @@ def download_file(
         raise DownloadError(
             f"{url}: got {size:,} bytes, expected {want:,}; run the command again to resume or restart"
         )
-    if sha256 is not None and _sha256(part).lower() != sha256.lower():
+    if sha256 is not None and sha256_file(part).lower() != sha256.lower():
         part.unlink()
         raise DownloadError(f"{url}: SHA-256 mismatch (expected {sha256}); the file was removed, download again")
     os.replace(part, dest)
@@ -148,7 +140,7 @@ def download_file(
 def _matches(path: Path, expected_size: int | None, sha256: str | None) -> bool:
     if expected_size is not None and path.stat().st_size != expected_size:
         return False
-    return sha256 is None or _sha256(path).lower() == sha256.lower()
+    return sha256 is None or sha256_file(path).lower() == sha256.lower()
 
 
 def _copy(resp, part: Path, offset: int, total: int | None, progress: bool, label: str) -> None:

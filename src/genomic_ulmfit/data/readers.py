@@ -334,6 +334,11 @@ def read_fasta(
 # ----------------------------------------------------------------------------- TSV / CSV
 
 
+def _shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (for one-line messages)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def table_delimiter(path: str | os.PathLike, first_line: str) -> str:
     """Delimiter of a table: by extension (``.tsv``/``.tab``/``.txt`` tab, ``.csv`` comma, ``.gz``
     ignored), otherwise tab when the header line contains one, else comma."""
@@ -392,7 +397,7 @@ def read_table(
         col = {h: i for i, h in enumerate(header)}
         if "sequence" not in col:
             raise InputError(
-                f"{name}: line 1: no 'sequence' column (found {', '.join(header)}); "
+                f"{name}: line 1: no 'sequence' column (found {_shorten(', '.join(header))}); "
                 "name the columns 'sequence' and 'label'"
             )
         i_seq = col["sequence"]

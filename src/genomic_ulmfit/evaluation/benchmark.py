@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.utils import package_versions, write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import package_versions, rich_log, write_json_atomic, write_text_atomic
 
 MODEL_NAMES = ("kmer", "cnn", "ulmfit", "gkmsvm")
 
@@ -122,7 +122,7 @@ def run_benchmark(
     n_boot: int = 1000,
     device: str | None = None,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = rich_log,
     title: str = "genomic-ulmfit benchmark",
     notes: Sequence[str] = (),
 ):
@@ -216,7 +216,7 @@ def cross_species(
     seed: int = 0,
     device: str | None = None,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = rich_log,
 ):
     """Train on each species (and on all pooled), test on every species' test split.
 

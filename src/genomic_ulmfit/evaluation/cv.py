@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.utils import write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
 FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
 
@@ -49,7 +49,7 @@ def cross_validate(
     n_boot: int = 1000,
     device: str | None = None,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = rich_log,
 ):
     """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.utils import write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
 RECIPE_MODELS = ("kmer", "cnn", "ulmfit")
 
@@ -31,7 +31,7 @@ def run_holdout(
     n_boot: int = 1000,
     device: str | None = None,
     progress: bool = True,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = rich_log,
 ) -> dict:
     """Fit the recipe on ``train_path``, write ``scores.tsv`` and ``metrics.json`` for ``test_path``.
 

@@ -288,8 +288,8 @@ def write_report(
     _check_results(results)
     out_dir = Path(out_dir)
     plots = dict(plots or {})
-    for name, rel in plots.items():
-        p = Path(rel) if Path(rel).is_absolute() else out_dir / rel
+    plot_files = {n: Path(rel) if Path(rel).is_absolute() else out_dir / rel for n, rel in plots.items()}
+    for name, p in plot_files.items():
         if not p.is_file():
             raise InputError(f"{p}: plot {name!r} not found; write the PNG before the report")
     info = _flatten(run_info or {})
@@ -340,8 +340,7 @@ def write_report(
     ]
     if plots:
         h.append("<h2>Figures</h2>")
-        for name, rel in plots.items():
-            p = Path(rel) if Path(rel).is_absolute() else out_dir / rel
+        for name, p in plot_files.items():
             data = base64.b64encode(p.read_bytes()).decode("ascii")
             h += [f"<h3>{esc(name)}</h3>", f'<img alt="{esc(name)}" src="data:image/png;base64,{data}">']
     if notes:

@@ -3,22 +3,26 @@
 Like scikit-learn: hyperparameters go to ``__init__`` (no work there), ``fit`` learns attributes
 and returns ``self``, ``predict_proba`` returns P(enhancer). A fitted model saves itself to a
 directory (``model.json`` naming its ``kind`` + safetensors/JSON payload, never pickle) and
-:func:`load_model` rebuilds it from that directory alone.
+:func:`load_model` rebuilds it from that directory alone. Models whose state is a few NumPy arrays
+(kmer, gkmsvm) save with :func:`save_arrays` and load with :func:`read_model_json` +
+:func:`restore_arrays`, and check their labels with :func:`check_binary_labels`.
 """
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.utils import atomic_path, read_json, write_json_atomic
 
 MODEL_REGISTRY: dict[str, type[SequenceModel]] = {}
+WEIGHTS_FILE = "weights.safetensors"
+M = TypeVar("M", bound="SequenceModel")
 
 
 def register_model(cls: type[SequenceModel]) -> type[SequenceModel]:
@@ -67,15 +71,84 @@ class SequenceModel(ABC):
         return {}
 
 
-def read_model_json(directory: str | Path) -> dict[str, Any]:
-    """Read ``directory/model.json`` or raise a one-line :class:`InputError`."""
+def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "training") -> np.ndarray:
+    """Labels for ``sequences`` as int64 (n,) holding both 0 and 1, or a one-line InputError.
+
+    ``labels`` must be 1-D with one entry per sequence, every entry 0 or 1 (numbers, not strings),
+    and both classes present. ``what`` ("training", "validation") starts the message.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1 or y.shape[0] != len(sequences):
+        raise InputError(
+            f"{what} set: {len(sequences)} sequences but labels of shape {y.shape}; pass one label each"
+        )
+    if y.size == 0:
+        raise InputError(f"{what} set is empty; give at least one enhancer and one non-enhancer")
+    if not np.isin(y, (0, 1)).all():
+        raise InputError(f"{what} labels must be 0 or 1; found {np.setdiff1d(y, [0, 1])[:3].tolist()}")
+    if np.unique(y).size < 2:
+        raise InputError(
+            f"{what} set has only label {int(y[0])}; it needs both enhancers (1) and non-enhancers (0)"
+        )
+    return y.astype(np.int64)
+
+
+def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str, Any]:
+    """Read ``directory/model.json`` or raise a one-line :class:`InputError`.
+
+    With ``kind`` given, a model.json recording another ``"kind"`` is an InputError too.
+    """
     path = Path(directory) / "model.json"
     if not path.is_file():
         raise InputError(f"{directory}: no model.json here; give the directory written by 'train'")
+    meta = read_json(path)
+    if kind is not None and meta.get("kind") != kind:
+        raise InputError(f"{directory}/model.json: kind is {meta.get('kind')!r}, expected {kind!r}")
+    return meta
+
+
+def save_arrays(directory: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Save a model held in NumPy arrays: ``directory/weights.safetensors`` + ``model.json``.
+
+    Parameters
+    ----------
+    directory : str or Path
+        Created when missing.
+    meta : dict
+        JSON-able ``model.json`` content (``kind``, ``params``...); ``"weights"`` naming the
+        safetensors file is appended to it.
+    arrays : dict name -> np.ndarray
+        Written as they are (dtype and shape kept; made C-contiguous). Both files are written
+        atomically.
+    """
+    from safetensors.numpy import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / WEIGHTS_FILE) as tmp:
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
+    write_json_atomic(directory / "model.json", {**meta, "weights": WEIGHTS_FILE})
+
+
+def restore_arrays(
+    cls: type[M], directory: str | Path, meta: dict[str, Any]
+) -> tuple[M, dict[str, np.ndarray]]:
+    """An unfitted ``cls(**meta["params"])`` and the arrays saved by :func:`save_arrays`.
+
+    ``meta`` is the ``model.json`` of ``directory`` (see :func:`read_model_json`). A missing
+    weights file or params the class does not take are one-line InputErrors; the caller sets the
+    fitted attributes from the arrays.
+    """
+    from safetensors.numpy import load_file
+
+    path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file missing; re-save the model")
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        model = cls(**meta["params"])
+    except TypeError as exc:
+        raise InputError(f"{directory}/model.json: bad params ({exc})") from None
+    return model, load_file(str(path))
 
 
 def load_model(directory: str | Path) -> SequenceModel:

@@ -28,9 +28,15 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.models.base import SequenceModel, read_model_json, register_model
-from genomic_ulmfit.models.kmer import check_binary_labels
-from genomic_ulmfit.utils import atomic_path, write_json_atomic
+from genomic_ulmfit.models.base import (
+    SequenceModel,
+    check_binary_labels,
+    read_model_json,
+    register_model,
+    restore_arrays,
+    save_arrays,
+)
+from genomic_ulmfit.utils import write_json_atomic
 
 INSTALL_HINT = "gkm-SVM needs the optional package gkmsvm-lite: pip install genomic-ulmfit[gkmsvm]"
 KERNELS = ("estimated", "estimated_full", "direct", "rbf", "weighted", "weighted_rbf")
@@ -242,20 +248,10 @@ class GkmSvm(SequenceModel):
 
     def save(self, directory: str | Path) -> None:
         """Write ``model.json`` and ``weights.safetensors`` (support sequences, coefficients)."""
-        from safetensors.numpy import save_file
-
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         svm = self.svm_
-        tensors = {
-            "support_sequences": np.ascontiguousarray(np.asarray(svm.support_sequences) != 0, dtype=np.uint8),
-            "coefficients": np.ascontiguousarray(svm.coefficients, dtype=np.float32),
-        }
-        with atomic_path(directory / "weights.safetensors") as tmp:
-            save_file(tensors, str(tmp))
-        write_json_atomic(
-            directory / "model.json",
+        save_arrays(
+            directory,
             {
                 "kind": self.kind,
                 "format_version": FORMAT_VERSION,
@@ -266,27 +262,19 @@ class GkmSvm(SequenceModel):
                 "platt": list(self.platt_),
                 "platt_source": self.platt_source_,
                 "n_support": int(svm.num_support_vectors),
-                "weights": "weights.safetensors",
+            },
+            {
+                "support_sequences": np.asarray(np.asarray(svm.support_sequences) != 0, dtype=np.uint8),
+                "coefficients": np.asarray(svm.coefficients, dtype=np.float32),
             },
         )
 
     @classmethod
     def load(cls, directory: str | Path) -> GkmSvm:
         """Rebuild a model written by :meth:`save` (needs gkmsvm-lite)."""
-        from safetensors.numpy import load_file
-
-        meta = read_model_json(directory)
-        if meta.get("kind") != cls.kind:
-            raise InputError(f"{directory}/model.json: kind is {meta.get('kind')!r}, expected {cls.kind!r}")
+        meta = read_model_json(directory, kind=cls.kind)
         gk = _import_gkmsvm()
-        path = Path(directory) / meta.get("weights", "weights.safetensors")
-        if not path.is_file():
-            raise InputError(f"{path}: weights file missing; re-save the model")
-        try:
-            model = cls(**meta["params"])
-        except TypeError as exc:
-            raise InputError(f"{directory}/model.json: bad params ({exc})") from None
-        w = load_file(str(path))
+        model, w = restore_arrays(cls, directory, meta)
         model.svm_ = gk.GkmSVM(
             support_sequences=w["support_sequences"].astype(np.float32),
             coefficients=w["coefficients"],

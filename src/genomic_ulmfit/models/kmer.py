@@ -25,8 +25,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.models.base import SequenceModel, read_model_json, register_model
-from genomic_ulmfit.utils import atomic_path, write_json_atomic
+from genomic_ulmfit.models.base import (
+    WEIGHTS_FILE,
+    SequenceModel,
+    check_binary_labels,
+    read_model_json,
+    register_model,
+    restore_arrays,
+    save_arrays,
+)
+from genomic_ulmfit.utils import write_json_atomic
 
 _CODES = np.full(256, 4, dtype=np.uint8)  # anything that is not ACGT (N, separators) -> 4
 for _i, _b in enumerate("ACGT"):
@@ -173,24 +181,6 @@ def feature_names(k_min: int = 1, k_max: int = 6) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------------
-
-
-def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "training") -> np.ndarray:
-    """Labels for ``sequences`` as int64 (n,) holding both 0 and 1, or a one-line InputError."""
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != len(sequences):
-        raise InputError(
-            f"{what} set: {len(sequences)} sequences but labels of shape {y.shape}; pass one label each"
-        )
-    if y.size == 0:
-        raise InputError(f"{what} set is empty; give at least one enhancer and one non-enhancer")
-    if not np.isin(y, (0, 1)).all():
-        raise InputError(f"{what} labels must be 0 or 1; found {np.setdiff1d(y, [0, 1])[:3].tolist()}")
-    if np.unique(y).size < 2:
-        raise InputError(
-            f"{what} set has only label {int(y[0])}; it needs both enhancers (1) and non-enhancers (0)"
-        )
-    return y.astype(np.int64)
 
 
 @register_model
@@ -379,21 +369,15 @@ class KmerLogistic(SequenceModel):
 
     def save(self, directory: str | Path) -> None:
         """Write ``model.json`` and ``weights.safetensors`` to ``directory``."""
-        from safetensors.numpy import save_file
-
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        tensors = {
+        arrays = {
             "coef": self.coef_,
             "intercept": np.array([self.intercept_]),
             "mean": self.mean_,
             "scale": self.scale_,
         }
-        with atomic_path(directory / "weights.safetensors") as tmp:
-            save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in tensors.items()}, str(tmp))
-        write_json_atomic(
-            directory / "model.json",
+        save_arrays(
+            directory,
             {
                 "kind": self.kind,
                 "format_version": FORMAT_VERSION,
@@ -408,26 +392,15 @@ class KmerLogistic(SequenceModel):
                 },
                 "C": self.C_,
                 "scores_by_C": self.cv_scores_,
-                "weights": "weights.safetensors",
             },
+            {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()},
         )
 
     @classmethod
     def load(cls, directory: str | Path) -> KmerLogistic:
         """Rebuild a model written by :meth:`save`."""
-        from safetensors.numpy import load_file
-
-        meta = read_model_json(directory)
-        if meta.get("kind") != cls.kind:
-            raise InputError(f"{directory}/model.json: kind is {meta.get('kind')!r}, expected {cls.kind!r}")
-        path = Path(directory) / meta.get("weights", "weights.safetensors")
-        if not path.is_file():
-            raise InputError(f"{path}: weights file missing; re-save the model")
-        try:
-            model = cls(**meta["params"])
-        except TypeError as exc:
-            raise InputError(f"{directory}/model.json: bad params ({exc})") from None
-        w = load_file(str(path))
+        meta = read_model_json(directory, kind=cls.kind)
+        model, w = restore_arrays(cls, directory, meta)
         model.coef_ = w["coef"]
         model.intercept_ = float(w["intercept"][0])
         model.mean_ = w["mean"]
@@ -436,6 +409,7 @@ class KmerLogistic(SequenceModel):
         model.cv_scores_ = dict(meta.get("scores_by_C", {}))
         expected = len(feature_names(model.k_min, model.k_max))
         if model.coef_.shape != (expected,):
+            path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
             raise InputError(
                 f"{path}: {model.coef_.size} coefficients but k={model.k_min}..{model.k_max} needs {expected}"
             )

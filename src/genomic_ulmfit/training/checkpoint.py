@@ -16,7 +16,6 @@ Both files carry the same random ``checkpoint_id``; loading refuses a pair that 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import random
 import uuid
@@ -30,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genomic_ulmfit.errors import InputError
-from genomic_ulmfit.utils import atomic_path, write_json_atomic
+from genomic_ulmfit.utils import atomic_path, read_json, write_json_atomic
 
 FORMAT = "genomic-ulmfit-checkpoint/1"
 _OPTIM = "optim/"
@@ -128,10 +127,7 @@ def read_meta(path_prefix: str | os.PathLike) -> dict[str, Any]:
     for p in (st_path, json_path):
         if not p.is_file():
             raise InputError(f"{p}: checkpoint file not found; give the prefix of a saved checkpoint")
-    try:
-        meta = json.loads(json_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{json_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    meta = read_json(json_path)
     if meta.get("checkpoint", {}).get("format") != FORMAT:
         raise InputError(f"{json_path}: not a genomic-ulmfit checkpoint (expected format {FORMAT})")
     return meta
