@@ -24,7 +24,6 @@ Presets
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -328,8 +327,7 @@ def get_preset(name_or_path: str | Path | Preset) -> Preset:
         return Preset.from_dict(PRESETS[key].to_dict())  # a fresh copy
     path = Path(key)
     if path.suffix == ".json" and path.is_file():
-        try:
-            return Preset.from_dict(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        from genomic_ulmfit.utils import read_json
+
+        return Preset.from_dict(read_json(path, ConfigError))
     raise ConfigError(f"unknown preset {key!r}; choose one of {', '.join(PRESETS)} or give a preset .json file")

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from genomic_ulmfit.data.sequences import BASE_CODES
+
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
-_CODE = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
-    _CODE[ord(chr(_b).lower())] = _i
+_CODE = BASE_CODES
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genomic_ulmfit.data.sequences import BASE_CODES
+
 BASES = "ACGT"
 
 
@@ -149,10 +151,7 @@ MOTIFS: dict[str, Motif] = {
 
 MOTIF_NAMES: tuple[str, ...] = tuple(MOTIFS)
 
-_CODE_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(BASES):
-    _CODE_LUT[ord(_b)] = _i
-    _CODE_LUT[ord(_b.lower())] = _i
+_CODE_LUT = BASE_CODES
 
 
 def dna_codes(sequences: Sequence[str]) -> np.ndarray:

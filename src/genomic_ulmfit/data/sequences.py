@@ -11,6 +11,13 @@ import numpy as np
 from genomic_ulmfit.errors import InputError
 
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+BASE_CODES = np.full(256, 4, dtype=np.uint8)
+"""Byte → 2-bit base code lookup table: A/C/G/T (either case) → 0..3, any other byte → 4."""
+for _i, _b in enumerate("ACGT"):
+    BASE_CODES[ord(_b)] = _i
+    BASE_CODES[ord(_b.lower())] = _i
+BASE_CODES.flags.writeable = False
 IUPAC_AMBIGUOUS = frozenset("RYSWKMBDHVU")
 _VALID = frozenset("ACGTN")
 

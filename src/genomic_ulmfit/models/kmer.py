@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     WEIGHTS_FILE,
@@ -36,10 +37,7 @@ from genomic_ulmfit.models.base import (
 )
 from genomic_ulmfit.utils import write_json_atomic
 
-_CODES = np.full(256, 4, dtype=np.uint8)  # anything that is not ACGT (N, separators) -> 4
-for _i, _b in enumerate("ACGT"):
-    _CODES[ord(_b)] = _i
-    _CODES[ord(_b.lower())] = _i
+_CODES = BASE_CODES  # anything that is not ACGT (N, separators) -> 4
 _BASES = np.array(list("ACGT"))
 _CHUNK_CELLS = 8_000_000  # rows x features counted per np.bincount call
 TRANSFORMS = ("freq", "sqrt", "log")

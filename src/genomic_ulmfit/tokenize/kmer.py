@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError
 
 SPECIALS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>")
@@ -34,10 +35,7 @@ CHUNK_BASES = 1 << 19  # bases per piece of work: small, cache-resident temporar
 _BASES = "ACGT"
 
 # Byte -> code table: A/C/G/T (either case) -> 0..3, everything else -> 4 (invalid).
-_CODE_LUT = np.full(256, 4, dtype=np.uint8)
-for _i, _b in enumerate(_BASES):
-    _CODE_LUT[ord(_b)] = _i
-    _CODE_LUT[ord(_b.lower())] = _i
+_CODE_LUT = BASE_CODES
 
 
 _CODE_TABLE = _CODE_LUT.tobytes()  # for bytes.translate, ~3x faster than a numpy gather

@@ -10,7 +10,6 @@ An LM directory holds::
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from genomic_ulmfit.errors import InputError
 from genomic_ulmfit.utils import (
     git_commit,
     package_versions,
+    read_json,
     resolve_device,
     set_seed,
     write_json_atomic,
@@ -67,7 +67,7 @@ def read_lm_meta(lm_dir: str | os.PathLike) -> dict[str, Any]:
         raise InputError(
             f"{lm_dir}: no {LM_JSON} here; give a directory written by 'lm pretrain' or 'lm finetune'"
         )
-    return json.loads(path.read_text())
+    return read_json(path)
 
 
 def load_language_model(lm_dir: str | os.PathLike, *, drop_mult: float | None = None):

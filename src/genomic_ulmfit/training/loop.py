@@ -674,6 +674,7 @@ def fit_one_cycle(
                     if not bar.console.is_terminal and el - last_line[0] >= 60:
                         last_line[0] = el
                         bar.console.print(f"{stage_name} {epoch + 1}/{epochs} {i + 1}/{total} {info}")
+                        bar.console.file.flush()
 
             def schedule(step: int) -> tuple[np.ndarray, float]:
                 return one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div, div_final=div_final, moms=moms)
