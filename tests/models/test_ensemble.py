@@ -91,3 +91,30 @@ def test_fit_checks_members_and_weights():
         EnsembleModel([]).fit(["ACGT"])
     with pytest.raises(ConfigError, match="2 weights for 1 members"):
         EnsembleModel(["x"], weights=[1, 2]).fit(["ACGT"])
+
+
+def test_cli_ensemble_of_saved_runs(tmp_path):
+    import pandas as pd
+
+    from genomic_ulmfit.cli import main
+    from genomic_ulmfit.data.dataset import save_dataset
+    from genomic_ulmfit.data.split import assign_splits
+
+    seqs = _seqs(160, 7)
+    y = [int((s.count("G") + s.count("C")) / len(s) > 0.4) for s in seqs]
+    df = pd.DataFrame({"id": [f"s{i}" for i in range(len(seqs))], "species": "Human", "label": y,
+                       "sequence": seqs, "split": "", "source": "test"})
+    df["label"] = df["label"].astype("int8")
+    save_dataset(assign_splits(df, seed=0), tmp_path / "d.parquet")
+    for k in (2, 3):
+        with pytest.raises(SystemExit) as exc:
+            main(["train", str(tmp_path / "d.parquet"), "--model", "kmer", "--out", str(tmp_path / f"k{k}")])
+        assert exc.value.code == 0
+    with pytest.raises(SystemExit) as exc:
+        main(["ensemble", str(tmp_path / "k2"), str(tmp_path / "k3"), "--data", str(tmp_path / "d.parquet"),
+              "--out", str(tmp_path / "ens")])
+    assert exc.value.code == 0
+    ens = load_model(tmp_path / "ens")
+    assert isinstance(ens, EnsembleModel) and len(ens.models_) == 2
+    p = ens.predict_proba(seqs[:5])
+    assert p.shape == (5,) and ((p > 0) & (p < 1)).all()

@@ -376,3 +376,27 @@ def holdout(
                 f"accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}")
     c.print(f"[green]scores → {out / 'scores.tsv'}, metrics → {out / 'metrics.json'} "
             f"({metrics['wall_seconds']:.0f} s)[/]")
+
+
+@app.command("ensemble")
+def ensemble_cmd(
+    runs: list[Path] = typer.Argument(..., help="Run directories written by 'train' (two or more)."),
+    dataset: Path = typer.Option(..., "--data", "-d", help="Dataset whose calibration split standardises the members."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory for the ensemble (model.json)."),
+    split: str = typer.Option("valid", "--split", help="Calibration rows (labels are not used)."),
+    species: str | None = typer.Option(None, "--species"),
+    weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default equal)."),
+) -> None:
+    """Combine saved runs into one model: the mean of standardised logits (see models/ensemble.py).
+
+    Example: genomic-ulmfit ensemble runs/kmer runs/cnn runs/ulmfit --data data.parquet --out runs/ensemble
+    """
+    from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.evaluation.evaluate import select_split
+    from genomic_ulmfit.models.ensemble import EnsembleModel
+
+    w = [float(x) for x in weights.split(",")] if weights else None
+    calib = select_split(load_dataset(dataset), split, _species_list(species))["sequence"].tolist()
+    ens = EnsembleModel([str(r) for r in runs], w).fit(calib)
+    ens.save(out)
+    _console().print(f"[green]ensemble of {len(runs)} runs → {out}[/] (calibrated on {len(calib):,} {split} sequences)")
