@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_ablations cohn_cv ienhancer vista nhlf leakage
+#   import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +11,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_ablations cohn_cv ienhancer vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
@@ -35,9 +35,21 @@ for step in $STEPS; do
       "$ROOT/benchmarks/build_lm.sh" "$LM"
       ;;
     cohn_split)   # fixed seeded 80/10/10 split: baselines, ULMFiT (genome LM + fine-tune), ensemble
-      fresh "$W/cohn_split"
-      $GU benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit \
-        --ensemble --lm "$LM" --preset cpu --out "$W/cohn_split"
+      C="$W/cohn_split"; DS="$W/cohn_human.parquet"
+      fresh "$C"
+      $GU train "$DS" --model kmer --out "$C/kmer"
+      $GU lm finetune "$DS" --from "$LM" --preset cpu --out "$C/lm_finetuned"
+      $GU train "$DS" --model ulmfit --encoder "$C/lm_finetuned" --preset cpu --out "$C/ulmfit"
+      $GU train "$DS" --model cnn --arch cohn --out "$C/cnn-cohn"
+      $GU train "$DS" --model cnn --arch modern --out "$C/cnn-modern"
+      $GU ensemble "$C/kmer" "$C/cnn-modern" "$C/ulmfit" --data "$DS" --out "$C/ensemble"
+      $GU evaluate "$C/kmer" "$C/cnn-cohn" "$C/cnn-modern" "$C/ulmfit" "$C/ensemble" --data "$DS" --split test \
+        --out "$C/eval"
+      ;;
+    cohn_report)   # the same models through the one-command benchmark (report.md / report.html)
+      fresh "$W/cohn_report"
+      $GU benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit --ensemble \
+        --lm "$LM" --preset cpu --out "$W/cohn_report"
       ;;
     cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM
       fresh "$W/cohn_ablations"

@@ -79,9 +79,11 @@ def _summary_lm(out: Path) -> None:
     meta = read_lm_meta(out)
     final = meta.get("final") or {}
     vl, va = final.get("valid_loss"), final.get("valid_accuracy")
+    used = meta.get("used") or {}
     _console().print(
-        f"[green]LM written to {out}[/]  tokens: {meta['corpus']['train_tokens']:,} train / "
-        f"{meta['corpus']['valid_tokens']:,} valid; "
+        f"[green]LM written to {out}[/]  corpus tokens: {meta['corpus']['train_tokens']:,} train / "
+        f"{meta['corpus']['valid_tokens']:,} valid; trained on {used.get('train_tokens_seen', 0):,}, "
+        f"validated on {used.get('valid_tokens', 0):,}; "
         + (f"valid loss {vl:.4f}, accuracy {va:.4f}; " if vl is not None and va is not None else "")
         + f"{meta['seconds']:.0f} s"
     )

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.models.awd_lstm import check_config_fields, config_from_dict
 
@@ -36,10 +37,9 @@ from genomic_ulmfit.models.awd_lstm import check_config_fields, config_from_dict
 
 PAD_CODE, A_CODE, C_CODE, G_CODE, T_CODE, N_CODE = 0, 1, 2, 3, 4, 5
 
-_BASE_LUT = np.full(256, N_CODE, dtype=np.uint8)  # any other byte (IUPAC, '?') → N
-for _letters, _code in (("Aa", A_CODE), ("Cc", C_CODE), ("Gg", G_CODE), ("Tt", T_CODE)):
-    for _ch in _letters:
-        _BASE_LUT[ord(_ch)] = _code
+# Byte → code: the shared 2-bit table (A..T = 0..3, anything else 4) shifted by one, so that
+# A..T = 1..4, any other byte (N, IUPAC, '?') = N_CODE and 0 stays free for padding.
+_BASE_LUT = BASE_CODES + np.uint8(1)
 
 ONE_HOT_TABLE = np.array(
     [
@@ -143,12 +143,24 @@ def revcomp_one_hot(x: Tensor) -> Tensor:
     order; each sequence is reversed within its own length (found from the padding), so a
     sequence of length ``n < L`` maps to its reverse complement followed by ``L - n`` zeros.
     """
-    b, _, length = x.shape
     lens = valid_mask(x).sum(dim=(1, 2)).long()  # (B,)
+    return reverse_within_length(x.flip(1), lens)
+
+
+def reverse_within_length(x: Tensor, lens: Tensor, *, zero_padding: bool = True) -> Tensor:
+    """Reverse each row of ``x`` (B, C, L) along L within its own length ``lens`` (B,) int.
+
+    Row ``i`` becomes ``x[i, :, lens[i]-1], …, x[i, :, 0]`` followed by the padding columns,
+    which are zeros (``zero_padding=True``) or ``x[i, :, 0]`` repeated (False, cheaper; for
+    activations that are masked afterwards).
+    """
+    b, c, length = x.shape
     pos = torch.arange(length, device=x.device).expand(b, length)
     src = (lens[:, None] - 1 - pos).clamp(min=0)  # (B, L)
-    rc = x.flip(1).gather(2, src[:, None, :].expand(b, 4, length))
-    return rc * (pos < lens[:, None]).unsqueeze(1).to(x.dtype)
+    out = x.gather(2, src[:, None, :].expand(b, c, length))
+    if zero_padding:
+        out = out * (pos < lens[:, None]).unsqueeze(1).to(x.dtype)
+    return out
 
 
 def center_fit(x: Tensor, length: int) -> Tensor:
@@ -269,7 +281,9 @@ class RCConv1d(nn.Module):
 
     ``out(x) = max(conv(x), flip_L(conv(rc(x))))`` with ``rc(x) = x.flip(channels, length)``.
     Hence ``out(rc(x)) == flip_L(out(x))``: the layer sees both strands with one set of weights.
-    Costs two convolutions.
+    ``flip_L(conv_W(rc(x)))`` equals ``conv_{rc(W)}(x)`` with the reverse-complement filters
+    ``rc(W) = W.flip(in_channels, width)``, so both are computed as one convolution of ``x``
+    with ``2 * out_channels`` filters.
 
     Parameters
     ----------
@@ -284,8 +298,9 @@ class RCConv1d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 4, L) → (B, out_channels, L + 2*padding - kernel_size + 1)."""
-        fwd = self.conv(x)
-        rev = self.conv(x.flip(1, 2)).flip(2)
+        w, b = self.conv.weight, self.conv.bias  # (C, 4, K), (C,)
+        both = F.conv1d(x, torch.cat([w, w.flip(1, 2)]), torch.cat([b, b]), padding=self.conv.padding)
+        fwd, rev = both.chunk(2, dim=1)
         return torch.maximum(fwd, rev)
 
 
@@ -385,8 +400,11 @@ class ModernCNN(nn.Module):
 
     def strand_logits(self, x: Tensor) -> Tensor:
         """Logits of one strand: one-hot ``x`` (B, 4, L), right-padded → (B, n_classes)."""
-        mask = valid_mask(x)  # (B, 1, L)
-        h = F.relu(self.stem_bn(self.stem(x))) * mask  # (B, C, L), >= 0
+        return self._logits_from_stem(self.stem(x), valid_mask(x))
+
+    def _logits_from_stem(self, s: Tensor, mask: Tensor) -> Tensor:
+        """Stem output ``s`` (B, C, L) before its norm, ``mask`` (B, 1, L) → logits (B, n_classes)."""
+        h = F.relu(self.stem_bn(s)) * mask  # (B, C, L), >= 0
         # ceil_mode keeps the last partial window; with h >= 0 and zeros at padding it pools
         # the same values whether or not the sequence is padded.
         h = F.max_pool1d(h, self.cfg.stem_pool, ceil_mode=True)
@@ -400,9 +418,17 @@ class ModernCNN(nn.Module):
         return self.out(self.dropout(torch.cat([mx, mean], dim=1)))
 
     def forward(self, x: Tensor) -> Tensor:
-        """One-hot ``x`` (B, 4, L) → logits (B, n_classes), averaged over both strands."""
+        """One-hot ``x`` (B, 4, L) → logits (B, n_classes), averaged over both strands.
+
+        The stem runs once: its output on the reverse complement is its output on ``x``
+        reversed within each sequence's length (see :class:`RCConv1d`); the rest of the trunk
+        runs on both strands as one batch of 2B.
+        """
         b = x.size(0)
-        logits = self.strand_logits(torch.cat([x, revcomp_one_hot(x)], dim=0))
+        mask = valid_mask(x)  # (B, 1, L)
+        s = self.stem(x)  # (B, C, L)
+        s_rc = reverse_within_length(s, mask.sum(dim=(1, 2)).long(), zero_padding=False)
+        logits = self._logits_from_stem(torch.cat([s, s_rc]), torch.cat([mask, mask]))
         return (logits[:b] + logits[b:]) / 2
 
     def layer_groups(self) -> list[list[nn.Module]]:
@@ -429,6 +455,7 @@ __all__ = [
     "cohn_output_length",
     "encode_bases",
     "one_hot",
+    "reverse_within_length",
     "revcomp_one_hot",
     "valid_mask",
 ]

@@ -114,7 +114,11 @@ def sample_documents(tokens: np.ndarray, starts: np.ndarray, max_tokens: int, se
 
 def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: str, resume: bool, device,
               seed: int, progress: bool):
-    """Run one fit_one_cycle of ``model`` on ``corpus``; returns the FitResult."""
+    """Run one fit_one_cycle of ``model`` on ``corpus``.
+
+    Returns ``(FitResult, used)`` where ``used`` counts the tokens actually trained and validated on
+    (``train_tokens_per_epoch``, ``valid_tokens``, ``train_tokens_seen``).
+    """
     from genomic_ulmfit.data.corpus import LMBatches
     from genomic_ulmfit.training.loop import LanguageModelTask, fit_one_cycle
 
@@ -136,15 +140,20 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
         valid_tokens, _ = sample_documents(valid_tokens, corpus.valid_starts, max(need * 4, train_cfg.max_tokens // 20),
                                            seed + 1)
     valid = LMBatches(valid_tokens, bs, train_cfg.bptt, jitter=False, seed=seed) if len(valid_tokens) > need else None
-    return fit_one_cycle(
+    result = fit_one_cycle(
         model, LanguageModelTask(), train, valid, epochs=train_cfg.epochs, lr=train_cfg.lr, moms=train_cfg.moms,
         wd=train_cfg.wd, clip=train_cfg.clip, device=device, out_dir=out_dir, resume=resume, stage_name=stage,
         select_metric="valid_loss" if valid is not None else None, select_mode="min",
         restore_best=valid is not None, progress=progress, seed=seed,
     )
+    used = {"train_tokens_per_epoch": int(len(train_tokens)),
+            "valid_tokens": int(len(valid_tokens)) if valid is not None else 0,
+            "train_tokens_seen": int(len(train_tokens)) * train_cfg.epochs}
+    return result, used
 
 
-def _record(preset: Preset, train_cfg: LMTrainConfig, corpus, result, seconds: float, seed: int, **extra):
+def _record(preset: Preset, train_cfg: LMTrainConfig, corpus, trained, seconds: float, seed: int, **extra):
+    result, used = trained
     hist = result.history
     return {
         "preset": preset.name,
@@ -152,6 +161,7 @@ def _record(preset: Preset, train_cfg: LMTrainConfig, corpus, result, seconds: f
         "base_dropouts": preset.lstm.lm_dropouts,
         "corpus": {"dir": str(corpus.directory), "train_tokens": int(len(corpus.train_tokens)),
                    "valid_tokens": int(len(corpus.valid_tokens))},
+        "used": used,
         "history": hist,
         "final": hist[-1] if hist else None,
         "best": result.best,
@@ -211,10 +221,10 @@ def pretrain_lm(
         seed=seed, max_bases=max_bases, progress=progress,
     )
     model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
-    result = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
+    trained = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
                        device=resolve_device(device), seed=seed, progress=progress)
     return save_language_model(out, model.cpu(), tok, _record(
-        p, p.pretrain, corpus, result, time.time() - t0, seed, stage="pretrain",
+        p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
         sources=[str(f) for f in fasta_paths], pretrained_from=None,
     ))
 
@@ -253,10 +263,10 @@ def finetune_lm(
     if not seqs:
         raise InputError("LM fine-tuning needs at least one training sequence")
     corpus = build_sequence_corpus(seqs, tok, out / "corpus", valid_frac=p.finetune.valid_frac, seed=seed)
-    result = _train_lm(model, corpus, p.finetune, out, stage="finetune", resume=resume,
+    trained = _train_lm(model, corpus, p.finetune, out, stage="finetune", resume=resume,
                        device=resolve_device(device), seed=seed, progress=progress)
     return save_language_model(out, model.cpu(), tok, _record(
-        p, p.finetune, corpus, result, time.time() - t0, seed, stage="finetune",
+        p, p.finetune, corpus, trained, time.time() - t0, seed, stage="finetune",
         pretrained_from=str(from_dir) if from_dir else None,
         pretrained_meta={k: src_meta.get(k) for k in ("preset", "sources", "corpus", "final")} if src_meta else None,
         data=data_info,
