@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer vista nhlf leakage
+#   import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +11,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
@@ -62,15 +62,20 @@ for step in $STEPS; do
       ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --out "$W/ienhancer_cv"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
+      ;;
+    ienhancer_ulmfit)   # same folds (same seed and --near-k), with ULMFiT and the 3-model ensemble
+      fresh "$W/ienhancer_cv_ulmfit"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+        --out "$W/ienhancer_cv_ulmfit"
       ;;
     vista)
       fresh "$W/vista_cv"
-      $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --out "$W/vista_cv"
+      $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
       ;;
     nhlf)
       fresh "$W/nhlf_cv"
-      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --out "$W/nhlf_cv"
+      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
