@@ -32,6 +32,7 @@ def test_missing_package_is_a_one_line_config_error(monkeypatch):
 
 
 def test_input_and_config_errors():
+    pytest.importorskip("gkmsvm")
     seqs, y = planted(10)
     with pytest.raises(InputError, match="different lengths.*centre-crop"):
         GkmSvm().fit([*seqs[:-1], seqs[-1][:90]], y)
