@@ -208,7 +208,7 @@ def print_table(results: list[Result], peak: float, title: str) -> None:
         table.add_column(h, justify="left" if h in ("preset", "model", "batch") else "right")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 130).print(table)
     print("\n| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in rows:

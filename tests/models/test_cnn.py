@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -16,13 +18,18 @@ from genomic_ulmfit.models.cnn import (
     CNNConfig,
     CohnCNN,
     ModernCNN,
+    RCConv1d,
     build_cnn,
+    canonical_kmer_index,
     center_fit,
     codes_to_one_hot,
     cohn_output_length,
     encode_bases,
+    kmer_spectrum,
+    kmer_spectrum_size,
     one_hot,
     revcomp_one_hot,
+    reverse_within_length,
 )
 from toy import cohn_cnn, group_parameters, randomize_batchnorm, tiny_cnn_config, tiny_modern_cnn, toy_dna
 
@@ -191,8 +198,8 @@ def test_cohn_batch_size_invariance():
 # --------------------------------------------------------------------------- ModernCNN
 
 
-def _eval_modern(seed: int = 0) -> ModernCNN:
-    model = tiny_modern_cnn(seed).eval()
+def _eval_modern(seed: int = 0, **overrides) -> ModernCNN:
+    model = tiny_modern_cnn(seed, **overrides).eval()
     randomize_batchnorm(model, seed)
     return model
 
@@ -254,3 +261,87 @@ def test_layer_groups_partition_parameters(model):
     ids = [id(p) for g in groups for p in g]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in model.parameters()}
+
+
+# --------------------------------------------------------------------------- strand helpers, k-mers
+
+
+def test_rc_conv_is_max_over_filter_and_its_reverse_complement():
+    torch.manual_seed(0)
+    layer = RCConv1d(5, 7, padding=3)
+    x = torch.as_tensor(one_hot(toy_dna(3, 40, n_frac=0.05)))
+    with torch.no_grad():
+        expected = torch.maximum(layer.conv(x), layer.conv(x.flip(1, 2)).flip(2))
+        torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_reverse_within_length():
+    x = torch.arange(12.0).view(2, 1, 6)
+    lens = torch.tensor([6, 4])
+    assert reverse_within_length(x, lens).tolist() == [[[5, 4, 3, 2, 1, 0]], [[9, 8, 7, 6, 0, 0]]]
+    assert reverse_within_length(x, lens, zero_padding=False)[1, 0, :4].tolist() == [9, 8, 7, 6]
+
+
+@pytest.mark.parametrize(("k", "size"), [(1, 2), (2, 10), (3, 32), (4, 136)])
+def test_canonical_kmer_index(k, size):
+    canon, rc = canonical_kmer_index(k)
+    assert len(canon) == len(rc) == size
+    assert (canon <= rc).all() and len(set(canon) | set(rc)) == 4**k  # covers every k-mer
+    assert kmer_spectrum_size(4) == 2 + 10 + 32 + 136
+
+
+def _reference_spectrum(seq: str, k_max: int) -> np.ndarray:
+    """Slow canonical k-mer frequencies (sqrt) of one upper-case string, skipping N windows."""
+    out = []
+    for k in range(1, k_max + 1):
+        kmers = ["".join(p) for p in itertools.product("ACGT", repeat=k)]
+        counts = Counter(seq[i : i + k] for i in range(len(seq) - k + 1) if "N" not in seq[i : i + k])
+        both = {w: counts[w] + counts[revcomp(w)] for w in kmers if w <= revcomp(w)}
+        total = max(sum(both.values()), 1)
+        out += [np.sqrt(both[w] / total) for w in sorted(both)]
+    return np.array(out, dtype=np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seqs=st.lists(st.text(alphabet="ACGTN", min_size=0, max_size=25), min_size=1, max_size=4),
+    k_max=st.integers(min_value=1, max_value=3),
+)
+def test_kmer_spectrum_matches_reference(seqs, k_max):
+    got = kmer_spectrum(torch.as_tensor(one_hot(seqs, length=30)), k_max)  # right-padded to 30
+    expected = np.stack([_reference_spectrum(s, k_max) for s in seqs])
+    np.testing.assert_allclose(got.numpy(), expected, atol=1e-6)
+
+
+def test_kmer_spectrum_is_strand_symmetric():
+    seqs = toy_dna(3, 50, n_frac=0.05) + ["ACGTTTGAC"]
+    x = torch.as_tensor(one_hot(seqs))
+    torch.testing.assert_close(kmer_spectrum(revcomp_one_hot(x), 4), kmer_spectrum(x, 4))
+
+
+def test_kmer_branch_changes_logits_and_is_in_a_layer_group():
+    model = _eval_modern(kmer_k=3)
+    assert model.out.in_features == 2 * model.cfg.channels + kmer_spectrum_size(3)
+    x = torch.as_tensor(one_hot(toy_dna(3, 40)))
+    with torch.no_grad():
+        base = model(x)
+        model.kmer_bn.bias.add_(1.0)
+        assert not torch.allclose(model(x), base)
+
+
+@pytest.mark.parametrize("kmer_k", [0, 3])
+def test_modern_forward_is_the_mean_of_both_strands(kmer_k):
+    """The fast path (stem once, reversed) equals running each strand through strand_logits."""
+    model = _eval_modern(kmer_k=kmer_k)
+    seqs = [s[: 20 + 9 * i] for i, s in enumerate(toy_dna(4, 60, seed=3, n_frac=0.03))]
+    x = torch.as_tensor(one_hot(seqs))
+    with torch.no_grad():
+        expected = (model.strand_logits(x) + model.strand_logits(revcomp_one_hot(x))) / 2
+        torch.testing.assert_close(model(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_kmer_config_errors():
+    with pytest.raises(ConfigError, match="'kmer_k'"):
+        CNNConfig(kmer_k=7)
+    with pytest.raises(ConfigError, match="'kmer_dropout'"):
+        CNNConfig(kmer_dropout=1.0)

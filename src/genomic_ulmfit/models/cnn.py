@@ -17,6 +17,7 @@ Read top to bottom:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -175,6 +176,62 @@ def center_fit(x: Tensor, length: int) -> Tensor:
     return x
 
 
+@functools.cache
+def canonical_kmer_index(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """K-mer ids (base-4 numbers of ``k`` codes A=0..T=3) of the canonical k-mers and their RCs.
+
+    Returns ``(canon, rc)``: int64 arrays of length ``n_canonical(k)`` (2, 10, 32, 136, 512…):
+    the ids ``w`` with ``w <= rc(w)`` in increasing order, and ``rc(w)`` for each of them.
+    """
+    ids = np.arange(4**k)
+    digits = (ids[:, None] // 4 ** np.arange(k - 1, -1, -1)) % 4  # (4^k, k), most significant first
+    rc = ((3 - digits[:, ::-1]) * 4 ** np.arange(k - 1, -1, -1)).sum(1)
+    keep = ids <= rc
+    return ids[keep], rc[keep]
+
+
+def kmer_spectrum_size(k_max: int) -> int:
+    """Length of :func:`kmer_spectrum`'s output: canonical k-mers for k = 1..k_max (180 for 4)."""
+    return sum(len(canonical_kmer_index(k)[0]) for k in range(1, k_max + 1))
+
+
+def kmer_spectrum(x: Tensor, k_max: int) -> Tensor:
+    """Strand-symmetric k-mer composition of one-hot DNA: sqrt of canonical k-mer frequencies.
+
+    For each k = 1..k_max, counts every k-mer window made only of A/C/G/T (windows touching N
+    or padding are skipped), adds the count of its reverse complement, divides by the number of
+    counted windows and keeps one entry per canonical k-mer. The result is the same for a
+    sequence and its reverse complement, and ignores right padding.
+
+    Parameters
+    ----------
+    x : Tensor
+        One-hot (B, 4, L) as from :func:`one_hot` (N = 0.25, padding = 0).
+    k_max : int
+
+    Returns
+    -------
+    Tensor
+        (B, kmer_spectrum_size(k_max)), dtype of ``x``, values in [0, 1].
+    """
+    b, _, length = x.shape
+    is_base = x.amax(dim=1) == 1  # (B, L): A, C, G or T
+    codes = x.argmax(dim=1)  # (B, L)
+    feats = []
+    for k in range(1, k_max + 1):
+        n = max(length - k + 1, 0)
+        ids = torch.zeros(b, n, dtype=torch.long, device=x.device)
+        ok = torch.ones(b, n, dtype=torch.bool, device=x.device)
+        for j in range(k):
+            ids = ids * 4 + codes[:, j : j + n]
+            ok &= is_base[:, j : j + n]
+        counts = x.new_zeros(b, 4**k).scatter_add_(1, ids * ok, ok.to(x.dtype))  # (B, 4^k)
+        canon, rc = (torch.as_tensor(a, device=x.device) for a in canonical_kmer_index(k))
+        both = counts[:, canon] + counts[:, rc]  # a palindrome counts twice, like on two strands
+        feats.append((both / both.sum(dim=1, keepdim=True).clamp(min=1)).sqrt())
+    return torch.cat(feats, dim=1)
+
+
 # ---------------------------------------------------------------------------------------------
 # Config
 # ---------------------------------------------------------------------------------------------
@@ -211,6 +268,13 @@ class CNNConfig:
         Kernel width of the dilated convs; odd.
     dilations : tuple of ints, default (2, 4, 8)
         One residual block per dilation.
+    kmer_k : int, default 4
+        ModernCNN: also feed the output layer the sequence's k-mer composition
+        (:func:`kmer_spectrum` for k = 1..kmer_k → BatchNorm → dropout); 0 = off (the
+        plain CNN). On Cohn human, 5-fold CV over train+valid: +0.01
+        AUROC for k = 4; k = 3 helps less and k = 5 overfits.
+    kmer_dropout : float, default 0.5
+        Dropout on the k-mer features.
     """
 
     arch: str = "modern"
@@ -226,14 +290,19 @@ class CNNConfig:
     stem_pool: int = 4
     block_width: int = 3
     dilations: tuple[int, ...] = (2, 4, 8)
+    kmer_k: int = 4
+    kmer_dropout: float = 0.5
 
     def __post_init__(self) -> None:
         check_config_fields(self)
         name = type(self).__name__
         if self.arch not in ARCHS:
             raise ConfigError(f"{name}: key 'arch' must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"{name}: key 'dropout' must be in [0, 1), got {self.dropout}")
+        for key in ("dropout", "kmer_dropout"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ConfigError(f"{name}: key {key!r} must be in [0, 1), got {getattr(self, key)}")
+        if not 0 <= self.kmer_k <= 6:
+            raise ConfigError(f"{name}: key 'kmer_k' must be 0 (off) to 6, got {self.kmer_k}")
         for key in ("seq_len", "n_classes", "channels", "stem_width", "stem_pool", "block_width"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{name}: key {key!r} must be a positive integer, got {getattr(self, key)}")
@@ -374,16 +443,21 @@ class DilatedResidualBlock(nn.Module):
 
 
 class ModernCNN(nn.Module):
-    """A small dilated residual CNN, reverse-complement symmetric by construction.
+    """A small dilated residual CNN plus k-mer composition, reverse-complement symmetric by construction.
 
     Trunk: RC-shared stem (``channels`` filters of ``stem_width``, max over strands) → BN → ReLU
     → max-pool ``stem_pool`` → one :class:`DilatedResidualBlock` per dilation → masked global
-    max and mean pooling (B, 2C) → dropout → linear → logits.
+    max and mean pooling (B, 2C) → dropout → linear → logits. With ``kmer_k > 0`` the linear
+    layer also sees the sequence's canonical k-mer spectrum for k = 1..kmer_k
+    (:func:`kmer_spectrum`, 180 features for k ≤ 4) after BN and dropout: composition, which a
+    k-mer logistic regression finds strong on enhancer data and which the convolutions learn
+    slowly from a few thousand sequences.
 
-    Strand symmetry: ``forward`` runs the trunk on ``x`` and on its reverse complement (one batch
-    of 2B) and averages the logits, so ``forward(x) == forward(revcomp(x))`` exactly; this
-    doubles the cost. Length-agnostic: any L ≥ 1, and right padding (all-zero columns) is
-    ignored in eval (BatchNorm statistics in training do include padded positions).
+    Strand symmetry: ``forward`` averages the logits of ``x`` and of its reverse complement, so
+    ``forward(x) == forward(revcomp(x))`` exactly. The stem runs once (its output on the other
+    strand is its output reversed, see :class:`RCConv1d`); the residual blocks run on both
+    strands as one batch of 2B. Length-agnostic: any L ≥ 1, and right padding (all-zero
+    columns) is ignored in eval (BatchNorm statistics in training do include padded positions).
     """
 
     def __init__(self, cfg: CNNConfig):
@@ -396,14 +470,22 @@ class ModernCNN(nn.Module):
             DilatedResidualBlock(c, cfg.block_width, d, cfg.dropout) for d in cfg.dilations
         )
         self.dropout = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(2 * c, cfg.n_classes)
+        n_kmer = kmer_spectrum_size(cfg.kmer_k) if cfg.kmer_k else 0
+        self.kmer_bn = nn.BatchNorm1d(n_kmer) if n_kmer else None
+        self.kmer_dropout = nn.Dropout(cfg.kmer_dropout)
+        self.out = nn.Linear(2 * c + n_kmer, cfg.n_classes)
+
+    def kmer_features(self, x: Tensor) -> Tensor | None:
+        """:func:`kmer_spectrum` of one-hot ``x`` (B, 4, L) → (B, n_kmer), or None when off."""
+        return kmer_spectrum(x, self.cfg.kmer_k) if self.cfg.kmer_k else None
 
     def strand_logits(self, x: Tensor) -> Tensor:
         """Logits of one strand: one-hot ``x`` (B, 4, L), right-padded → (B, n_classes)."""
-        return self._logits_from_stem(self.stem(x), valid_mask(x))
+        return self._logits_from_stem(self.stem(x), valid_mask(x), self.kmer_features(x))
 
-    def _logits_from_stem(self, s: Tensor, mask: Tensor) -> Tensor:
-        """Stem output ``s`` (B, C, L) before its norm, ``mask`` (B, 1, L) → logits (B, n_classes)."""
+    def _logits_from_stem(self, s: Tensor, mask: Tensor, kmers: Tensor | None) -> Tensor:
+        """Stem output ``s`` (B, C, L) before its norm, ``mask`` (B, 1, L) and k-mer features
+        (B, n_kmer) or None → logits (B, n_classes)."""
         h = F.relu(self.stem_bn(s)) * mask  # (B, C, L), >= 0
         # ceil_mode keeps the last partial window; with h >= 0 and zeros at padding it pools
         # the same values whether or not the sequence is padded.
@@ -415,7 +497,10 @@ class ModernCNN(nn.Module):
         mean = h.sum(dim=2) / n_valid
         mx = h.masked_fill(mask == 0, float("-inf")).amax(dim=2)
         mx = torch.where(mask.sum(dim=2) > 0, mx, torch.zeros_like(mx))
-        return self.out(self.dropout(torch.cat([mx, mean], dim=1)))
+        feats = [self.dropout(torch.cat([mx, mean], dim=1))]  # (B, 2C)
+        if kmers is not None:
+            feats.append(self.kmer_dropout(self.kmer_bn(kmers)))  # (B, n_kmer)
+        return self.out(torch.cat(feats, dim=1))
 
     def forward(self, x: Tensor) -> Tensor:
         """One-hot ``x`` (B, 4, L) → logits (B, n_classes), averaged over both strands.
@@ -428,12 +513,16 @@ class ModernCNN(nn.Module):
         mask = valid_mask(x)  # (B, 1, L)
         s = self.stem(x)  # (B, C, L)
         s_rc = reverse_within_length(s, mask.sum(dim=(1, 2)).long(), zero_padding=False)
-        logits = self._logits_from_stem(torch.cat([s, s_rc]), torch.cat([mask, mask]))
+        kmers = self.kmer_features(x)  # the same on both strands
+        logits = self._logits_from_stem(
+            torch.cat([s, s_rc]), torch.cat([mask, mask]), None if kmers is None else torch.cat([kmers, kmers])
+        )
         return (logits[:b] + logits[b:]) / 2
 
     def layer_groups(self) -> list[list[nn.Module]]:
         """[stem + residual blocks], [output layer]: modules whose parameters partition the model's."""
-        return [[self.stem, self.stem_bn, self.blocks], [self.out]]
+        trunk = [self.stem, self.stem_bn, self.blocks]
+        return [trunk + ([self.kmer_bn] if self.kmer_bn is not None else []), [self.out]]
 
 
 def build_cnn(cfg: CNNConfig) -> CohnCNN | ModernCNN:
@@ -453,7 +542,10 @@ __all__ = [
     "center_fit",
     "codes_to_one_hot",
     "cohn_output_length",
+    "canonical_kmer_index",
     "encode_bases",
+    "kmer_spectrum",
+    "kmer_spectrum_size",
     "one_hot",
     "reverse_within_length",
     "revcomp_one_hot",

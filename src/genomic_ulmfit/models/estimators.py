@@ -389,7 +389,8 @@ class CNNModel(SequenceModel):
         mainly helps the dense layers of ``cohn``).
     seed, device : as elsewhere.
     config : dict, optional
-        Overrides of :class:`~genomic_ulmfit.models.cnn.CNNConfig` fields.
+        Overrides of :class:`~genomic_ulmfit.models.cnn.CNNConfig` fields, e.g.
+        ``{"kmer_k": 0}`` for the modern CNN without its k-mer composition features.
     """
 
     kind = "cnn"
@@ -489,7 +490,8 @@ class CNNModel(SequenceModel):
                    batch_size=prm.get("batch_size"), wd=prm.get("wd"), rc_augment=prm.get("rc_augment"),
                    seed=prm.get("seed", 0), device=device, config=prm.get("config"),
                    valid_frac=prm.get("valid_frac", 0.1))
-        cfg = CNNConfig.from_dict(meta["config"])
+        # Configs saved before ModernCNN had a k-mer branch lack "kmer_k" and were built without one.
+        cfg = CNNConfig.from_dict({"kmer_k": 0, **meta["config"]})
         model = build_cnn(cfg)
         _load_weights(model, Path(directory) / WEIGHTS)
         self.device_ = resolve_device(device)
