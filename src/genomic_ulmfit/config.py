@@ -270,7 +270,7 @@ def _cpu() -> Preset:
             batch_size=64,
             drop_mult=0.5,
         ),
-        cnn=CNNTrainConfig(arch="modern", epochs=12, lr=2e-3, batch_size=64),
+        cnn=CNNTrainConfig(arch="modern", epochs=6, lr=2e-3, batch_size=64),
     )
 
 
