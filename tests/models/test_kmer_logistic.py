@@ -152,8 +152,10 @@ def test_errors():
     seqs, y = planted(10)
     with pytest.raises(InputError, match="only label 1"):
         KmerLogistic().fit(seqs, np.ones(10, int))
-    with pytest.raises(InputError, match="labels of shape"):
+    with pytest.raises(InputError, match="10 sequences but 5 labels"):
         KmerLogistic().fit(seqs, y[:5])
+    with pytest.raises(InputError, match="labels of shape"):
+        KmerLogistic().fit(seqs, y.reshape(5, 2))
     with pytest.raises(InputError, match="0 or 1"):
         KmerLogistic().fit(seqs, y * 2)
     with pytest.raises(ConfigError, match="k_min"):

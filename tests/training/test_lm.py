@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from genomic_ulmfit.config import get_preset
 from genomic_ulmfit.data.simulate import simulate_cohn_layout
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.estimators import ULMFiTModel
 from genomic_ulmfit.training import loop
 from genomic_ulmfit.training.lm import (
@@ -135,6 +135,26 @@ def test_resume_of_an_interrupted_pretraining_equals_the_uninterrupted_run(sim, 
     pretrain_lm([sim["genome"]], tmp_path, preset=preset(), seed=0, progress=False, resume=True)
     c = load_file(tmp_path / "lm.safetensors")
     assert all(torch.equal(a[key], c[key]) for key in a)
+
+
+def test_continued_pretraining_starts_from_the_given_lm_and_adds_up_tokens(sim, pretrained, tmp_path):
+    before = read_lm_meta(pretrained)
+    cont = pretrain_lm([sim["genome"]], tmp_path / "more", preset=preset().replace(**{"pretrain.epochs": 1}),
+                       seed=1, progress=False, init_from=pretrained)
+    meta = read_lm_meta(cont)
+    assert meta["pretrained_from"] == str(pretrained)
+    assert meta["used"]["total_train_tokens_seen"] == (before["used"]["train_tokens_seen"]
+                                                       + meta["used"]["train_tokens_seen"])
+    # The warm start is already a trained model: one more epoch ends at least as good as the
+    # first run's and far below a fresh model after one epoch.
+    fresh = pretrain_lm([sim["genome"]], tmp_path / "fresh", preset=preset().replace(**{"pretrain.epochs": 1}),
+                        seed=1, progress=False)
+    assert meta["final"]["valid_loss"] < read_lm_meta(fresh)["final"]["valid_loss"] - 0.05
+
+
+def test_continued_pretraining_rejects_a_different_tokenizer(sim, pretrained, tmp_path):
+    with pytest.raises(ConfigError, match="3-mer/1"):
+        pretrain_lm([sim["genome"]], tmp_path, preset=preset(), k=3, stride=1, progress=False, init_from=pretrained)
 
 
 def test_pretrain_input_errors(tmp_path):

@@ -53,6 +53,11 @@ def lm_pretrain(
     mode: str = typer.Option("chunks", "--mode", help="chunks (N-free 10 kb chunks → 2 kb pieces) or stream."),
     max_bases: int | None = typer.Option(None, "--max-bases", help="Read at most this many bases (quick runs)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the preset's pretraining epochs."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Override the preset's cap on training tokens "
+                                          "per epoch (0 = the whole corpus)."),
+    lr: float | None = typer.Option(None, "--lr", help="Override the preset's peak learning rate."),
+    init: Path | None = typer.Option(None, "--init", help="Continue pretraining from this LM directory (warm start; "
+                                     "use a new --seed so it samples new pieces)."),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 … (default: CUDA when present)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
@@ -60,6 +65,7 @@ def lm_pretrain(
     """Pretrain an AWD-LSTM language model on genome sequence.
 
     Example: genomic-ulmfit lm pretrain human_chr22.fa.gz --kmer 4 --stride 2 --preset cpu --out lm/
+    More of it: ... --init lm/ --seed 1 --max-tokens 16000000 --out lm_longer/
     """
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.training.lm import pretrain_lm
@@ -67,9 +73,13 @@ def lm_pretrain(
     p = get_preset(preset)
     if epochs is not None:
         p = p.replace(**{"pretrain.epochs": epochs})
+    if max_tokens is not None:
+        p = p.replace(**{"pretrain.max_tokens": max_tokens or None})
+    if lr is not None:
+        p = p.replace(**{"pretrain.lr": lr})
     _check_out(out, resume)
     pretrain_lm(fasta, out, preset=p, k=kmer, stride=stride, mode=mode, max_bases=max_bases, seed=seed,
-                device=device, resume=resume)
+                device=device, resume=resume, init_from=init)
     _summary_lm(out)
 
 

@@ -71,26 +71,44 @@ class SequenceModel(ABC):
         return {}
 
 
-def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "training") -> np.ndarray:
-    """Labels for ``sequences`` as int64 (n,) holding both 0 and 1, or a one-line InputError.
+def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "training", *,
+                        both_classes: bool = True) -> np.ndarray:
+    """Labels for ``sequences`` as int64 (n,), or a one-line InputError naming the first bad one.
 
-    ``labels`` must be 1-D with one entry per sequence, every entry 0 or 1 (numbers, not strings),
-    and both classes present. ``what`` ("training", "validation") starts the message.
+    ``labels`` must be 1-D with one entry per sequence, each equal to 0 or 1 (ints, floats or
+    their strings: ``"1"`` is fine, ``2``, ``0.5``, ``"yes"``, NaN and None are not). With
+    ``both_classes`` (the default) both labels must occur. ``what`` ("training", "validation")
+    starts the message.
     """
-    y = np.asarray(labels)
-    if y.ndim != 1 or y.shape[0] != len(sequences):
-        raise InputError(
-            f"{what} set: {len(sequences)} sequences but labels of shape {y.shape}; pass one label each"
-        )
-    if y.size == 0:
-        raise InputError(f"{what} set is empty; give at least one enhancer and one non-enhancer")
-    if not np.isin(y, (0, 1)).all():
-        raise InputError(f"{what} labels must be 0 or 1; found {np.setdiff1d(y, [0, 1])[:3].tolist()}")
-    if np.unique(y).size < 2:
-        raise InputError(
-            f"{what} set has only label {int(y[0])}; it needs both enhancers (1) and non-enhancers (0)"
-        )
-    return y.astype(np.int64)
+    raw = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
+    if raw.ndim != 1:
+        raise InputError(f"{what} data: labels of shape {raw.shape}; pass one label per sequence")
+    if len(raw) != len(sequences):
+        raise InputError(f"{what} data: {len(sequences)} sequences but {len(raw)} labels; pass one label per sequence")
+    if len(raw) == 0:
+        raise InputError(f"{what} data is empty; give at least one enhancer and one non-enhancer")
+    try:
+        y = raw.astype(np.float64)
+    except (TypeError, ValueError):  # some value is not a number: find which
+        y = np.array([_as_float(v) for v in raw], dtype=np.float64)
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        value = raw[i : i + 1].tolist()[0]  # a plain Python value for the message
+        raise InputError(f"{what} data: label {value!r} (sequence {i + 1}) is not 0 or 1; "
+                         "use 1 for enhancer, 0 for non-enhancer")
+    y = y.astype(np.int64)
+    if both_classes and np.unique(y).size < 2:
+        raise InputError(f"{what} data has only label {int(y[0])}; it needs both classes "
+                         "(enhancers 1 and non-enhancers 0)")
+    return y
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str, Any]:

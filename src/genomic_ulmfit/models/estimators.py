@@ -19,7 +19,7 @@ import numpy as np
 from genomic_ulmfit.data.corpus import ArrayBatches
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.models.base import SequenceModel, read_model_json, register_model
+from genomic_ulmfit.models.base import SequenceModel, check_binary_labels, read_model_json, register_model
 from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
@@ -46,39 +46,13 @@ def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
-def _labels(labels: Any, n: int, where: str) -> np.ndarray:
-    """0/1 labels as int64 (n,); anything else (2, 0.5, "yes", NaN, wrong count) is an InputError."""
-    raw = np.asarray(labels).reshape(-1)
-    if len(raw) != n:
-        raise InputError(f"{where}: {n} sequences but {len(raw)} labels; pass one label per sequence")
-    try:
-        y = raw.astype(np.float64)
-    except (TypeError, ValueError):  # some value is not a number: find which
-        y = np.array([_as_float(v) for v in raw], dtype=np.float64)
-    bad = ~np.isin(y, (0.0, 1.0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        value = raw[i : i + 1].tolist()[0]  # a plain Python value for the message
-        raise InputError(f"{where}: label {value!r} (sequence {i + 1}) is not 0 or 1; use 1 for enhancer, 0 for non-enhancer")
-    return y.astype(np.int64)
-
-
-def _as_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
 def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed):
     """Training and validation sequences/labels; validation is carved from training when absent."""
     seqs = list(sequences)
-    y = _labels(labels, len(seqs), "training data")
-    if len(np.unique(y)) < 2:
-        raise InputError("training data: needs both classes (label 0 and 1)")
+    y = check_binary_labels(seqs, labels, "training")
     if valid_sequences is not None and len(valid_sequences):
         vseqs = list(valid_sequences)
-        vy = _labels(valid_labels, len(vseqs), "validation data")
+        vy = check_binary_labels(vseqs, valid_labels, "validation", both_classes=False)
         return seqs, y, vseqs, vy
     tr, va = holdout_split(y, valid_frac, seed)
     return [seqs[i] for i in tr], y[tr], [seqs[i] for i in va], y[va]

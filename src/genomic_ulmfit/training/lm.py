@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from genomic_ulmfit.config import LMTrainConfig, Preset, get_preset
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import (
     git_commit,
     package_versions,
@@ -186,6 +186,7 @@ def pretrain_lm(
     device: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    init_from: str | os.PathLike | None = None,
 ) -> Path:
     """Pretrain an AWD-LSTM LM on genome FASTA files (the seed's primate LM).
 
@@ -203,6 +204,10 @@ def pretrain_lm(
     max_bases : int, optional
         Read at most this many bases (quick runs).
     seed, device, resume, progress : as elsewhere.
+    init_from : path, optional
+        An LM directory to continue from (warm start): its weights are the starting point and its
+        tokenizer and sizes must match. With a new ``seed`` the capped sample of pieces differs, so
+        the extra pretraining sees mostly new sequence; the record sums the tokens of both runs.
     """
     from genomic_ulmfit.data.corpus import build_genome_corpus
     from genomic_ulmfit.models.awd_lstm import LanguageModel
@@ -221,12 +226,33 @@ def pretrain_lm(
         seed=seed, max_bases=max_bases, progress=progress,
     )
     model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
+    init_meta = _warm_start(model, tok, init_from) if init_from is not None else None
     trained = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
                        device=resolve_device(device), seed=seed, progress=progress)
-    return save_language_model(out, model.cpu(), tok, _record(
-        p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
-        sources=[str(f) for f in fasta_paths], pretrained_from=None,
-    ))
+    record = _record(p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
+                     sources=[str(f) for f in fasta_paths], pretrained_from=str(init_from) if init_from else None)
+    if init_meta is not None:
+        before = (init_meta.get("used") or {}).get("total_train_tokens_seen",
+                                                    (init_meta.get("used") or {}).get("train_tokens_seen", 0))
+        record["used"]["total_train_tokens_seen"] = int(before) + record["used"]["train_tokens_seen"]
+        record["total_seconds"] = round(float(init_meta.get("total_seconds", init_meta.get("seconds", 0))) +
+                                        record["seconds"], 1)
+        record["pretrained_meta"] = {k: init_meta.get(k) for k in ("preset", "used", "final", "seconds", "seed")}
+    return save_language_model(out, model.cpu(), tok, record)
+
+
+def _warm_start(model, tok, lm_dir: str | os.PathLike) -> dict[str, Any]:
+    """Copy the weights of the LM in ``lm_dir`` into ``model`` (same tokenizer and sizes)."""
+    src, src_tok, meta = load_language_model(lm_dir)
+    if (src_tok.k, src_tok.stride) != (tok.k, tok.stride):
+        raise ConfigError(f"{lm_dir}: its tokens are {src_tok.k}-mer/{src_tok.stride}, not {tok.k}-mer/{tok.stride}; "
+                          "continue it with the same --kmer/--stride")
+    mine, theirs = model.state_dict(), src.state_dict()
+    bad = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape]
+    if bad:
+        raise ConfigError(f"{lm_dir}: its sizes differ from the preset's ({bad[0]}); continue it with its own preset")
+    model.load_state_dict(theirs)
+    return meta
 
 
 def finetune_lm(
