@@ -118,3 +118,30 @@ def test_cli_ensemble_of_saved_runs(tmp_path):
     assert isinstance(ens, EnsembleModel) and len(ens.models_) == 2
     p = ens.predict_proba(seqs[:5])
     assert p.shape == (5,) and ((p > 0) & (p < 1)).all()
+
+
+def test_labelled_calibration_selects_weights_and_drops_a_useless_member(tmp_path):
+    calib = _seqs(300, 7)
+    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in calib])
+    y = (gc > np.median(gc)).astype(int)
+    good, noise = Fixed(8.0), Fixed(-8.0)  # the second ranks exactly backwards
+    ens = EnsembleModel.from_models({"good": good, "noise": noise}, calib, labels=y)
+    assert ens.weights == [1.0, 0.0]
+    assert ens.selection_["member_auroc"][0] == pytest.approx(1.0)
+    assert ens.selection_["member_auroc"][1] == pytest.approx(0.0)
+    # Without labels the weights stay equal (and opposite members cancel out).
+    assert EnsembleModel.from_models({"good": good, "noise": noise}, calib).weights is None
+
+
+def test_select_weights_adds_a_member_only_when_it_helps():
+    from genomic_ulmfit.models.ensemble import select_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    signal = y + rng.normal(0, 1.0, y.size)
+    a = signal + rng.normal(0, 1.0, y.size)  # two noisy views of the same signal: averaging helps
+    b = signal + rng.normal(0, 1.0, y.size)
+    junk = rng.normal(size=y.size)
+    weights, record = select_weights(np.stack([a, b, junk]), y)
+    assert weights[0] >= 1 and weights[1] >= 1 and weights[2] == 0
+    assert record["ensemble_auroc"] > max(record["member_auroc"])

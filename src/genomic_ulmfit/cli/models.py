@@ -395,9 +395,11 @@ def ensemble_cmd(
     runs: list[Path] = typer.Argument(..., help="Run directories written by 'train' (two or more)."),
     dataset: Path = typer.Option(..., "--data", "-d", help="Dataset whose calibration split standardises the members."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory for the ensemble (model.json)."),
-    split: str = typer.Option("valid", "--split", help="Calibration rows (labels are not used)."),
+    split: str = typer.Option("valid", "--split", help="Calibration rows: they standardise the members and, "
+                              "when labelled, choose the weights."),
     species: str | None = typer.Option(None, "--species"),
-    weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default equal)."),
+    weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default: chosen "
+                                       "on the labelled calibration rows by greedy selection)."),
 ) -> None:
     """Combine saved runs into one model: the mean of standardised logits (see models/ensemble.py).
 
@@ -408,7 +410,10 @@ def ensemble_cmd(
     from genomic_ulmfit.models.ensemble import EnsembleModel
 
     w = [float(x) for x in weights.split(",")] if weights else None
-    calib = select_split(load_dataset(dataset), split, _species_list(species))["sequence"].tolist()
-    ens = EnsembleModel([str(r) for r in runs], w).fit(calib)
+    calib = select_split(load_dataset(dataset), split, _species_list(species))
+    labels = calib["label"].to_numpy() if (calib["label"] >= 0).all() else None
+    ens = EnsembleModel([str(r) for r in runs], w).fit(calib["sequence"].tolist(), labels)
     ens.save(out)
-    _console().print(f"[green]ensemble of {len(runs)} runs → {out}[/] (calibrated on {len(calib):,} {split} sequences)")
+    chosen = "" if w is not None or labels is None else f", weights chosen on them: {ens.weights}"
+    _console().print(f"[green]ensemble of {len(runs)} runs → {out}[/] (calibrated on {len(calib):,} {split} "
+                     f"sequences{chosen})")

@@ -170,8 +170,8 @@ def run_benchmark(
             from genomic_ulmfit.models.ensemble import EnsembleModel
 
             valid = part[part["split"] == "valid"]
-            calib = (valid if len(valid) else part[part["split"] == "train"])["sequence"].tolist()
-            ens = EnsembleModel.from_models(fitted, calib)
+            calib = valid if len(valid) else part[part["split"] == "train"]
+            ens = EnsembleModel.from_models(fitted, calib["sequence"].tolist(), calib["label"].to_numpy())
             ens.save(out / "runs" / "ensemble" / tag)
             seconds[("ensemble" + suffix, tag)] = sum(seconds[(_label(n) + suffix, tag)] for n in names)
             scores.append(score_table({"ensemble" + suffix: ens}, test))

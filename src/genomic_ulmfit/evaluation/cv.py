@@ -82,8 +82,9 @@ def cross_validate(
             fitted[label].run_dir_ = run_dir
         if ensemble and len(fitted) > 1:
             t0 = time.time()
-            valid_seqs = part.loc[part["split"] == "valid", "sequence"].tolist()
-            fitted["ensemble"] = EnsembleModel.from_models({str(m.run_dir_): m for m in fitted.values()}, valid_seqs)
+            valid = part[part["split"] == "valid"]
+            fitted["ensemble"] = EnsembleModel.from_models({str(m.run_dir_): m for m in fitted.values()},
+                                                           valid["sequence"].tolist(), valid["label"].to_numpy())
             seconds["ensemble"] = sum(seconds.values()) + time.time() - t0
         for label, model in fitted.items():
             p = np.asarray(model.predict_proba(test["sequence"].tolist()), dtype=np.float64)

@@ -60,9 +60,10 @@ def run_holdout(
         fitted[label], seconds[label] = fit_for(name, train, out / "runs" / label, preset=preset, lm_dir=lm_dir,
                                                 seed=seed, device=device, progress=progress)
         log(f"   {seconds[label]:.0f} s")
-    valid_seqs = train.loc[train["split"] == "valid", "sequence"].tolist()
+    valid = train[train["split"] == "valid"]
     runs = {str(out / "runs" / label): m for label, m in fitted.items()}
-    ens = EnsembleModel.from_models(runs, valid_seqs) if len(fitted) > 1 else None
+    ens = (EnsembleModel.from_models(runs, valid["sequence"].tolist(), valid["label"].to_numpy())
+           if len(fitted) > 1 else None)
     if ens is not None:
         ens.save(out / "runs" / "ensemble")
     final = ens if ens is not None else next(iter(fitted.values()))
