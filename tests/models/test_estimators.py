@@ -19,6 +19,7 @@ from genomic_ulmfit.models.estimators import (
     ULMFiTModel,
     holdout_split,
     model_from_name,
+    token_views,
     tokens_both_strands,
 )
 from genomic_ulmfit.models.gkmsvm import GkmSvm
@@ -178,6 +179,26 @@ def test_tokens_both_strands():
         np.testing.assert_array_equal(fwd[i, :n], tok.encode_one(s))
         np.testing.assert_array_equal(rc[i, :n], tok.encode_one(revcomp(s)))
         assert (fwd[i, n:] == tok.pad_id).all() and (rc[i, n:] == tok.pad_id).all()
+
+
+def test_token_views_cover_both_strands_and_every_frame():
+    tok = KmerTokenizer(4, 2)
+    seqs = ["ACGTTGCAAC", "GGGATC", "ACGTA"]
+    v = token_views(tok, seqs)
+    assert v.shape == (3, 4, tok.n_tokens(10))
+    for i, s in enumerate(seqs):
+        r = revcomp(s)
+        expect = [s, r, s[1:] if len(s) > 4 else s, r[1:] if len(s) > 4 else r]
+        for j, q in enumerate(expect):
+            n = tok.n_tokens(len(q))
+            np.testing.assert_array_equal(v[i, j, :n], tok.encode_one(q))
+            assert (v[i, j, n:] == tok.pad_id).all()
+    # The views of the reverse complements are the same arrays with the strands swapped.
+    np.testing.assert_array_equal(token_views(tok, [revcomp(s) for s in seqs])[:, [1, 0, 3, 2]], v)
+    assert token_views(tok, seqs, strands=False).shape[1] == 2
+    assert token_views(tok, seqs, frames=False).shape[1] == 2
+    np.testing.assert_array_equal(token_views(tok, seqs, strands=False, frames=False)[:, 0], v[:, 0])
+    assert token_views(KmerTokenizer(3, 1), seqs).shape[1] == 2  # stride 1 has a single frame
 
 
 # ----------------------------------------------------------------------------- determinism

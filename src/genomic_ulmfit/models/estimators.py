@@ -120,18 +120,39 @@ def _pad_to(a: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _strand_pick(both: np.ndarray, rng) -> Any:
-    """From a stacked (B, 2, T) token batch pick one strand per row at random → LongTensor (B, T)."""
+def token_views(tokenizer, sequences: Sequence[str], *, strands: bool = True, frames: bool = True) -> np.ndarray:
+    """Every way the tokenizer can read each sequence, stacked: (n, views, T), right-padded.
+
+    View 0 is the forward strand from base 0 (the plain tokenization). ``strands`` adds the reverse
+    complement; ``frames`` adds the other k-mer frames, i.e. each strand read from base
+    1 … stride-1 (with stride 2, a 4-mer/2 tokenization sees only every other k-mer start, and
+    the second frame holds the rest). Order: (fwd, rc) for frame 0, then for frame 1, …; the rc
+    view of frame f is the reverse complement read from its base f, so the views of a sequence's
+    reverse complement are the same arrays with fwd/rc swapped. Sequences too short for a frame
+    (fewer than k bases from its offset) repeat frame 0.
+    """
+    seqs = list(sequences)
+    rcs = [revcomp(q) for q in seqs] if strands else []
+    views = []
+    for f in range(tokenizer.stride if frames else 1):
+        for strand in (seqs, rcs) if strands else (seqs,):
+            views.append(tokenizer.encode([q[f:] if len(q) - f >= tokenizer.k else q for q in strand], pad=True))
+    width = max(v.shape[1] for v in views)
+    return np.stack([_pad_to(v, width) for v in views], axis=1)
+
+
+def _view_pick(views: np.ndarray, rng) -> Any:
+    """From a stacked (B, V, T) token batch pick one view per row at random → LongTensor (B, T)."""
     import torch
 
-    pick = rng.integers(0, 2, size=both.shape[0])
-    return torch.as_tensor(both[np.arange(both.shape[0]), pick].astype(np.int64))
+    pick = rng.integers(0, views.shape[1], size=views.shape[0])
+    return torch.as_tensor(_trim(views[np.arange(views.shape[0]), pick]).astype(np.int64))
 
 
-def _first_strand(both: np.ndarray, rng) -> Any:
+def _first_view(views: np.ndarray, rng) -> Any:
     import torch
 
-    return torch.as_tensor(both[:, 0].astype(np.int64))
+    return torch.as_tensor(views[:, 0].astype(np.int64))
 
 
 @register_model
@@ -152,6 +173,10 @@ class ULMFiTModel(SequenceModel):
         Train on a random strand of each sequence per epoch (the LSTM reads one direction only).
     rc_average : bool, default True
         Average P(enhancer) over both strands at prediction time.
+    frames : bool, default True
+        Also read every k-mer frame (the sequence from base 1 … stride-1): a random frame per
+        sequence and epoch in training, the average over frames at prediction (see
+        :func:`token_views`). Without it a stride-2 model never sees half of the k-mer starts.
     select_metric : str, default "auroc"
         Validation metric that picks the epoch whose weights are kept.
     """
@@ -167,6 +192,7 @@ class ULMFiTModel(SequenceModel):
         device: str | None = None,
         rc_augment: bool = True,
         rc_average: bool = True,
+        frames: bool = True,
         select_metric: str = "auroc",
     ):
         self.preset = preset
@@ -175,6 +201,7 @@ class ULMFiTModel(SequenceModel):
         self.device = device
         self.rc_augment = rc_augment
         self.rc_average = rc_average
+        self.frames = frames
         self.select_metric = select_metric
 
     def get_params(self) -> dict[str, Any]:
@@ -184,6 +211,7 @@ class ULMFiTModel(SequenceModel):
             "seed": self.seed,
             "rc_augment": self.rc_augment,
             "rc_average": self.rc_average,
+            "frames": self.frames,
             "select_metric": self.select_metric,
         }
 
@@ -223,14 +251,13 @@ class ULMFiTModel(SequenceModel):
 
         tr_s, tr_y, va_s, va_y = _train_valid(sequences, labels, valid_sequences, valid_labels,
                                               ccfg.valid_frac, self.seed)
-        tr_both = np.stack(tokens_both_strands(tokenizer, tr_s), axis=1)  # (n, 2, T)
-        va_both = np.stack(tokens_both_strands(tokenizer, va_s), axis=1)
+        tr_views = token_views(tokenizer, tr_s, strands=self.rc_augment, frames=self.frames)  # (n, V, T)
+        va_views = token_views(tokenizer, va_s, strands=False, frames=False)
         return {
             "model": model, "tokenizer": tokenizer, "config": cfg, "preset": preset, "encoder_meta": lm_meta,
-            "train_data": ArrayBatches(tr_both, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
-                                       transform=_strand_pick if self.rc_augment else _first_strand,
-                                       drop_last=len(tr_y) > ccfg.batch_size),
-            "valid_data": ArrayBatches(va_both, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_strand),
+            "train_data": ArrayBatches(tr_views, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
+                                       transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size),
+            "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view),
         }
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
@@ -267,9 +294,9 @@ class ULMFiTModel(SequenceModel):
         self._check_fitted()
         seqs = list(sequences)
         bs = batch_size or 128
-        fwd, rc = tokens_both_strands(self.tokenizer_, seqs)
+        views = token_views(self.tokenizer_, seqs, strands=self.rc_average, frames=self.frames)
         # Sort by length so padding stays small in each batch; the model ignores padding anyway.
-        order = np.argsort(-(fwd != self.tokenizer_.pad_id).sum(1), kind="stable")
+        order = np.argsort(-(views[:, 0] != self.tokenizer_.pad_id).sum(1), kind="stable")
 
         def run(tokens: np.ndarray) -> np.ndarray:
             t = tokens[order]
@@ -281,8 +308,11 @@ class ULMFiTModel(SequenceModel):
             out[order] = p
             return out
 
-        p = run(fwd)
-        return (p + run(rc)) / 2 if self.rc_average else p
+        if not self.rc_average:
+            return np.mean([run(views[:, v]) for v in range(views.shape[1])], axis=0)
+        # fwd + rc first (exactly commutative), so a sequence and its reverse complement score alike.
+        pairs = [run(views[:, v]) + run(views[:, v + 1]) for v in range(0, views.shape[1], 2)]
+        return np.sum(pairs, axis=0) / views.shape[1]
 
     def _check_fitted(self):
         if not hasattr(self, "model_"):
@@ -310,7 +340,8 @@ class ULMFiTModel(SequenceModel):
         meta = read_model_json(directory)
         params = meta.get("params", {})
         self = cls(**{k: v for k, v in params.items() if k in ("preset", "encoder", "seed", "rc_augment",
-                                                             "rc_average", "select_metric")})
+                                                             "rc_average", "frames", "select_metric")})
+        self.frames = bool(params.get("frames", False))  # runs saved before frames existed read frame 0 only
         self.device = device
         cfg = AWDLSTMConfig.from_dict(meta["config"])
         model = ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1))
