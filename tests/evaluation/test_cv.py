@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genomic_ulmfit.data.dataset import Source, import_sources
+from genomic_ulmfit.data.dataset import Source, import_sources, load_dataset
 from genomic_ulmfit.data.simulate import simulate_cohn_layout
 from genomic_ulmfit.evaluation.cv import cross_validate, fold_frame
 from genomic_ulmfit.evaluation.metrics import auroc
@@ -66,3 +66,6 @@ def test_holdout_writes_scores_and_metrics(sim_df, tmp_path):
     assert list(scores["id"]) == list(test["id"])
     assert m["test_metrics"]["kmer"]["auroc"] == pytest.approx(auroc(scores["label"], scores["score"]), abs=1e-6)
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["n_train"] == 180
+    split = load_dataset(tmp_path / "out" / "train_split.parquet")
+    assert len(split) == 180 and set(split["split"]) == {"train", "valid"}
+    assert (split["split"] == "valid").sum() == pytest.approx(18, abs=2)

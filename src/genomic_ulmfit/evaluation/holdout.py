@@ -2,7 +2,8 @@
 
 Train on TRAIN only (10% of it held out for epoch selection and ensemble calibration): the k-mer
 LR, the modern CNN and ULMFiT (genome-pretrained LM fine-tuned on TRAIN's training sequences),
-combined by :class:`~genomic_ulmfit.models.ensemble.EnsembleModel`; score TEST.
+combined by :class:`~genomic_ulmfit.models.ensemble.EnsembleModel` (weights chosen on the held-out
+10%); score TEST. The train/valid assignment is saved as ``OUT/train_split.parquet``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def run_holdout(
 
     Returns the metrics dict (per member and for the ensemble, when TEST has labels).
     """
-    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.data.dataset import read_table_or_dataset, save_dataset
     from genomic_ulmfit.evaluation.benchmark import fit_for
     from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci
     from genomic_ulmfit.models.ensemble import EnsembleModel
@@ -52,6 +53,9 @@ def run_holdout(
     _, va = holdout_split(train["label"].to_numpy(np.int64), 0.1, seed)
     split[va] = "valid"
     train["split"] = split
+    # The split itself, so runs from several holdout calls on the same TRAIN can be ensembled later
+    # (genomic-ulmfit ensemble RUN... --data OUT/train_split.parquet).
+    save_dataset(train, out / "train_split.parquet")
     fitted, seconds = {}, {}
     for name in models:
         label = name.replace(":", "-")
