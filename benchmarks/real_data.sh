@@ -2,7 +2,8 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage
+#   import lm lm_more cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv
+#   ienhancer ienhancer_ulmfit vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,10 +12,14 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
+STEPS=${*:-import lm lm_more cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
-LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
+LM0=$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2            # 8 M tokens (build_lm.sh)
+LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}   # + 16 M more (lm_more)
+G="$D/genomes"
+GENOMES=("$G/human_chr22_epo_blocks.fa.gz" "$G/chimpanzee_chr22_epo_blocks.fa.gz" "$G/gorilla_chr22_epo_blocks.fa.gz"
+         "$G/orangutan_chr22_epo_blocks.fa.gz" "$G/human_GRCh37_chrX.fa.gz")
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
 
@@ -32,7 +37,11 @@ for step in $STEPS; do
       for s in cohn_human ienhancer vista nhlf; do $GU data stats "$W/$s.parquet" --json "$W/$s.stats.json"; done
       ;;
     lm)
-      "$ROOT/benchmarks/build_lm.sh" "$LM"
+      "$ROOT/benchmarks/build_lm.sh" "$LM0"
+      ;;
+    lm_more)   # continue the 8 M-token LM on 16 M tokens of other pieces (seed 1): 24 M tokens in all
+      [ -f "$LM/lm.json" ] || { rm -rf "$LM"; $GU lm pretrain "${GENOMES[@]}" --kmer 4 --stride 2 --preset cpu \
+        --init "$LM0" --seed 1 --max-tokens 16000000 --lr 3e-3 --out "$LM"; }
       ;;
     cohn_split)   # fixed seeded 80/10/10 split: baselines, ULMFiT (genome LM + fine-tune), ensemble
       C="$W/cohn_split"; DS="$W/cohn_human.parquet"
@@ -51,10 +60,29 @@ for step in $STEPS; do
       $GU benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit --ensemble \
         --lm "$LM" --preset cpu --out "$W/cohn_report"
       ;;
-    cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM
+    cohn_recipe)   # the recommended recipe (benchmarks/holdout.sh): train = seeded train+valid, test = seeded test
+      $ROOT/.venv/bin/python - "$W" <<'PY'
+import sys, pandas as pd
+w = sys.argv[1]; df = pd.read_parquet(f"{w}/cohn_human.parquet")
+df[df.split != "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_trainvalid.tsv.gz", sep="\t", index=False)
+df[df.split == "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_test.tsv.gz", sep="\t", index=False)
+PY
+      fresh "$W/cohn_recipe"
+      GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" "$W/cohn_recipe"
+      ;;
+    cohn_gkmsvm)   # gkm-SVM on the same train/valid/test, then the recipe + gkm-SVM ensemble (needs cohn_recipe)
+      fresh "$W/cohn_gkmsvm"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models gkmsvm --out "$W/cohn_gkmsvm"
+      R="$W/cohn_recipe/runs"
+      $GU ensemble "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" --data "$W/cohn_recipe/train_split.parquet" \
+        --out "$W/cohn_gkmsvm/ensemble4"
+      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" "$R/ensemble" "$W/cohn_gkmsvm/ensemble4" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_gkmsvm/eval"
+      ;;
+    cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM (recipe protocol)
       fresh "$W/cohn_ablations"
-      $GU benchmark "$W/cohn_human.parquet" --species Human --models ulmfit:scratch,ulmfit:noft,ulmfit:nolm \
-        --no-ensemble --lm "$LM" --preset cpu --out "$W/cohn_ablations"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft,ulmfit:nolm,ulmfit:scratch \
+        --lm "$LM" --out "$W/cohn_ablations"
       ;;
     cohn_cv)
       fresh "$W/cohn_cv"

@@ -399,7 +399,7 @@ def ensemble_cmd(
                               "when labelled, choose the weights."),
     species: str | None = typer.Option(None, "--species"),
     weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default: chosen "
-                                       "on the labelled calibration rows by greedy selection)."),
+                                       "on the labelled calibration rows: members within 0.03 AUROC of the best)."),
 ) -> None:
     """Combine saved runs into one model: the mean of standardised logits (see models/ensemble.py).
 

@@ -6,11 +6,12 @@ with the mean and standard deviation it has on a calibration set (normally the v
 sequences — labels are not needed), then averaged; the result goes back through a sigmoid. The
 score ranks sequences; it is a probability only loosely (0.5 ≈ the calibration set's average).
 
-When the calibration sequences come with labels, the weights are chosen on them by greedy
-ensemble selection with replacement (Caruana et al. 2004): start from the member with the best
-AUROC, then keep adding the member (possibly again) that raises the ensemble's AUROC most, until
-no addition helps; a member's weight is how often it was picked. A weak member (say a CNN 0.07
-AUROC behind the others) then gets weight 0 instead of dragging the mean down.
+When the calibration sequences come with labels, members whose AUROC on them is more than
+``PRUNE_TOL`` (0.03, about 1.5 standard errors of an AUROC on ~500 sequences) below the best
+member's get weight 0; the rest are averaged with equal weights. A weak member (say the Cohn CNN,
+0.07 behind the others on Cohn human) then no longer drags the mean down. On the Cohn human 5-fold
+CV (k-mer LR, Cohn CNN, modern CNN) this gave 0.807 AUROC against 0.794 for equal weights and 0.800
+for greedy forward selection (Caruana et al. 2004), which overfits a validation set this small.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from genomic_ulmfit.models.base import (
     register_model,
 )
 from genomic_ulmfit.utils import write_json_atomic
+
+PRUNE_TOL = 0.03
 
 
 def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
@@ -128,24 +131,16 @@ class EnsembleModel(SequenceModel):
         return self
 
 
-def select_weights(z: np.ndarray, y: np.ndarray, max_rounds: int = 20) -> tuple[list[float], dict[str, Any]]:
-    """Greedy ensemble selection with replacement on standardised logits ``z`` (members, n).
+def select_weights(z: np.ndarray, y: np.ndarray, tol: float = PRUNE_TOL) -> tuple[list[float], dict[str, Any]]:
+    """Weight 1 for members whose AUROC on (``z``, ``y``) is within ``tol`` of the best, else 0.
 
-    Returns ``(weights, record)``: weights are pick counts (the first pick is the best single
-    member by AUROC; each further pick is the member that raises the mean's AUROC most, and
-    selection stops when no pick raises it). ``record`` has the members' and the ensemble's AUROC.
+    ``z``: standardised logits (members, n). Returns ``(weights, record)``; ``record`` holds the
+    members' AUROC, the ensemble's and the rule.
     """
     from sklearn.metrics import roc_auc_score
 
-    single = [float(roc_auc_score(y, zi)) for zi in z]
-    counts = np.zeros(len(z))
-    counts[int(np.argmax(single))] = 1
-    best = max(single)
-    for _ in range(max_rounds):
-        trials = [float(roc_auc_score(y, ((counts + np.eye(len(z))[j]) @ z))) for j in range(len(z))]
-        j = int(np.argmax(trials))
-        if trials[j] <= best + 1e-9:
-            break
-        counts[j] += 1
-        best = trials[j]
-    return counts.tolist(), {"member_auroc": single, "ensemble_auroc": best, "method": "greedy (Caruana 2004)"}
+    single = np.array([roc_auc_score(y, zi) for zi in z])
+    weights = (single >= single.max() - tol).astype(np.float64)
+    return weights.tolist(), {"member_auroc": single.round(6).tolist(),
+                              "ensemble_auroc": round(float(roc_auc_score(y, weights @ z)), 6),
+                              "method": f"equal weights within {tol} AUROC of the best member"}
