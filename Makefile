@@ -26,7 +26,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/tokenize.py
+	$(BIN)/python benchmarks/tokenizer_speed.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache build *.egg-info src/*.egg-info

@@ -24,15 +24,9 @@ Run from the project root::
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-
-# benchmarks/tokenize.py shadows the standard-library module ``tokenize`` (imported by inspect and
-# so by numpy): drop the script directory from sys.path before importing anything else.
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
 
 _pre = argparse.ArgumentParser(add_help=False)
 _pre.add_argument("--threads", type=int, default=1)

@@ -6,16 +6,11 @@ k-mer up in a dict. It is timed on a subset (it is slow) and reported in the sam
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/tokenize.py --n 20000 --length 500 --repeat 5
+    .venv/bin/python benchmarks/tokenizer_speed.py --n 20000 --length 500 --repeat 5
 """
 
-# This file is named like the standard-library module ``tokenize`` that ``inspect`` (and so numpy)
-# imports; drop the script directory from sys.path before importing anything else.
 import os
-import sys
 
-if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
