@@ -293,13 +293,16 @@ def _demo() -> Preset:
         name="demo",
         tokenizer=TokenizerConfig(k=4, stride=2),
         lstm=LSTMConfig(emb_size=64, hidden_size=192, n_layers=2),
-        pretrain=LMTrainConfig(epochs=1, lr=5e-3, batch_size=32, bptt=70, drop_mult=0.1, max_tokens=300_000),
-        finetune=LMTrainConfig(epochs=1, lr=3e-3, batch_size=32, bptt=70, drop_mult=0.2),
+        # Tuned on one simulated species (validation AUROC): 4 pretraining epochs over the small
+        # simulated genomes, 3 fine-tuning epochs and 5 epochs with all layers took ULMFiT's test
+        # AUROC from 0.57 to 0.65 there (k-mer LR 0.82) for about 50 s more per species.
+        pretrain=LMTrainConfig(epochs=4, lr=1e-2, batch_size=32, bptt=70, drop_mult=0.1, max_tokens=3_000_000),
+        finetune=LMTrainConfig(epochs=3, lr=5e-3, batch_size=32, bptt=70, drop_mult=0.2),
         classifier=ClassifierTrainConfig(
             stages=[
                 Stage(1, 2e-2, 1),
                 Stage(1, (1e-2 / 2.6**4, 1e-2), 2),
-                Stage(2, (2e-3 / 2.6**4, 2e-3), 0),
+                Stage(5, (3e-3 / 2.6**4, 3e-3), 0),
             ],
             batch_size=64,
             drop_mult=0.3,
