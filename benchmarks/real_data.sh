@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm lm_more cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv
 #   ienhancer ienhancer_ulmfit vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
@@ -12,14 +12,10 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm lm_more cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
-LM0=$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2            # 8 M tokens (build_lm.sh)
-LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}   # + 16 M more (lm_more)
-G="$D/genomes"
-GENOMES=("$G/human_chr22_epo_blocks.fa.gz" "$G/chimpanzee_chr22_epo_blocks.fa.gz" "$G/gorilla_chr22_epo_blocks.fa.gz"
-         "$G/orangutan_chr22_epo_blocks.fa.gz" "$G/human_GRCh37_chrX.fa.gz")
+LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}   # built by benchmarks/build_lm.sh
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
 
@@ -37,11 +33,7 @@ for step in $STEPS; do
       for s in cohn_human ienhancer vista nhlf; do $GU data stats "$W/$s.parquet" --json "$W/$s.stats.json"; done
       ;;
     lm)
-      "$ROOT/benchmarks/build_lm.sh" "$LM0"
-      ;;
-    lm_more)   # continue the 8 M-token LM on 16 M tokens of other pieces (seed 1): 24 M tokens in all
-      [ -f "$LM/lm.json" ] || { rm -rf "$LM"; $GU lm pretrain "${GENOMES[@]}" --kmer 4 --stride 2 --preset cpu \
-        --init "$LM0" --seed 1 --max-tokens 16000000 --lr 3e-3 --out "$LM"; }
+      "$ROOT/benchmarks/build_lm.sh" "$LM"
       ;;
     cohn_split)   # fixed seeded 80/10/10 split: baselines, ULMFiT (genome LM + fine-tune), ensemble
       C="$W/cohn_split"; DS="$W/cohn_human.parquet"
