@@ -259,3 +259,44 @@ def test_array_batches_transform_gets_seeded_rng():
     b = [b["x"] for b in ArrayBatches(x, np.zeros(6), 3, seed=0, transform=flip).batches(2)]
     assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     assert next(iter(ArrayBatches(x, np.zeros(6), 3).batches(0)))["y"].dtype == torch.float32
+
+
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=120), st.integers(1, 9), st.booleans(), st.booleans(),
+       st.integers(0, 3))
+@settings(max_examples=60, deadline=None)
+def test_array_batches_with_lengths_group_and_trim(lengths, bs, shuffle, drop_last, seed):
+    lengths = np.array(lengths)
+    n, width = len(lengths), int(lengths.max())
+    x = np.zeros((n, width), dtype=np.int64)
+    for i, n_i in enumerate(lengths):
+        x[i, :n_i] = i + 1  # row i holds its own id, then padding
+    data = ArrayBatches(x, np.arange(n) % 2, bs, shuffle=shuffle, seed=seed, drop_last=drop_last,
+                        lengths=lengths, sortish=2)
+    batches = list(data.batches(0))
+    assert len(batches) == len(data)
+    seen = [int(b["x"][r].max()) - 1 for b in batches for r in range(len(b["x"]))]
+    assert len(set(seen)) == len(seen)  # no example twice
+    if not drop_last:
+        assert sorted(seen) == list(range(n))  # every example once
+    for b in batches:
+        ids = b["x"].max(dim=1).values.numpy() - 1
+        assert b["x"].shape[1] == lengths[ids].max()  # cut to the longest member, nothing real cut
+        np.testing.assert_array_equal((b["x"] > 0).sum(1).numpy(), lengths[ids])
+        np.testing.assert_array_equal(b["y"].numpy(), ids % 2)
+    if not shuffle:
+        assert seen == np.argsort(-lengths, kind="stable")[: len(seen)].tolist()  # longest first
+    again = [b["x"] for b in ArrayBatches(x, np.arange(n) % 2, bs, shuffle=shuffle, seed=seed,
+                                          drop_last=drop_last, lengths=lengths, sortish=2).batches(0)]
+    assert all(torch.equal(a["x"], b) for a, b in zip(batches, again, strict=True))
+
+
+def test_sortish_batches_hold_similar_lengths():
+    lengths = np.random.default_rng(0).integers(100, 8000, 3200)
+    ids = np.arange(len(lengths))[:, None]  # one column: the example's index
+
+    def mean_spread(batch_lengths):
+        data = ArrayBatches(ids, None, 32, seed=1, lengths=batch_lengths)
+        return np.mean([np.ptp(lengths[b["x"][:, 0].numpy()]) for b in data.batches(0)])
+
+    # Equal lengths leave the shuffled order as it is; real lengths group similar ones.
+    assert mean_spread(np.ones(len(lengths), int)) > 5 * mean_spread(lengths)

@@ -752,6 +752,15 @@ class ArrayBatches:
         ``transform(x_batch: np.ndarray, rng: np.random.Generator) -> torch.Tensor`` (e.g. one-hot
         + random reverse complement); ``rng`` is seeded by (seed, epoch). Default: ``torch.from_numpy``.
     drop_last : bool, default False
+    lengths : np.ndarray, shape (n,), optional
+        Unpadded length of each example along the last axis of ``x`` (right-padded). Then each
+        batch is cut to its longest member, and batches group similar lengths: in training
+        (``shuffle``) fastai's "sortish" order — shuffle, sort chunks of ``sortish`` batches by
+        length, shuffle the batches —, otherwise longest first. For data of mixed lengths this
+        saves the work on padding (VISTA elements, 315–8,061 bp, are 78% padding when padded to
+        the longest); the models must ignore padding.
+    sortish : int, default 50
+        Batches per sorted chunk.
 
     Batches are dicts ``{"x": Tensor (B, ...), "y": Tensor (B,)}``.
     """
@@ -765,14 +774,20 @@ class ArrayBatches:
         seed: int = 0,
         transform: Callable[[np.ndarray, np.random.Generator], torch.Tensor] | None = None,
         drop_last: bool = False,
+        lengths: np.ndarray | None = None,
+        sortish: int = 50,
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size} must be positive")
         if y is not None and len(y) != len(x):
             raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
+        if lengths is not None and len(lengths) != len(x):
+            raise ValueError(f"x has {len(x)} examples but lengths has {len(lengths)}")
         self.x, self.y = x, (None if y is None else np.asarray(y))
         self.batch_size, self.shuffle, self.seed = int(batch_size), shuffle, seed
         self.transform, self.drop_last = transform, drop_last
+        self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        self.sortish = max(1, int(sortish))
 
     def __len__(self) -> int:
         n = len(self.x)
@@ -783,14 +798,30 @@ class ArrayBatches:
             return self.transform(xb, rng)
         return torch.from_numpy(np.ascontiguousarray(xb))
 
+    def _batch_indices(self, rng: np.random.Generator) -> list[np.ndarray]:
+        n, bs = len(self.x), self.batch_size
+        if self.lengths is None:
+            order = rng.permutation(n) if self.shuffle else np.arange(n)
+            return [order[b * bs : (b + 1) * bs] for b in range(len(self))]
+        if not self.shuffle:
+            order = np.argsort(-self.lengths, kind="stable")
+            return [order[b * bs : (b + 1) * bs] for b in range(len(self))]
+        perm, chunk = rng.permutation(n), bs * self.sortish
+        order = np.concatenate([c[np.argsort(-self.lengths[c], kind="stable")]
+                                for c in np.array_split(perm, range(chunk, n, chunk))])
+        batches = [order[i : i + bs] for i in range(0, n, bs)]
+        if self.drop_last and len(batches[-1]) < bs:
+            batches.pop()
+        return [batches[i] for i in rng.permutation(len(batches))]
+
     def batches(self, epoch: int) -> Iterator[dict[str, Any]]:
         """Batches of ``epoch`` (deterministic per (seed, epoch))."""
         rng = np.random.default_rng([self.seed, epoch])
-        n = len(self.x)
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        for b in range(len(self)):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            batch: dict[str, Any] = {"x": self._x(self.x[idx], rng)}
+        for idx in self._batch_indices(rng):
+            xb = self.x[idx]
+            if self.lengths is not None:
+                xb = xb[..., : max(1, int(self.lengths[idx].max()))]
+            batch: dict[str, Any] = {"x": self._x(xb, rng)}
             if self.y is not None:
                 yb = self.y[idx]
                 batch["y"] = torch.from_numpy(yb.astype(np.int64 if yb.dtype.kind in "iub" else np.float32))

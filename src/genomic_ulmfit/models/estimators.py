@@ -365,6 +365,12 @@ def _trim(tokens: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+def _lengths_if_mixed(sequences: Sequence[str]) -> np.ndarray | None:
+    """Sequence lengths when they differ (for length-grouped batches), else None (plain batches)."""
+    lens = np.fromiter(map(len, sequences), np.int64, len(sequences))
+    return lens if len(lens) and lens.min() != lens.max() else None
+
+
 def _one_hot_batch(codes: np.ndarray, rng, *, rc_augment: bool) -> Any:
     """uint8 base codes (B, L) → one-hot float tensor (B, 4, L), a random strand per row if asked."""
     import torch
@@ -438,12 +444,15 @@ class CNNModel(SequenceModel):
         tr_x = encode_bases(tr_s, length, center=cohn)
         va_x = encode_bases(va_s, length, center=cohn)
         aug = p["rc_augment"]
+        # The modern CNN ignores padding: batch similar lengths together and cut each batch to its
+        # longest member (mixed-length data such as VISTA would otherwise be mostly padding).
+        tr_len, va_len = (None if cohn else _lengths_if_mixed(q) for q in (tr_s, va_s))
         return {
             "model": model, "config": cfg, "schedule": p,
             "train_data": ArrayBatches(tr_x, tr_y, p["batch_size"], shuffle=True, seed=self.seed,
-                                       drop_last=len(tr_y) > p["batch_size"],
+                                       drop_last=len(tr_y) > p["batch_size"], lengths=tr_len,
                                        transform=lambda xb, rng: _one_hot_batch(xb, rng, rc_augment=aug)),
-            "valid_data": ArrayBatches(va_x, va_y, p["batch_size"] * 2, shuffle=False,
+            "valid_data": ArrayBatches(va_x, va_y, p["batch_size"] * 2, shuffle=False, lengths=va_len,
                                        transform=lambda xb, rng: _one_hot_batch(xb, rng, rc_augment=False)),
         }
 
@@ -471,10 +480,21 @@ class CNNModel(SequenceModel):
 
         if not hasattr(self, "model_"):
             raise ConfigError("this CNN is not fitted; call fit() or load a saved run")
+        seqs = list(sequences)
         cohn = self.config_.arch == "cohn"
-        codes = encode_bases(list(sequences), self.config_.seq_len if cohn else None, center=cohn)
-        return _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j])),
-                                len(codes), batch_size or 256, self.device_)
+        codes = encode_bases(seqs, self.config_.seq_len if cohn else None, center=cohn)
+        if cohn:
+            return _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j])),
+                                    len(codes), batch_size or 256, self.device_)
+        # Longest first, each batch cut to its longest member (the modern CNN ignores padding).
+        lens = np.fromiter(map(len, seqs), np.int64, len(seqs))
+        order = np.argsort(-lens, kind="stable")
+        codes, lens = codes[order], lens[order]
+        p = _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j, : max(1, lens[i])])),
+                             len(codes), batch_size or 256, self.device_)
+        out = np.empty_like(p)
+        out[order] = p
+        return out
 
     def save(self, directory):
         if not hasattr(self, "model_"):
