@@ -73,6 +73,41 @@ def test_evaluate_several_runs_one_species_other_split(env):
     assert results.set_index("model").loc["k3", "auroc"] == pytest.approx(roc_auc_score(k3["label"], k3["score"]))
 
 
+def test_several_runs_get_paired_delong_tests_against_the_best(env, tmp_path):
+    from genomic_ulmfit.evaluation.metrics import delong_test
+
+    root = env["root"]
+    results, scores = evaluate_run([root / "k3", root / "k4"], root / "data.parquet", split="test",
+                                   out_dir=tmp_path, n_boot=20)
+    delong = pd.read_csv(tmp_path / "delong.tsv", sep="\t")
+    assert set(delong["species"]) == {"SimHuman", "SimMouse"} and len(delong) == 4
+    for species, sub in delong.groupby("species"):
+        best = results[results["species"] == species].set_index("model")["auroc"].idxmax()
+        assert (sub["best"] == best).all()
+        own = sub[sub["model"] == best].iloc[0]
+        assert own["delta"] == 0 and own["p"] == 1
+        other = sub[sub["model"] != best].iloc[0]
+        a = scores[(scores["model"] == other["model"]) & (scores["species"] == species)].sort_values("id")
+        b = scores[(scores["model"] == best) & (scores["species"] == species)].sort_values("id")
+        expect = delong_test(a["label"].to_numpy(), a["score"].to_numpy(), b["score"].to_numpy())
+        assert other["delta"] <= 0 and other["p"] == pytest.approx(expect[3], rel=1e-4)
+    assert json.loads((tmp_path / "metrics.json").read_text())["delong_vs_best"][0]["species"] in ("SimHuman", "SimMouse")
+
+
+def test_delong_vs_best_skips_species_scored_on_different_sequences():
+    from genomic_ulmfit.evaluation.metrics import delong_vs_best
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    rows = [pd.DataFrame({"model": m, "id": [f"s{i}" for i in range(60)], "species": "A", "label": y,
+                          "score": y * w + rng.normal(size=60)}) for m, w in (("good", 3.0), ("weak", 0.5))]
+    rows.append(pd.DataFrame({"model": "good", "id": ["b1", "b2"], "species": "B", "label": [0, 1], "score": [0.1, 0.9]}))
+    out = delong_vs_best(pd.concat(rows, ignore_index=True))
+    assert set(out["species"]) == {"A"}
+    weak = out[out["model"] == "weak"].iloc[0]
+    assert weak["best"] == "good" and weak["delta"] < -0.1 and weak["p"] < 0.01
+
+
 def test_runs_with_the_same_name_are_kept_apart(env, tmp_path):
     root = env["root"]
     twin = tmp_path / "other" / "k4"

@@ -67,10 +67,11 @@ def evaluate_scores(
 ):
     """Metrics per (model, species) from a score table; optionally writes files to ``out_dir``.
 
-    Writes ``metrics.json``, ``metrics.md``, ``scores.tsv`` and one ROC/PR PNG per species.
+    Writes ``metrics.json``, ``metrics.md``, ``scores.tsv``, ``delong.tsv`` (each model against the
+    best one per species, paired DeLong test; with two or more models) and one ROC/PR PNG per species.
     Returns the metrics DataFrame (columns as :func:`evaluate_predictions`).
     """
-    from genomic_ulmfit.evaluation.metrics import evaluate_predictions
+    from genomic_ulmfit.evaluation.metrics import delong_vs_best, evaluate_predictions
     from genomic_ulmfit.evaluation.report import format_table
 
     results = evaluate_predictions(scores, n_boot=n_boot, seed=seed)
@@ -78,8 +79,12 @@ def evaluate_scores(
         return results
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    delong = delong_vs_best(scores) if "id" in scores.columns and scores["model"].nunique() > 1 else None
     write_json_atomic(out / "metrics.json", {"title": title, "seed": seed, "n_boot": n_boot,
-                                             "results": results.to_dict(orient="records")})
+                                             "results": results.to_dict(orient="records"),
+                                             "delong_vs_best": None if delong is None else delong.to_dict(orient="records")})
+    if delong is not None:
+        write_text_atomic(out / "delong.tsv", delong.to_csv(sep="\t", index=False, float_format="%.6g"))
     write_text_atomic(out / "metrics.md", f"# {title}\n\n" + format_table(results) + "\n")
     write_text_atomic(out / "scores.tsv", scores.to_csv(sep="\t", index=False))
     if plots:

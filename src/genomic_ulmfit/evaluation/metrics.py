@@ -438,3 +438,30 @@ def _metrics_row(
         **{k: m[k] for k in METRIC_NAMES[1:]},
         "note": reason or "",
     }
+
+
+def delong_vs_best(df: Any) -> Any:
+    """Each model against the best one (highest AUROC) per species: paired DeLong tests.
+
+    ``df``: long score table with ``model``, ``id``, ``species``, ``label``, ``score`` (every model
+    scored on the same ids). Returns a DataFrame with species, model, best, auroc, auroc_best,
+    delta (auroc - auroc_best), z, p; the best model's own row has delta 0 and p 1. Species where
+    the models did not score the same ids are skipped.
+    """
+    import pandas as pd
+
+    rows = []
+    for species, sub in df.groupby("species", sort=False):
+        wide = sub.pivot_table(index="id", columns="model", values="score", aggfunc="first", sort=False)
+        if wide.isna().any().any() or wide.shape[1] < 2:
+            continue
+        y = sub.drop_duplicates("id").set_index("id").loc[wide.index, "label"].to_numpy()
+        if undefined_reason(y):
+            continue
+        aucs = {m: auroc(y, wide[m].to_numpy()) for m in wide.columns}
+        best = max(aucs, key=aucs.get)
+        for m in wide.columns:
+            a, b, z, pval = delong_test(y, wide[m].to_numpy(), wide[best].to_numpy())
+            rows.append({"species": str(species), "model": str(m), "best": str(best), "auroc": a, "auroc_best": b,
+                         "delta": a - b, "z": z, "p": pval})
+    return pd.DataFrame(rows, columns=["species", "model", "best", "auroc", "auroc_best", "delta", "z", "p"])
