@@ -20,7 +20,6 @@ from genomic_ulmfit.models.estimators import (
     holdout_split,
     model_from_name,
     token_views,
-    tokens_both_strands,
 )
 from genomic_ulmfit.models.gkmsvm import GkmSvm
 from genomic_ulmfit.models.kmer import KmerLogistic
@@ -167,18 +166,6 @@ def test_modern_cnn_is_strand_symmetric_and_cohn_is_not(fitted, data):
     np.testing.assert_allclose(m.predict_proba(te_s), m.predict_proba(rc), rtol=0, atol=1e-6)
     c = fitted["cnn-cohn"]
     assert not np.allclose(c.predict_proba(te_s), c.predict_proba(rc), atol=1e-4)
-
-
-def test_tokens_both_strands():
-    tok = KmerTokenizer(4, 2)
-    seqs = ["ACGTTGCAAC", "GGGATC", "ACGTACGTACGTA"]
-    fwd, rc = tokens_both_strands(tok, seqs)
-    assert fwd.shape == rc.shape == (3, tok.n_tokens(13))
-    for i, s in enumerate(seqs):
-        n = tok.n_tokens(len(s))
-        np.testing.assert_array_equal(fwd[i, :n], tok.encode_one(s))
-        np.testing.assert_array_equal(rc[i, :n], tok.encode_one(revcomp(s)))
-        assert (fwd[i, n:] == tok.pad_id).all() and (rc[i, n:] == tok.pad_id).all()
 
 
 def test_token_views_cover_both_strands_and_every_frame():

@@ -104,14 +104,6 @@ def _predict_batches(model, make_x, n: int, batch_size: int, device) -> np.ndarr
 # ---------------------------------------------------------------------------------------------
 
 
-def tokens_both_strands(tokenizer, sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Token arrays (n, T) of the sequences and of their reverse complements (right-padded)."""
-    fwd = tokenizer.encode(list(sequences), pad=True)
-    rc = tokenizer.encode([revcomp(s) for s in sequences], pad=True)
-    width = max(fwd.shape[1], rc.shape[1])
-    return _pad_to(fwd, width), _pad_to(rc, width)
-
-
 def _pad_to(a: np.ndarray, width: int) -> np.ndarray:
     if a.shape[1] == width:
         return a
