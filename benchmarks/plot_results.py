@@ -66,7 +66,7 @@ def main() -> None:
     ax.axvline(0.819, ls="--", c="tab:red", label="published Genomic-ULMFiT 3-mer, 28k seqs (0.819)")
     ax.set_xlabel("AUROC [95% bootstrap CI]")
     ax.set_title("Cohn human: trained on 4,706, tested on 523")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=2)
     ax = axes[1]
     if len(cv):
         models = list(dict.fromkeys(cv["model"]))
