@@ -128,6 +128,7 @@ class EnsembleModel(SequenceModel):
         self.models_ = [load_model(m) for m in self.members]
         self.mean_ = np.asarray(meta["calibration"]["mean"], dtype=np.float64)
         self.std_ = np.asarray(meta["calibration"]["std"], dtype=np.float64)
+        self.selection_ = meta.get("selection")
         return self
 
 

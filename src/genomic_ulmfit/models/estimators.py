@@ -99,6 +99,19 @@ def _predict_batches(model, make_x, n: int, batch_size: int, device) -> np.ndarr
     return out
 
 
+def _predict_longest_first(model, rows: np.ndarray, lengths: np.ndarray, to_tensor, batch_size: int,
+                           device) -> np.ndarray:
+    """:func:`_predict_batches` over right-padded ``rows`` (n, L) sorted longest first, each batch cut
+    to its longest member (models that ignore padding); P(class 1) back in input order."""
+    order = np.argsort(-lengths, kind="stable")
+    rows, lengths = rows[order], lengths[order]
+    p = _predict_batches(model, lambda i, j: to_tensor(rows[i:j, : max(1, int(lengths[i]))]), len(rows),
+                         batch_size, device)
+    out = np.empty_like(p)
+    out[order] = p
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # ULMFiT
 # ---------------------------------------------------------------------------------------------
@@ -287,18 +300,10 @@ class ULMFiTModel(SequenceModel):
         seqs = list(sequences)
         bs = batch_size or 128
         views = token_views(self.tokenizer_, seqs, strands=self.rc_average, frames=self.frames)
-        # Sort by length so padding stays small in each batch; the model ignores padding anyway.
-        order = np.argsort(-(views[:, 0] != self.tokenizer_.pad_id).sum(1), kind="stable")
 
         def run(tokens: np.ndarray) -> np.ndarray:
-            t = tokens[order]
-            p = _predict_batches(
-                self.model_, lambda i, j: torch.as_tensor(_trim(t[i:j]).astype(np.int64)),
-                len(seqs), bs, self.device_,
-            )
-            out = np.empty_like(p)
-            out[order] = p
-            return out
+            return _predict_longest_first(self.model_, tokens, (tokens != self.tokenizer_.pad_id).sum(1),
+                                          lambda t: torch.as_tensor(t.astype(np.int64)), bs, self.device_)
 
         if not self.rc_average:
             return np.mean([run(views[:, v]) for v in range(views.shape[1])], axis=0)
@@ -478,15 +483,9 @@ class CNNModel(SequenceModel):
         if cohn:
             return _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j])),
                                     len(codes), batch_size or 256, self.device_)
-        # Longest first, each batch cut to its longest member (the modern CNN ignores padding).
         lens = np.fromiter(map(len, seqs), np.int64, len(seqs))
-        order = np.argsort(-lens, kind="stable")
-        codes, lens = codes[order], lens[order]
-        p = _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j, : max(1, lens[i])])),
-                             len(codes), batch_size or 256, self.device_)
-        out = np.empty_like(p)
-        out[order] = p
-        return out
+        return _predict_longest_first(self.model_, codes, lens, lambda c: codes_to_one_hot(torch.as_tensor(c)),
+                                      batch_size or 256, self.device_)
 
     def save(self, directory):
         if not hasattr(self, "model_"):

@@ -232,8 +232,8 @@ def pretrain_lm(
     record = _record(p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
                      sources=[str(f) for f in fasta_paths], pretrained_from=str(init_from) if init_from else None)
     if init_meta is not None:
-        before = (init_meta.get("used") or {}).get("total_train_tokens_seen",
-                                                    (init_meta.get("used") or {}).get("train_tokens_seen", 0))
+        used_before = init_meta.get("used") or {}
+        before = used_before.get("total_train_tokens_seen", used_before.get("train_tokens_seen", 0))
         record["used"]["total_train_tokens_seen"] = int(before) + record["used"]["train_tokens_seen"]
         record["total_seconds"] = round(float(init_meta.get("total_seconds", init_meta.get("seconds", 0))) +
                                         record["seconds"], 1)
