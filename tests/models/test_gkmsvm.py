@@ -42,6 +42,10 @@ def test_input_and_config_errors():
         GkmSvm(l=5, k=7).fit(seqs, y)
     with pytest.raises(ConfigError, match="kernel"):
         GkmSvm(kernel="linear").fit(seqs, y)
+    with pytest.raises(ConfigError, match="'weighted_rbf' is not supported.*does not fit in memory"):
+        GkmSvm(kernel="weighted_rbf").fit(seqs, y)
+    with pytest.raises(ConfigError, match="'rbf' is not supported.*unnormalised"):
+        GkmSvm(kernel="rbf").fit(seqs, y)
     with pytest.raises(InputError, match="not fitted"):
         GkmSvm().predict_proba(seqs)
 
