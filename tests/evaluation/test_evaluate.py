@@ -13,7 +13,7 @@ from genomic_ulmfit.data.dataset import Source, import_sources, save_dataset
 from genomic_ulmfit.data.simulate import simulate_cohn_layout
 from genomic_ulmfit.data.split import assign_splits
 from genomic_ulmfit.errors import InputError
-from genomic_ulmfit.evaluation.evaluate import evaluate_run, select_split
+from genomic_ulmfit.evaluation.evaluate import evaluate_run, run_names, select_split
 from genomic_ulmfit.models.base import load_model
 from genomic_ulmfit.models.kmer import KmerLogistic
 from genomic_ulmfit.training.runs import train_model
@@ -113,7 +113,13 @@ def test_runs_with_the_same_name_are_kept_apart(env, tmp_path):
     twin = tmp_path / "other" / "k4"
     load_model(root / "k4").save(twin)
     results, _ = evaluate_run([root / "k4", twin], env["df"], split="test", n_boot=20)
-    assert len(set(results["model"])) == 2
+    assert sorted(set(results["model"])) == sorted([f"{root.name}/k4", "other/k4"])
+
+
+def test_run_names_are_the_shortest_distinguishing_suffix():
+    assert run_names(["x/runs/kmer", "x/runs/cnn"]) == ["kmer", "cnn"]
+    assert run_names(["a/runs/ulmfit", "b/runs/ulmfit", "b/runs/kmer"]) == ["a/runs/ulmfit", "b/runs/ulmfit", "kmer"]
+    assert run_names(["/r/a/m", "/r/b/m", "/r/b/c/m"]) == ["a/m", "b/m", "c/m"]
 
 
 def test_select_split_errors(env):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,19 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
 
 
+def run_names(run_dirs: Sequence[str | os.PathLike]) -> list[str]:
+    """Short unique labels for run directories: the directory name, or as many trailing path parts
+    as it takes to tell same-named runs apart (``a/runs/ulmfit`` vs ``b/runs/ulmfit``)."""
+    parts = [Path(os.path.abspath(rd)).parts for rd in run_dirs]
+    names = ["/".join(p[-1:]) for p in parts]
+    for depth in range(2, max(map(len, parts), default=1) + 1):
+        clash = {n for n in names if names.count(n) > 1}
+        if not clash:
+            break
+        names = ["/".join(p[-depth:]) if n in clash else n for n, p in zip(names, parts)]
+    return names
+
+
 def evaluate_run(
     run_dirs: list[str | os.PathLike],
     dataset,
@@ -132,12 +145,7 @@ def evaluate_run(
 
     df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     part = select_split(df, split, species)
-    models = {}
-    for rd in run_dirs:
-        name = Path(rd).name
-        if name in models:
-            name = str(rd)
-        models[name] = load_model(rd)
+    models = {name: load_model(rd) for name, rd in zip(run_names(run_dirs), run_dirs)}
     scores = score_table(models, part, batch_size=batch_size)
     results = evaluate_scores(scores, out_dir, n_boot=n_boot, seed=seed, title=f"Evaluation on split {split}")
     return results, scores
