@@ -3,16 +3,17 @@
 # Usage: benchmarks/build_lm.sh [LM_DIR]     (prints the LM directory on its last line)
 # Genomes: ../shared/data/genomes (or $GENOMIC_ULMFIT_DATA/genomes): human, chimpanzee, gorilla,
 # orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory.
-# Two runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
-#   1. 8 M tokens from scratch (seed 0)                              → $BASE   (~20 min, one thread)
-#   2. 16 M more tokens from run 1 (seed 1: other pieces, lr 3e-3)   → LM_DIR  (~42 min, one thread)
+# Three runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
+#   1. 8 M tokens from scratch (seed 0)                              → $BASE       (~20 min, one thread)
+#   2. 16 M more tokens from run 1 (seed 1: other pieces, lr 3e-3)   → $BASE-24m   (~42 min, one thread)
+#   3. 24 M more tokens from run 2 (seed 2: other pieces, lr 2e-3)   → LM_DIR      (~65 min, one thread)
 # An interrupted run resumes from its last checkpoint.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 make -C "$ROOT" -s .venv/.installed-stamp
 GU="$ROOT/.venv/bin/genomic-ulmfit"
 BASE=${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
-LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-24m}}
+LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-48m}}
 DATA=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 G="$DATA/genomes"
 GENOMES=("$G/human_chr22_epo_blocks.fa.gz" "$G/chimpanzee_chr22_epo_blocks.fa.gz" "$G/gorilla_chr22_epo_blocks.fa.gz"
@@ -35,5 +36,6 @@ build() {
 }
 
 build "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
-build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
+build "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
+build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
 echo "$LM"

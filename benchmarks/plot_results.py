@@ -1,9 +1,11 @@
-"""Figure for RESULTS.md: AUROC with 95% CI of every model on the Cohn human test set, and the
-cross-validation AUROC (mean ± sd over folds) on every shared data set.
+"""Figures for RESULTS.md: AUROC with 95% CI of every model on the Cohn human test set, the
+cross-validation AUROC (mean ± sd over folds) on every shared data set, and the genome LM's
+validation loss / accuracy over its pretraining runs.
 
 Usage: .venv/bin/python benchmarks/plot_results.py [WORK_DIR] [--out benchmarks/figures/auroc.png]
-Reads what benchmarks/real_data.sh wrote into WORK_DIR (default ~/.cache/genomic-ulmfit/results);
-parts that have not been run are left out.
+           [--lm-root ~/.cache/genomic-ulmfit/lm] [--lm-out benchmarks/figures/lm.png]
+Reads what benchmarks/real_data.sh wrote into WORK_DIR (default ~/.cache/genomic-ulmfit/results)
+and the LM runs of benchmarks/build_lm.sh; parts that have not been run are left out.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-HOLDOUTS = [("cohn_recipe", None), ("cohn_gkmsvm", None), ("cohn_ablations", ("ulmfit-noft", "ulmfit-nolm", "ulmfit-scratch"))]
+HOLDOUTS = [("cohn_recipe", ("kmer", "cnn")), ("cohn_ablations", ("ulmfit-noft", "ulmfit-nolm", "ulmfit-scratch"))]
+LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
 CVS = [("Cohn human", "cohn_cv"), ("iEnhancer", "ienhancer_cv_ulmfit"), ("NHLF", "nhlf_cv"), ("VISTA", "vista_cv")]
+
+
+# (step, eval label → figure label): the evaluate outputs of benchmarks/real_data.sh on the Cohn test split
+EVALS = [
+    ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (24M LM)"}),
+    ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (24M LM)",
+                             "cohn_ulmfit48_seed0/runs/ulmfit": "ulmfit (48M LM)", "ensemble": "ensemble (48M LM)"}),
+]
 
 
 def holdout_points(work: Path) -> pd.DataFrame:
@@ -31,11 +42,12 @@ def holdout_points(work: Path) -> pd.DataFrame:
         for label, m in json.loads(f.read_text())["test_metrics"].items():
             if keep is None or label in keep:
                 rows.append({"model": label, "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]})
-    ens4 = work / "cohn_gkmsvm" / "eval" / "metrics.json"
-    if ens4.is_file():
-        for r in json.loads(ens4.read_text())["results"]:
-            if r["model"] == "ensemble4":
-                rows.append({"model": "ensemble + gkm-SVM", "auroc": r["auroc"], "lo": r["auroc_lo"], "hi": r["auroc_hi"]})
+    for step, names in EVALS:
+        f = work / step / "eval" / "metrics.json"
+        if f.is_file():
+            for r in json.loads(f.read_text())["results"]:
+                if r["model"] in names:
+                    rows.append({"model": names[r["model"]], "auroc": r["auroc"], "lo": r["auroc_lo"], "hi": r["auroc_hi"]})
     return pd.DataFrame(rows).drop_duplicates("model", keep="last")
 
 
@@ -48,10 +60,51 @@ def cv_points(work: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
+    """Per finished LM run: tokens seen in all, its own valid loss/accuracy (held-out genome pieces)
+    and the loss/accuracy on the Cohn human valid sequences (the same 522 for every run)."""
+    from genomic_ulmfit.training.lm import lm_accuracy
+
+    cohn = work / "cohn_human.parquet"
+    valid = pd.read_parquet(cohn).query("split == 'valid'")["sequence"].tolist() if cohn.is_file() else []
+    rows = []
+    for name in LM_RUNS:
+        f = lm_root / name / "lm.json"
+        if not f.is_file():
+            continue
+        meta = json.loads(f.read_text())
+        used = meta["used"]  # a run started from scratch has no "total_" count: its own is the total
+        row = {"run": name, "tokens": used.get("total_train_tokens_seen", used["train_tokens_seen"]) / 1e6,
+               "valid_loss": meta["final"]["valid_loss"], "valid_accuracy": meta["final"]["valid_accuracy"]}
+        if valid:
+            acc = lm_accuracy(lm_root / name, valid)
+            row.update(cohn_loss=acc["loss"], cohn_accuracy=acc["accuracy"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_lm(lm: pd.DataFrame, out: str) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric, label in ((axes[0], "loss", "next-token loss (nats)"), (axes[1], "accuracy", "next-token accuracy")):
+        ax.plot(lm["tokens"], lm[f"valid_{metric}"], "o-", label="held-out genome pieces (each run's own sample)")
+        if f"cohn_{metric}" in lm:
+            ax.plot(lm["tokens"], lm[f"cohn_{metric}"], "s-", label="Cohn human valid sequences (522, fixed)")
+        ax.set_xlabel("genome tokens seen (millions, 4-mer / stride 2)")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Primate genome LM (cpu preset, 4.2 M parameters): three continued pretraining runs")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"figure → {out}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", nargs="?", default=str(Path.home() / ".cache/genomic-ulmfit/results"))
     ap.add_argument("--out", default="benchmarks/figures/auroc.png")
+    ap.add_argument("--lm-root", default=str(Path.home() / ".cache/genomic-ulmfit/lm"))
+    ap.add_argument("--lm-out", default="benchmarks/figures/lm.png")
     a = ap.parse_args()
     work = Path(a.work)
     ho, cv = holdout_points(work), cv_points(work)
@@ -85,6 +138,10 @@ def main() -> None:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(a.out, dpi=110)
     print(f"figure → {a.out}")
+    lm = lm_points(Path(a.lm_root), work)
+    if len(lm):
+        print(lm.round(4).to_string(index=False))
+        plot_lm(lm, a.lm_out)
 
 
 if __name__ == "__main__":

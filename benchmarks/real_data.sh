@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_cv
 #   ienhancer ienhancer_ulmfit vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
@@ -12,10 +12,10 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
-LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}   # built by benchmarks/build_lm.sh
+LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
 
@@ -75,6 +75,21 @@ PY
       fresh "$W/cohn_ablations"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft,ulmfit:nolm,ulmfit:scratch \
         --lm "$LM" --out "$W/cohn_ablations"
+      ;;
+    cohn_lm_seeds)   # ULMFiT on the recipe protocol with the 24 M- and 48 M-token LMs and two seeds (needs cohn_recipe)
+      L24="${LM%-48m}-24m"   # run 2 of build_lm.sh; the 24m/seed 0 ULMFiT is the first session's cohn_recipe run
+      fresh "$W/cohn_ulmfit_seed1"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L24" --seed 1 --out "$W/cohn_ulmfit_seed1"
+      for s in 0 1; do
+        fresh "$W/cohn_ulmfit48_seed$s"
+        $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LM" --seed $s \
+          --out "$W/cohn_ulmfit48_seed$s"
+      done
+      # the recipe's ensemble with the 48m ULMFiT: the seed-0 k-mer and CNN runs of cohn_recipe share its TRAIN/valid split
+      R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
+      $GU ensemble "$R/kmer" "$R/cnn" "$U" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_ulmfit48_seed0/ensemble"
+      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_ulmfit48_seed0/eval"
       ;;
     cohn_cv)
       fresh "$W/cohn_cv"
