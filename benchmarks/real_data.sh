@@ -77,7 +77,9 @@ PY
         --lm "$LM" --out "$W/cohn_ablations"
       ;;
     cohn_lm_seeds)   # ULMFiT on the recipe protocol with the 24 M- and 48 M-token LMs and two seeds (needs cohn_recipe)
-      L24="${LM%-48m}-24m"   # run 2 of build_lm.sh; the 24m/seed 0 ULMFiT is the first session's cohn_recipe run
+      # run 2 of build_lm.sh. The 24m/seed-0 ULMFiT is cohn_recipe's own run from when the 24m LM was the default
+      # (GENOMIC_ULMFIT_LM=<24m LM> real_data.sh WORK cohn_recipe); with the 48m default, $R/ulmfit below is 48m/seed 0.
+      L24=${GENOMIC_ULMFIT_LM_24M:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}
       fresh "$W/cohn_ulmfit_seed1"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L24" --seed 1 --out "$W/cohn_ulmfit_seed1"
       for s in 0 1; do
