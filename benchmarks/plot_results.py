@@ -20,12 +20,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-HOLDOUTS = [("cohn_recipe", ("kmer", "cnn")), ("cohn_ablations", ("ulmfit-noft", "ulmfit-nolm", "ulmfit-scratch"))]
+# (step, test label in its metrics.json → figure label): the holdout outputs of benchmarks/real_data.sh
+HOLDOUTS = [
+    ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn"}),
+    ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft (24M LM)", "ulmfit-nolm": "ulmfit-nolm", "ulmfit-scratch": "ulmfit-scratch"}),
+    ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft (48M LM)"}),
+]
 LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
 CVS = [("Cohn human", "cohn_cv"), ("iEnhancer", "ienhancer_cv_ulmfit"), ("NHLF", "nhlf_cv"), ("VISTA", "vista_cv")]
 
 
-# (step, eval label → figure label): the evaluate outputs of benchmarks/real_data.sh on the Cohn test split
+# (step, model label in its eval/metrics.json → figure label): the evaluate outputs on the Cohn test split
 EVALS = [
     ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (24M LM)"}),
     ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (24M LM)",
@@ -35,13 +40,13 @@ EVALS = [
 
 def holdout_points(work: Path) -> pd.DataFrame:
     rows = []
-    for step, keep in HOLDOUTS:
+    for step, names in HOLDOUTS:
         f = work / step / "metrics.json"
         if not f.is_file():
             continue
         for label, m in json.loads(f.read_text())["test_metrics"].items():
-            if keep is None or label in keep:
-                rows.append({"model": label, "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]})
+            if label in names:
+                rows.append({"model": names[label], "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]})
     for step, names in EVALS:
         f = work / step / "eval" / "metrics.json"
         if f.is_file():

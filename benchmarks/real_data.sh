@@ -87,6 +87,8 @@ PY
         $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LM" --seed $s \
           --out "$W/cohn_ulmfit48_seed$s"
       done
+      fresh "$W/cohn_noft48"   # the one ablation that uses the genome LM, with the 48m LM
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LM" --out "$W/cohn_noft48"
       # the recipe's ensemble with the 48m ULMFiT: the seed-0 k-mer and CNN runs of cohn_recipe share its TRAIN/valid split
       R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
       $GU ensemble "$R/kmer" "$R/cnn" "$U" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_ulmfit48_seed0/ensemble"
