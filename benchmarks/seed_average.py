@@ -1,0 +1,48 @@
+"""AUROC of each saved score file and of their mean logit (e.g. two seeds of one model on one test set).
+
+Usage: .venv/bin/python benchmarks/seed_average.py SCORES [SCORES ...]
+  SCORES: a scores.tsv with columns id, score (and label), as `holdout` writes it; or
+  PATH:MODEL to take the rows of one model from an `evaluate` scores.tsv (columns model, id, score, label).
+Labels come from the first file that has them; rows are matched on id.
+Example (RESULTS.md, "ULMFiT and the genome LM's length"):
+  benchmarks/seed_average.py WORK/cohn_ulmfit48_seed0/scores.tsv WORK/cohn_ulmfit48_seed1/scores.tsv
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+
+def read_scores(spec: str) -> pd.DataFrame:
+    path, sep, model = spec.partition(".tsv:")
+    path += ".tsv" if sep else ""
+    df = pd.read_csv(path, sep="\t")
+    if model:
+        df = df[df["model"] == model]
+        if df.empty:
+            sys.exit(f"{path}: no rows for model {model!r}")
+    return df[[c for c in ("id", "score", "label") if c in df.columns]]
+
+
+def main(specs: list[str]) -> None:
+    if not specs:
+        sys.exit(__doc__)
+    parts = [read_scores(s) for s in specs]
+    labels = next((p.set_index("id")["label"] for p in parts if "label" in p.columns), None)
+    if labels is None:
+        sys.exit("no file has a label column")
+    scores = pd.concat([p.set_index("id")["score"].rename(i) for i, p in enumerate(parts)], axis=1, join="inner")
+    y = labels.loc[scores.index].to_numpy()
+    p = scores.to_numpy().clip(1e-6, 1 - 1e-6)
+    logits = np.log(p / (1 - p))
+    for spec, col in zip(specs, logits.T):
+        print(f"{roc_auc_score(y, col):.4f}  {spec}")
+    print(f"{roc_auc_score(y, logits.mean(1)):.4f}  mean logit of the {len(specs)} ({len(y)} sequences)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
