@@ -23,6 +23,7 @@ from genomic_ulmfit.training.lm import (
     pretrain_lm,
     read_lm_meta,
     sample_documents,
+    total_tokens_seen,
 )
 
 VOCAB = 4**4 + 3
@@ -145,6 +146,8 @@ def test_continued_pretraining_starts_from_the_given_lm_and_adds_up_tokens(sim, 
     assert meta["pretrained_from"] == str(pretrained)
     assert meta["used"]["total_train_tokens_seen"] == (before["used"]["train_tokens_seen"]
                                                        + meta["used"]["train_tokens_seen"])
+    assert total_tokens_seen(before) == before["used"]["train_tokens_seen"]  # a run from scratch: its own count
+    assert total_tokens_seen(meta) == meta["used"]["total_train_tokens_seen"]
     # The warm start is already a trained model: one more epoch ends at least as good as the
     # first run's and far below a fresh model after one epoch.
     fresh = pretrain_lm([sim["genome"]], tmp_path / "fresh", preset=preset().replace(**{"pretrain.epochs": 1}),

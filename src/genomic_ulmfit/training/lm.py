@@ -70,6 +70,13 @@ def read_lm_meta(lm_dir: str | os.PathLike) -> dict[str, Any]:
     return read_json(path)
 
 
+def total_tokens_seen(meta: dict[str, Any]) -> int:
+    """Training tokens an LM has seen over all its runs (``lm.json``'s ``used``): a run continued
+    with ``--init`` records the running total; a run from scratch only its own count."""
+    used = meta.get("used") or {}
+    return int(used.get("total_train_tokens_seen", used.get("train_tokens_seen", 0)))
+
+
 def load_language_model(lm_dir: str | os.PathLike, *, drop_mult: float | None = None):
     """Rebuild ``(LanguageModel, KmerTokenizer, meta)`` from an LM directory (no pickle).
 
@@ -232,9 +239,7 @@ def pretrain_lm(
     record = _record(p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
                      sources=[str(f) for f in fasta_paths], pretrained_from=str(init_from) if init_from else None)
     if init_meta is not None:
-        used_before = init_meta.get("used") or {}
-        before = used_before.get("total_train_tokens_seen", used_before.get("train_tokens_seen", 0))
-        record["used"]["total_train_tokens_seen"] = int(before) + record["used"]["train_tokens_seen"]
+        record["used"]["total_train_tokens_seen"] = total_tokens_seen(init_meta) + record["used"]["train_tokens_seen"]
         record["total_seconds"] = round(float(init_meta.get("total_seconds", init_meta.get("seconds", 0))) +
                                         record["seconds"], 1)
         record["pretrained_meta"] = {k: init_meta.get(k) for k in ("preset", "used", "final", "seconds", "seed")}
