@@ -38,21 +38,24 @@ EVALS = [
 ]
 
 
+def _test_metrics(work: Path, step: str, evaluated: bool) -> dict[str, dict]:
+    """Test metrics per model label of one step: its holdout ``metrics.json`` or, when
+    ``evaluated``, its ``eval/metrics.json``; empty when the step has not been run."""
+    f = work / step / ("eval" if evaluated else "") / "metrics.json"
+    if not f.is_file():
+        return {}
+    meta = json.loads(f.read_text())
+    return {r["model"]: r for r in meta["results"]} if evaluated else meta["test_metrics"]
+
+
 def holdout_points(work: Path) -> pd.DataFrame:
-    rows = []
-    for step, names in HOLDOUTS:
-        f = work / step / "metrics.json"
-        if not f.is_file():
-            continue
-        for label, m in json.loads(f.read_text())["test_metrics"].items():
-            if label in names:
-                rows.append({"model": names[label], "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]})
-    for step, names in EVALS:
-        f = work / step / "eval" / "metrics.json"
-        if f.is_file():
-            for r in json.loads(f.read_text())["results"]:
-                if r["model"] in names:
-                    rows.append({"model": names[r["model"]], "auroc": r["auroc"], "lo": r["auroc_lo"], "hi": r["auroc_hi"]})
+    rows = [
+        {"model": names[label], "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]}
+        for steps, evaluated in ((HOLDOUTS, False), (EVALS, True))
+        for step, names in steps
+        for label, m in _test_metrics(work, step, evaluated).items()
+        if label in names
+    ]
     return pd.DataFrame(rows).drop_duplicates("model", keep="last")
 
 
@@ -68,18 +71,16 @@ def cv_points(work: Path) -> pd.DataFrame:
 def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
     """Per finished LM run: tokens seen in all, its own valid loss/accuracy (held-out genome pieces)
     and the loss/accuracy on the Cohn human valid sequences (the same 522 for every run)."""
-    from genomic_ulmfit.training.lm import lm_accuracy
+    from genomic_ulmfit.training.lm import lm_accuracy, read_lm_meta, total_tokens_seen
 
     cohn = work / "cohn_human.parquet"
     valid = pd.read_parquet(cohn).query("split == 'valid'")["sequence"].tolist() if cohn.is_file() else []
     rows = []
     for name in LM_RUNS:
-        f = lm_root / name / "lm.json"
-        if not f.is_file():
+        if not (lm_root / name / "lm.json").is_file():
             continue
-        meta = json.loads(f.read_text())
-        used = meta["used"]  # a run started from scratch has no "total_" count: its own is the total
-        row = {"run": name, "tokens": used.get("total_train_tokens_seen", used["train_tokens_seen"]) / 1e6,
+        meta = read_lm_meta(lm_root / name)
+        row = {"run": name, "tokens": total_tokens_seen(meta) / 1e6,
                "valid_loss": meta["final"]["valid_loss"], "valid_accuracy": meta["final"]["valid_accuracy"]}
         if valid:
             acc = lm_accuracy(lm_root / name, valid)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+
+from genomic_ulmfit.models.ensemble import logit
 
 
 def read_scores(spec: str) -> pd.DataFrame:
@@ -37,8 +38,7 @@ def main(specs: list[str]) -> None:
         sys.exit("no file has a label column")
     scores = pd.concat([p.set_index("id")["score"].rename(i) for i, p in enumerate(parts)], axis=1, join="inner")
     y = labels.loc[scores.index].to_numpy()
-    p = scores.to_numpy().clip(1e-6, 1 - 1e-6)
-    logits = np.log(p / (1 - p))
+    logits = logit(scores.to_numpy())
     for spec, col in zip(specs, logits.T):
         print(f"{roc_auc_score(y, col):.4f}  {spec}")
     print(f"{roc_auc_score(y, logits.mean(1)):.4f}  mean logit of the {len(specs)} ({len(y)} sequences)")
