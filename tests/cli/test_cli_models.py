@@ -114,6 +114,26 @@ def test_ulmfit_pipeline_through_the_cli(capsys, data, tmp_path):
     assert code == 0, err
 
 
+def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
+    df = data["df"]
+    df[df["split"] != "test"][["sequence", "label"]].to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    data["test"][["id", "sequence", "label"]].to_csv(tmp_path / "test.tsv", sep="\t", index=False)
+    args = ["holdout", tmp_path / "train.tsv", tmp_path / "test.tsv", "--models", "kmer", "--out", tmp_path / "ho"]
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    record = tmp_path / "ho" / "runs" / "kmer" / "fit.json"
+    model_json = tmp_path / "ho" / "runs" / "kmer" / "model.json"
+    first = (record.read_text(), model_json.stat().st_mtime_ns)
+    scores = (tmp_path / "ho" / "scores.tsv").read_text()
+    code, _, err = run(capsys, *args, "--resume")
+    assert code == 0, err
+    assert (record.read_text(), model_json.stat().st_mtime_ns) == first  # loaded, not refitted
+    assert (tmp_path / "ho" / "scores.tsv").read_text() == scores
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert model_json.stat().st_mtime_ns != first[1]  # without --resume the member is fitted again
+
+
 def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):
     before = (kmer_run / "run.json").read_text()
     code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", kmer_run)

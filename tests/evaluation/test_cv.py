@@ -69,3 +69,50 @@ def test_holdout_writes_scores_and_metrics(sim_df, tmp_path):
     split = load_dataset(tmp_path / "out" / "train_split.parquet")
     assert len(split) == 180 and set(split["split"]) == {"train", "valid"}
     assert (split["split"] == "valid").sum() == pytest.approx(18, abs=2)
+
+
+def test_resume_refits_only_unfinished_or_changed_fits(sim_df, tmp_path, monkeypatch):
+    import genomic_ulmfit.training.runs as runs
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD
+
+    fitted_into = []
+    real = runs.train_model
+
+    def counting(model, df, out_dir, **kw):
+        fitted_into.append(out_dir.name)
+        return real(model, df, out_dir, **kw)
+
+    monkeypatch.setattr(runs, "train_model", counting)
+    kw = dict(models=["kmer"], folds=3, ensemble=False, progress=False, log=lambda *_: None, n_boot=50)
+    _, first = cross_validate(sim_df, tmp_path, **kw)
+    assert fitted_into == ["fold0", "fold1", "fold2"]
+    (tmp_path / "runs" / "kmer" / "fold1" / FIT_RECORD).unlink()  # as if stopped before fold 1's fit finished
+    _, resumed = cross_validate(sim_df, tmp_path, resume=True, **kw)
+    assert fitted_into[3:] == ["fold1"]  # folds 0 and 2 were loaded, not refitted
+    pd.testing.assert_frame_equal(first, resumed)
+    cross_validate(sim_df, tmp_path, resume=True, preset="tiny", **kw)  # other settings: nothing matches
+    assert fitted_into[4:] == ["fold0", "fold1", "fold2"]
+    cross_validate(sim_df, tmp_path, **kw)  # no resume: refit everything
+    assert fitted_into[7:] == ["fold0", "fold1", "fold2"]
+
+
+def test_fit_key_tells_fits_apart(sim_df, tmp_path):
+    from genomic_ulmfit.data.split import assign_splits
+    from genomic_ulmfit.evaluation.benchmark import fit_key
+
+    df = assign_splits(sim_df, seed=0)
+    df = df[df["split"] != "test"]
+    base = fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=0)
+    assert base == fit_key("kmer", df.copy(), preset="cpu", lm_dir=None, finetune=True, seed=0)
+    moved = df.copy()
+    moved.loc[moved.index[0], "split"] = "valid" if moved["split"].iloc[0] == "train" else "train"
+    assert fit_key("kmer", moved, preset="cpu", lm_dir=None, finetune=True, seed=0)["train"] != base["train"]
+    assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=1) != base
+    assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != base
+    lm = tmp_path / "lm"
+    lm.mkdir()
+    (lm / "lm.json").write_text('{"run": 1}')
+    with_lm = fit_key("ulmfit", df, preset="cpu", lm_dir=lm, finetune=True, seed=0)
+    (lm / "lm.json").write_text('{"run": 2}')  # an LM rebuilt in the same directory
+    assert fit_key("ulmfit", df, preset="cpu", lm_dir=lm, finetune=True, seed=0) != with_lm
+    assert json.loads(json.dumps(with_lm)) == with_lm

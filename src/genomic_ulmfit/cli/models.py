@@ -17,6 +17,8 @@ lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fin
 app.add_typer(lm_app, name="lm")
 
 PRESET_HELP = "Preset: tiny, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
+RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
+               "them, so an interrupted run picks up at the first unfinished model.")
 
 
 def _console():
@@ -268,6 +270,7 @@ def benchmark(
     seed: int = typer.Option(0, "--seed"),
     n_boot: int = typer.Option(1000, "--n-boot"),
     device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Split → (LM fine-tune) → train → evaluate every model per species; write the report.
 
@@ -279,7 +282,7 @@ def benchmark(
     check_models_available(names)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
-                  ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print)
+                  ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
     c.print(f"[green]report → {out / 'report.md'} and {out / 'report.html'}[/]")
 
 
@@ -294,6 +297,7 @@ def cross_species_cmd(
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Train on each species, test on every species: AUROC matrix (TSV + heatmap).
 
@@ -304,7 +308,7 @@ def cross_species_cmd(
     check_models_available([model])
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
-                           seed=seed, device=device, log=c.print)
+                           seed=seed, device=device, log=c.print, resume=resume)
     c.print(matrix.round(3).to_string())
     c.print(f"[green]matrix → {out / 'cross_species.tsv'}, heatmap → {out / 'cross_species.png'}[/]")
 
@@ -340,6 +344,7 @@ def cv(
     species: str | None = typer.Option(None, "--species"),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """K-fold cross-validation: per-fold metrics (mean ± sd) and pooled out-of-fold AUROC [95% CI].
 
@@ -355,7 +360,7 @@ def cv(
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
-                                near_k=near_k, seed=seed, device=device, log=c.print)
+                                near_k=near_k, seed=seed, device=device, log=c.print, resume=resume)
     c.print(summary.to_string(index=False))
     c.print(f"[green]summary → {out / 'cv_summary.tsv'}[/]")
 
@@ -370,6 +375,7 @@ def holdout(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
+    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """The recommended recipe (k-mer LR + modern CNN + ULMFiT, ensembled) trained on TRAIN, scored on TEST.
 
@@ -382,7 +388,7 @@ def holdout(
     check_models_available(names)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
-                          device=device, log=c.print)
+                          device=device, log=c.print, resume=resume)
     for label, m in (metrics.get("test_metrics") or {}).items():
         c.print(f"{label:10s} AUROC {m['auroc']:.4f} [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]  "
                 f"accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}")

@@ -7,6 +7,8 @@ and writes ``report.md``/``report.html`` with the published numbers beside ours.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -75,17 +77,35 @@ def fit_for(
     seed: int = 0,
     device: str | None = None,
     progress: bool = True,
+    resume: bool = False,
 ):
     """Build, (LM fine-tune,) fit and save one model on ``train_df`` (rows with split train/valid).
+
+    A finished fit leaves ``FIT_RECORD`` in ``out_dir``: what was fitted (model, preset, LM,
+    seed, hashes of the train and valid rows) and how long it took. With ``resume`` a run whose
+    record matches is loaded instead of refitted, so an interrupted CV or holdout picks up at the
+    first unfinished model; a record that does not match is deleted and the model refitted.
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
     sequences only (never valid/test), then the classifier is trained from that encoder.
     Returns (fitted model, seconds).
     """
+    from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.models.estimators import model_from_name
     from genomic_ulmfit.training.lm import finetune_lm
     from genomic_ulmfit.training.runs import train_model
 
+    out_dir = Path(out_dir)
+    key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed)
+    record = out_dir / FIT_RECORD
+    if resume and record.is_file():
+        try:
+            done = json.loads(record.read_text())
+        except ValueError:  # written atomically, so only a hand-edited record gets here: refit
+            done = {}
+        if done.get("key") == key:
+            return load_model(out_dir), float(done["seconds"])
+    record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
     t0 = time.time()
     name, _, variant = model_name.partition(":")
     encoder = lm_dir
@@ -101,7 +121,29 @@ def fit_for(
     arch = variant if name == "cnn" else None
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device)
     train_model(model, train_df, out_dir, seed=seed, progress=progress)
-    return model, time.time() - t0
+    seconds = time.time() - t0
+    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1)})
+    return model, seconds
+
+
+FIT_RECORD = "fit.json"
+
+
+def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int) -> dict:
+    """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model."""
+    from genomic_ulmfit.config import get_preset
+    from genomic_ulmfit.data.dataset import dataset_hash
+    from genomic_ulmfit.training.lm import LM_JSON
+
+    split = train_df["split"]
+    lm_record = Path(lm_dir) / LM_JSON if lm_dir is not None else None
+    key = {"model": model_name, "preset": get_preset(preset).to_dict(),
+           "lm": str(Path(lm_dir).resolve()) if lm_dir is not None else None,
+           # a rebuilt LM in the same directory is another LM
+           "lm_record": hashlib.sha256(lm_record.read_bytes()).hexdigest() if lm_record and lm_record.is_file() else None,
+           "finetune": finetune, "seed": seed,
+           "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
+    return json.loads(json.dumps(key))  # tuples → lists, as a record read back from disk has them
 
 
 def _label(model_name: str) -> str:
@@ -125,6 +167,7 @@ def run_benchmark(
     log: Callable[[str], None] = rich_log,
     title: str = "genomic-ulmfit benchmark",
     notes: Sequence[str] = (),
+    resume: bool = False,
 ):
     """Train and evaluate each model per species (and pooled over species when ``pooled``).
 
@@ -161,7 +204,7 @@ def run_benchmark(
             log(f"[bold]{_label(name)}[/] · {tag}: training")
             run_dir = out / "runs" / _label(name) / tag
             model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
-                                  lm_dir=lm_dir, seed=seed, device=device, progress=progress)
+                                  lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume)
             fitted[str(run_dir)] = model
             seconds[(_label(name) + suffix, tag)] = secs
             scores.append(score_table({_label(name) + suffix: model}, test))
@@ -217,6 +260,7 @@ def cross_species(
     device: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
+    resume: bool = False,
 ):
     """Train on each species (and on all pooled), test on every species' test split.
 
@@ -241,7 +285,7 @@ def cross_species(
         log(f"[bold]{_label(name)}[/] trained on {tag}")
         part = df[df["species"].isin(members) & df["split"].isin(["train", "valid"])]
         fitted, _ = fit_for(name, part, out / "runs" / tag, preset=preset, lm_dir=lm_dir, seed=seed,
-                            device=device, progress=progress)
+                            device=device, progress=progress, resume=resume)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]
@@ -260,5 +304,5 @@ def check_models_available(names: Sequence[str]) -> None:
             raise ConfigError("model gkmsvm needs the gkmsvm-lite package: pip install 'genomic-ulmfit[gkmsvm]'") from None
 
 
-__all__ = ["check_models_available", "cross_species", "ensure_split", "fit_for", "parse_models",
+__all__ = ["FIT_RECORD", "check_models_available", "cross_species", "ensure_split", "fit_for", "fit_key", "parse_models",
            "parse_species", "run_benchmark"]

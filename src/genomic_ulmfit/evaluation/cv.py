@@ -50,11 +50,14 @@ def cross_validate(
     device: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
+    resume: bool = False,
 ):
     """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
 
     Writes ``cv_summary.tsv`` (per model: mean ± sd of the per-fold metrics and the pooled
     out-of-fold AUROC with 95% CI), ``cv_folds.tsv`` (every fold) and ``oof_scores.tsv``.
+    With ``resume``, models already fitted for a fold with the same settings are loaded, not
+    refitted (see :func:`~genomic_ulmfit.evaluation.benchmark.fit_for`).
     """
     import pandas as pd
 
@@ -77,7 +80,7 @@ def cross_validate(
             run_dir = out / "runs" / label / f"fold{k}"
             fitted[label], seconds[label] = fit_for(
                 name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
-                seed=seed, device=device, progress=progress,
+                seed=seed, device=device, progress=progress, resume=resume,
             )
             fitted[label].run_dir_ = run_dir
         if ensemble and len(fitted) > 1:

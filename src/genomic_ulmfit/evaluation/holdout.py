@@ -33,10 +33,12 @@ def run_holdout(
     device: str | None = None,
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
+    resume: bool = False,
 ) -> dict:
     """Fit the recipe on ``train_path``, write ``scores.tsv`` and ``metrics.json`` for ``test_path``.
 
-    Returns the metrics dict (per member and for the ensemble, when TEST has labels).
+    Returns the metrics dict (per member and for the ensemble, when TEST has labels). With
+    ``resume``, members already fitted with the same settings are loaded, not refitted.
     """
     from genomic_ulmfit.data.dataset import read_table_or_dataset, save_dataset
     from genomic_ulmfit.evaluation.benchmark import fit_for
@@ -62,7 +64,7 @@ def run_holdout(
         log(f"[bold]{label}[/]: training on {int((split == 'train').sum()):,} sequences "
             f"({len(va):,} held out for validation)")
         fitted[label], seconds[label] = fit_for(name, train, out / "runs" / label, preset=preset, lm_dir=lm_dir,
-                                                seed=seed, device=device, progress=progress)
+                                                seed=seed, device=device, progress=progress, resume=resume)
         log(f"   {seconds[label]:.0f} s")
     valid = train[train["split"] == "valid"]
     runs = {str(out / "runs" / label): m for label, m in fitted.items()}
