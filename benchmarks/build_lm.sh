@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Build (or finish, or reuse) the project's pretrained primate genome LM at the cpu preset.
-# Usage: benchmarks/build_lm.sh [LM_DIR]     (prints the LM directory on its last line)
+# Usage: benchmarks/build_lm.sh [LM_DIR]        (prints the LM directory on its last line)
+#        benchmarks/build_lm.sh --3mer [LM_DIR] (the 3-mer/1 ablation's LM instead, see below)
 # Genomes: ../shared/data/genomes (or $GENOMIC_ULMFIT_DATA/genomes): human, chimpanzee, gorilla,
 # orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory.
 # Three runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
 #   1. 8 M tokens from scratch (seed 0)                              → $BASE       (~20 min, one thread)
 #   2. 16 M more tokens from run 1 (seed 1: other pieces, lr 3e-3)   → $BASE-24m   (~42 min, one thread)
 #   3. 24 M more tokens from run 2 (seed 2: other pieces, lr 2e-3)   → LM_DIR      (~65 min, one thread)
+# With --3mer: one run of the cpu preset with 3-mer/1 tokens, 16 M tokens from scratch (seed 0)
+#   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 96 M: 48 M tokens × 2 bp).
 # An interrupted run resumes from its last checkpoint.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 make -C "$ROOT" -s .venv/.installed-stamp
 GU="$ROOT/.venv/bin/genomic-ulmfit"
+K3=0
+if [ "${1:-}" = "--3mer" ]; then K3=1; shift; fi
 BASE=${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
 LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-48m}}
 DATA=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
@@ -35,6 +40,12 @@ build() {
   fi
 }
 
+if [ $K3 = 1 ]; then
+  LM=${1:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k3s1-16m}
+  build "$LM" --kmer 3 --stride 1 --preset cpu --seed 0 --max-tokens 16000000
+  echo "$LM"
+  exit 0
+fi
 build "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
 build "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
 build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3

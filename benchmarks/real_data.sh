@@ -2,8 +2,8 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_cv
-#   ienhancer ienhancer_ulmfit vista nhlf leakage
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv
+#   ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_cv ienhancer ienhancer_ulmfit vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -95,6 +95,16 @@ PY
       $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_ulmfit48_seed0/eval"
       ;;
+    cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
+      L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
+      fresh "$W/cohn_3mer"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L3" --out "$W/cohn_3mer"
+      # 4-model ensemble: the recipe's k-mer and CNN, the 4-mer/2 ULMFiT on the 48m LM, the 3-mer/1 ULMFiT (same split)
+      R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit" U3="$W/cohn_3mer/runs/ulmfit"
+      $GU ensemble "$R/kmer" "$R/cnn" "$U" "$U3" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_3mer/ensemble"
+      $GU evaluate "$R/kmer" "$R/cnn" "$U" "$U3" "$W/cohn_ulmfit48_seed0/ensemble" "$W/cohn_3mer/ensemble" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_3mer/eval"
+      ;;
     cohn_cv)
       fresh "$W/cohn_cv"
       $GU cv "$W/cohn_human.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/cohn_cv"
@@ -107,6 +117,12 @@ PY
       fresh "$W/ienhancer_cv_ulmfit"
       $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_ulmfit"
+      ;;
+    ienhancer_3mer)   # same folds, ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer)
+      L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
+      fresh "$W/ienhancer_cv_3mer"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$L3" --folds 5 --near-k 31 \
+        --out "$W/ienhancer_cv_3mer"
       ;;
     vista)
       fresh "$W/vista_cv"
