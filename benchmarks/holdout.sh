@@ -4,7 +4,8 @@
 #   TRAIN/TEST: TSV (gz ok) with columns sequence,label (optional id). The recipe trains on TRAIN
 #   only (10% of TRAIN held out for validation), building or reusing the pretrained genome LM
 #   (benchmarks/build_lm.sh), and writes OUT_DIR/scores.tsv (id, score, label) and
-#   OUT_DIR/metrics.json. Extra options after OUT_DIR go to `genomic-ulmfit holdout`.
+#   OUT_DIR/metrics.json. Extra options after OUT_DIR go to `genomic-ulmfit holdout`, e.g.
+#   --resume to load the members an interrupted run into OUT_DIR already fitted.
 set -euo pipefail
 if [ $# -lt 3 ]; then
   echo "usage: $0 TRAIN.tsv.gz TEST.tsv.gz OUT_DIR [genomic-ulmfit holdout options]" >&2
