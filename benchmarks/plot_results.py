@@ -27,7 +27,14 @@ HOLDOUTS = [
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft (48M LM)"}),
 ]
 LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
-CVS = [("Cohn human", "cohn_cv"), ("iEnhancer", "ienhancer_cv_ulmfit"), ("NHLF", "nhlf_cv"), ("VISTA", "vista_cv")]
+# (data set, cv step, {model in its cv_summary.tsv → figure label} or None for all models as they are)
+CVS = [
+    ("Cohn human", "cohn_cv", None),
+    ("iEnhancer", "ienhancer_cv_ulmfit", None),
+    ("iEnhancer", "ienhancer_cv_3mer", {"ulmfit": "ulmfit 3-mer/1", "ensemble": "ensemble (3-mer/1 ULMFiT)"}),
+    ("NHLF", "nhlf_cv", None),
+    ("VISTA", "vista_cv", None),
+]
 
 
 # (step, model label in its eval/metrics.json → figure label): the evaluate outputs on the Cohn test split
@@ -35,6 +42,8 @@ EVALS = [
     ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (24M LM)"}),
     ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (24M LM)",
                              "cohn_ulmfit48_seed0/runs/ulmfit": "ulmfit (48M LM)", "ensemble": "ensemble (48M LM)"}),
+    ("cohn_3mer", {"cohn_3mer/runs/ulmfit": "ulmfit 3-mer/1 (16M LM)",
+                   "cohn_3mer/ensemble": "ensemble + ulmfit 3-mer/1"}),
 ]
 
 
@@ -61,10 +70,14 @@ def holdout_points(work: Path) -> pd.DataFrame:
 
 def cv_points(work: Path) -> pd.DataFrame:
     parts = []
-    for name, step in CVS:
+    for name, step, names in CVS:
         f = work / step / "cv_summary.tsv"
         if f.is_file():
-            parts.append(pd.read_csv(f, sep="\t").assign(data=name))
+            t = pd.read_csv(f, sep="\t").assign(data=name)
+            if names is not None:
+                t = t[t["model"].isin(names)]
+                t = t.assign(model=t["model"].map(names))
+            parts.append(t)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
