@@ -3,7 +3,7 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv
-#   ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf leakage
+#   ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -131,6 +131,11 @@ PY
     nhlf)
       fresh "$W/nhlf_cv"
       $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
+      ;;
+    nhlf_ulmfit)   # same folds as nhlf, with ULMFiT and the 3-model ensemble. ~30 min per fold on one thread
+      # (2.3k training sequences of ~700 bp): no `fresh`, and --resume loads the folds an earlier run finished
+      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+        --out "$W/nhlf_cv_ulmfit" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
