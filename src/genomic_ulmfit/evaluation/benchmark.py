@@ -7,7 +7,6 @@ and writes ``report.md``/``report.html`` with the published numbers beside ours.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.utils import package_versions, rich_log, write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import package_versions, rich_log, sha256_file, write_json_atomic, write_text_atomic
 
 MODEL_NAMES = ("kmer", "cnn", "ulmfit", "gkmsvm")
 
@@ -140,7 +139,7 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     key = {"model": model_name, "preset": get_preset(preset).to_dict(),
            "lm": str(Path(lm_dir).resolve()) if lm_dir is not None else None,
            # a rebuilt LM in the same directory is another LM
-           "lm_record": hashlib.sha256(lm_record.read_bytes()).hexdigest() if lm_record and lm_record.is_file() else None,
+           "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
            "finetune": finetune, "seed": seed,
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
     return json.loads(json.dumps(key))  # tuples → lists, as a record read back from disk has them
