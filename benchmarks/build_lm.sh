@@ -41,7 +41,7 @@ build() {
 }
 
 if [ $K3 = 1 ]; then
-  LM=${1:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k3s1-16m}
+  LM=${1:-$(dirname "$BASE")/primate-cpu-k3s1-16m}
   build "$LM" --kmer 3 --stride 1 --preset cpu --seed 0 --max-tokens 16000000
   echo "$LM"
   exit 0
