@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genomic_ulmfit.data import split
 from genomic_ulmfit.data.dataset import records_to_frame
 from genomic_ulmfit.data.readers import Record
 from genomic_ulmfit.data.sequences import canonical, revcomp
@@ -87,7 +89,8 @@ def test_duplicates_rc_and_cross_species_copies_stay_together():
 )
 def test_property_canonical_groups_never_split(seqs, flips, seed):
     recs = [
-        Record(f"r{i}", revcomp(s) if flips[i] else s, i % 2, "x" if i % 3 else "y", "f") for i, s in enumerate(seqs)
+        Record(f"r{i}", revcomp(s) if flips[i] else s, i % 2, "x" if i % 3 else "y", "f")
+        for i, s in enumerate(seqs)
     ]
     df = records_to_frame(recs)
     out = assign_splits(df, (0.5, 0.25, 0.25), seed=seed)
@@ -120,9 +123,57 @@ def test_resplit_drops_stale_folds():
 def test_near_duplicates_grouped_with_near_k():
     rng = np.random.default_rng(7)
     long = "".join(rng.choice(list("ACGT"), size=700))
-    extra = [Record(f"w{i}", long[i * 100 : i * 100 + 400], 1, "Human", "f") for i in range(4)]  # overlapping windows
+    extra = [
+        Record(f"w{i}", long[i * 100 : i * 100 + 400], 1, "Human", "f") for i in range(4)
+    ]  # overlapping windows
     df = random_table(n_per=30, length=400, extra=extra)
     together = [assign_splits(df, seed=s, near_k=31) for s in range(6)]
     assert all(t[t["id"].str.startswith("w")]["split"].nunique() == 1 for t in together)
     apart = [assign_splits(df, seed=s) for s in range(6)]
     assert any(t[t["id"].str.startswith("w")]["split"].nunique() > 1 for t in apart)
+
+
+def mixed_group_table(seed=0):
+    """300 random rows per label plus 60 copies of one sequence: first copy positive, 50 negative."""
+    labels = [1] + [0] * 50 + [1] * 9
+    seq = "".join(np.random.default_rng(99).choice(list("ACGT"), size=40))
+    extra = [Record(f"dup{i}", seq, lab, "Human", "f") for i, lab in enumerate(labels)]
+    return random_table(n_per=300, species=("Human",), seed=seed, extra=extra)
+
+
+def test_group_spanning_labels_does_not_unbalance_folds():
+    # the stratified fill counts the 60 copies as positives (their first row), so their fold
+    # would get ~10 other positives and ~60 other negatives: 14% positives instead of 48%
+    df = mixed_group_table()
+    out = assign_folds(df, k=5, seed=0)
+    assert out.loc[out["id"].str.startswith("dup"), "fold"].nunique() == 1  # still one group
+    shares = out.groupby("fold")["label"].mean()
+    overall = out["label"].mean()
+    assert (shares - overall).abs().max() <= split.MAX_SHARE_GAP
+    assert out["fold"].value_counts().max() - out["fold"].value_counts().min() <= 2
+    assert assign_folds(df, k=5, seed=0)["fold"].tolist() == out["fold"].tolist()  # deterministic
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(1, 40), st.floats(0, 1)), min_size=1, max_size=12),
+    st.integers(0, 3),
+)
+def test_property_balanced_groups_whole_and_no_worse(groups_spec, seed):
+    rng = np.random.default_rng(seed)
+    labels, group_of = [], []
+    for g, (size, pos) in enumerate(groups_spec):
+        labels += list((rng.random(size) < pos).astype(int))
+        group_of += [g] * size
+    n_single = 200
+    labels += list(rng.integers(0, 2, n_single))
+    group_of += list(range(len(groups_spec), len(groups_spec) + n_single))
+    strata, groups = np.asarray(labels), np.asarray(group_of)
+    bins = split._balance_bins(strata, groups, [0.2] * 5, seed)
+    assert set(bins) <= set(range(5))
+    frame = pd.DataFrame({"g": groups, "b": bins})
+    assert frame.groupby("g")["b"].nunique().max() == 1
+    # every bin holds its fifth of each stratum, give or take the largest group
+    counts = pd.crosstab(bins, strata).reindex(index=range(5), fill_value=0).to_numpy()
+    largest = max(size for size, _ in groups_spec)
+    assert np.abs(counts - counts.sum(0) / 5).max() <= largest + 1

@@ -5,6 +5,12 @@ reverse complements, within or across species; optionally near-duplicates too) f
 single split or fold; it is assigned with the stratum of its first row. Inside each stratum the
 groups are shuffled by a generator seeded with ``(seed, crc32(stratum))``, so a stratum's
 assignment does not change when other species are added, and the same seed gives the same result.
+
+A large group whose rows span strata (e.g. repeat-sharing near-duplicates of both labels) can
+defeat that fill: it lands where its first row's stratum puts it and counts only there. When a
+split or fold ends up more than :data:`MAX_SHARE_GAP` off a stratum's overall share, the groups
+are instead placed greedily, largest first, into the bin their rows unbalance least
+(:func:`_balance_bins`), and the better of the two assignments is kept.
 """
 
 from __future__ import annotations
@@ -49,6 +55,13 @@ def validate_fractions(fractions: Sequence[float] | str) -> tuple[float, float, 
     return vals  # type: ignore[return-value]
 
 
+MAX_SHARE_GAP = 0.1
+"""Largest accepted gap between a stratum's share of a bin and its share of all rows."""
+
+MIN_BIN_ROWS = 50
+"""Bins smaller than this are not judged by their shares (too few rows for a share to mean much)."""
+
+
 def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: np.ndarray) -> np.ndarray:
     """Bin index per row (0..len(weights)-1), groups kept whole, stratified per species × label.
 
@@ -72,7 +85,8 @@ def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: 
     gid = first.index.to_numpy()
     first_row = first.to_numpy()
     sizes = np.bincount(groups, minlength=int(gid.max()) + 1)[gid]
-    stratum_key = (df["species"].astype(str) + "\x00" + df["label"].astype(str)).to_numpy()[first_row]
+    row_key = (df["species"].astype(str) + "\x00" + df["label"].astype(str)).to_numpy()
+    stratum_key = row_key[first_row]
     cum_w = np.cumsum(weights)
     group_bin = np.zeros(int(gid.max()) + 1, dtype=np.int64)
     for key in np.unique(stratum_key):
@@ -85,7 +99,93 @@ def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: 
         bins = np.searchsorted(bounds, before, side="right")
         group_bin[gid[sel]] = np.minimum(bins, len(weights) - 1)
     out[:] = group_bin[groups]
+    strata = np.unique(row_key, return_inverse=True)[1]
+    gap = share_gap(out, strata, len(weights))
+    if gap > MAX_SHARE_GAP:
+        balanced = _balance_bins(strata, groups, weights, seed)
+        if share_gap(balanced, strata, len(weights)) < gap:
+            return balanced
     return out
+
+
+def share_gap(bins: np.ndarray, strata: np.ndarray, n_bins: int) -> float:
+    """Largest gap between a stratum's share of a bin and its share of all rows.
+
+    Bins with fewer than :data:`MIN_BIN_ROWS` rows are skipped.
+
+    Parameters
+    ----------
+    bins, strata : ndarray of int, shape (n,)
+        Bin and stratum index per row.
+    n_bins : int
+
+    Returns
+    -------
+    float in [0, 1]
+    """
+    counts = np.zeros((n_bins, int(strata.max()) + 1))
+    np.add.at(counts, (bins, strata), 1)
+    per_bin = counts.sum(1)
+    big = per_bin >= MIN_BIN_ROWS
+    if not big.any():
+        return 0.0
+    overall = counts.sum(0) / counts.sum()
+    return float(np.abs(counts[big] / per_bin[big, None] - overall).max())
+
+
+def _balance_bins(strata: np.ndarray, groups: np.ndarray, weights: Sequence[float], seed: int) -> np.ndarray:
+    """Greedy stratified assignment of whole groups, for groups that span strata.
+
+    Groups of two or more rows go first, largest first (ties in seeded random order), each into
+    the bin where its rows add the least weighted squared excess over the bin's per-stratum
+    target ``weight × stratum rows``. Single rows then fill each stratum's remaining room in
+    seeded random order.
+
+    Parameters
+    ----------
+    strata, groups : ndarray of int, shape (n,)
+        Stratum index and group id per row.
+    weights : sequence of float summing to 1
+    seed : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+        Bin per row.
+    """
+    w = np.asarray(weights, dtype=float)
+    n_strata = int(strata.max()) + 1
+    gid, g_index = np.unique(groups, return_inverse=True)
+    counts = np.zeros((len(gid), n_strata))
+    np.add.at(counts, (g_index, strata), 1)
+    sizes = counts.sum(1)
+    target = w[:, None] * counts.sum(0)[None, :]  # (bins, strata)
+    scale = np.maximum(target, 1.0)
+    filled = np.zeros_like(target)
+    group_bin = np.full(len(gid), -1, dtype=np.int64)
+    rng = np.random.default_rng([seed, zlib.crc32(b"balance")])
+    multi = np.flatnonzero(sizes > 1)
+    multi = multi[rng.permutation(len(multi))]
+    multi = multi[np.argsort(-sizes[multi], kind="stable")]
+    live = w > 0
+    for g in multi:
+        v = counts[g]
+        cost = ((2 * (filled - target) + v) * v / scale).sum(1)  # change of sum((filled - target)^2 / scale)
+        b = int(np.flatnonzero(live)[np.argmin(cost[live])])
+        group_bin[g] = b
+        filled[b] += v
+    single_stratum = counts.argmax(1)
+    for s in range(n_strata):
+        sel = np.flatnonzero((sizes == 1) & (single_stratum == s))
+        if not len(sel):
+            continue
+        sel = sel[rng.permutation(len(sel))]
+        room = np.clip(target[:, s] - filled[:, s], 0, None)
+        if room.sum() == 0:
+            room = w.copy()
+        bounds = np.round(np.cumsum(room) / room.sum() * len(sel))
+        group_bin[sel] = np.minimum(np.searchsorted(bounds, np.arange(len(sel)), side="right"), len(w) - 1)
+    return group_bin[g_index]
 
 
 def assign_splits(
