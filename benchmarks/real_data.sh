@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv cohn_cv_ulmfit
 #   ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -108,6 +108,11 @@ PY
     cohn_cv)
       fresh "$W/cohn_cv"
       $GU cv "$W/cohn_human.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/cohn_cv"
+      ;;
+    cohn_cv_ulmfit)   # same folds as cohn_cv, with ULMFiT and the ensemble. ~35 min per fold on one thread:
+      # no `fresh`, and --resume loads the folds an earlier run finished
+      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+        --out "$W/cohn_cv_ulmfit" --resume
       ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
