@@ -304,6 +304,23 @@ def test_classifier_ignores_right_padding():
         assert not torch.allclose(naive, clf(tokens), atol=1e-4)
 
 
+def test_composition_head_adds_the_mean_input_embedding():
+    torch.manual_seed(0)
+    clf = ULMFiTClassifier(tiny_awd_config(), head_hidden=8, composition=True).eval()
+    randomize_batchnorm(clf)
+    emb = clf.cfg.emb_size
+    assert clf.head.layers[0].num_features == 4 * emb
+    seen = []
+    clf.head.layers[0].register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    tokens = toy_tokens(1, 10)
+    padded = torch.cat([tokens, torch.full((1, 7), PAD_ID)], dim=1)
+    with torch.no_grad():
+        torch.testing.assert_close(clf(padded), clf(tokens), atol=1e-5, rtol=1e-5)  # padding ignored
+        mean_emb = clf.encoder.embedding(tokens).mean(dim=1)
+    torch.testing.assert_close(seen[0][:, 3 * emb :], mean_emb)
+    torch.testing.assert_close(seen[1][:, 3 * emb :], mean_emb)
+
+
 def test_classifier_batch_size_invariance():
     clf = tiny_classifier().eval()
     randomize_batchnorm(clf)

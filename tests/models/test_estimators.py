@@ -82,15 +82,18 @@ def fitted(data, ulmfit_preset, tmp_path_factory):
                              config={"seq_len": 150, "dropout": 0.1}).fit(tr_s, tr_y, progress=False),
         "ulmfit": ULMFiTModel(ulmfit_preset, seed=0).fit(tr_s, tr_y, progress=False),
         "ulmfit-encoder": ULMFiTModel(ulmfit_preset, lm_dir, seed=0).fit(tr_s, tr_y, progress=False),
+        "ulmfit-composition": ULMFiTModel(ulmfit_preset, lm_dir, seed=0, composition=True).fit(
+            tr_s, tr_y, progress=False
+        ),
     }
 
 
-NAMES = ["cnn-modern", "cnn-cohn", "ulmfit", "ulmfit-encoder"]
+NAMES = ["cnn-modern", "cnn-cohn", "ulmfit", "ulmfit-encoder", "ulmfit-composition"]
 
 
 # ----------------------------------------------------------------------------- learning
 @pytest.mark.parametrize("name, floor", [("cnn-modern", 0.75), ("cnn-cohn", 0.75), ("ulmfit", 0.8),
-                                         ("ulmfit-encoder", 0.8)])
+                                         ("ulmfit-encoder", 0.8), ("ulmfit-composition", 0.8)])
 def test_estimators_learn_the_planted_motif(fitted, data, name, floor):
     _, _, te_s, te_y = data
     p = fitted[name].predict_proba(te_s)

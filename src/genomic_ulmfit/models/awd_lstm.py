@@ -505,11 +505,15 @@ def masked_concat_pool(outputs: Tensor, mask: Tensor) -> Tensor:
     last_idx = torch.where(mask, positions, -1).amax(dim=1).clamp(min=0)  # (B,)
     last = outputs[torch.arange(b, device=outputs.device), last_idx]  # (B, E)
     m = mask.unsqueeze(-1)  # (B, T, 1)
-    n_valid = m.sum(dim=1)  # (B, 1)
     max_pool = outputs.masked_fill(~m, float("-inf")).amax(dim=1)
-    max_pool = torch.where(n_valid > 0, max_pool, torch.zeros_like(max_pool))
-    mean_pool = outputs.masked_fill(~m, 0.0).sum(dim=1) / n_valid.clamp(min=1).to(outputs.dtype)
-    return torch.cat([last, max_pool, mean_pool], dim=1)
+    max_pool = torch.where(m.any(dim=1), max_pool, torch.zeros_like(max_pool))
+    return torch.cat([last, max_pool, masked_mean(outputs, mask)], dim=1)
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``x`` (B, T, E) over the positions where ``mask`` (B, T) is True → (B, E); 0 if none."""
+    m = mask.unsqueeze(-1)
+    return x.masked_fill(~m, 0.0).sum(dim=1) / m.sum(dim=1).clamp(min=1).to(x.dtype)
 
 
 class PoolingClassifierHead(nn.Module):
@@ -526,25 +530,37 @@ class PoolingClassifierHead(nn.Module):
     hidden : int, default 50
     ps : tuple of 2 floats, default (0.4, 0.1)
         Dropouts of the two blocks (fastai scales the first by ``drop_mult``; the caller does).
+    composition : bool, default False
+        Take a fourth E-vector, the mean input embedding (see :class:`ULMFiTClassifier`), so the
+        pooled input is 4E.
     """
 
     def __init__(
-        self, emb_size: int, n_classes: int = 2, hidden: int = 50, ps: tuple[float, float] = (0.4, 0.1)
+        self,
+        emb_size: int,
+        n_classes: int = 2,
+        hidden: int = 50,
+        ps: tuple[float, float] = (0.4, 0.1),
+        composition: bool = False,
     ):
         super().__init__()
+        n_in = (4 if composition else 3) * emb_size
         self.layers = nn.Sequential(
-            nn.BatchNorm1d(3 * emb_size),
+            nn.BatchNorm1d(n_in),
             nn.Dropout(ps[0]),
-            nn.Linear(3 * emb_size, hidden),
+            nn.Linear(n_in, hidden),
             nn.ReLU(),
             nn.BatchNorm1d(hidden),
             nn.Dropout(ps[1]),
             nn.Linear(hidden, n_classes),
         )
 
-    def forward(self, outputs: Tensor, mask: Tensor) -> Tensor:
-        """``outputs`` (B, T, E), ``mask`` (B, T) bool → logits (B, n_classes)."""
-        return self.layers(masked_concat_pool(outputs, mask))
+    def forward(self, outputs: Tensor, mask: Tensor, composition: Tensor | None = None) -> Tensor:
+        """``outputs`` (B, T, E), ``mask`` (B, T) bool, ``composition`` (B, E) or None → logits (B, C)."""
+        pooled = masked_concat_pool(outputs, mask)
+        if composition is not None:
+            pooled = torch.cat([pooled, composition], dim=1)
+        return self.layers(pooled)
 
 
 class ULMFiTClassifier(nn.Module):
@@ -559,6 +575,10 @@ class ULMFiTClassifier(nn.Module):
     head_hidden : int, default 50
     head_ps : tuple of 2 floats, default (0.4, 0.1)
         Head dropouts; pass ``(0.4 * drop_mult, 0.1)`` to follow fastai.
+    composition : bool, default False
+        Also pool the mean of the input token embeddings into the head: a linear summary of the
+        sequence's k-mer composition, in the LM's own embedding space, which the head then sees
+        directly instead of only through the LSTM layers. Not in the seed's method.
     """
 
     def __init__(
@@ -567,13 +587,15 @@ class ULMFiTClassifier(nn.Module):
         n_classes: int = 2,
         head_hidden: int = 50,
         head_ps: tuple[float, float] = (0.4, 0.1),
+        composition: bool = False,
     ):
         super().__init__()
         for i, p in enumerate(head_ps):
             _check_prob("ULMFiTClassifier", f"head_ps[{i}]", p)
         self.cfg = cfg
+        self.composition = composition
         self.encoder = AWDLSTM(cfg)
-        self.head = PoolingClassifierHead(cfg.emb_size, n_classes, head_hidden, tuple(head_ps))
+        self.head = PoolingClassifierHead(cfg.emb_size, n_classes, head_hidden, tuple(head_ps), composition)
 
     def forward(self, tokens: Tensor) -> Tensor:
         """Logits (B, n_classes) for ``tokens`` (B, T) int, right-padded with ``pad_id``.
@@ -582,7 +604,9 @@ class ULMFiTClassifier(nn.Module):
         pooling, so a right-padded sequence scores like the unpadded one (in eval).
         """
         outputs, _ = self.encoder(tokens)  # (B, T, emb)
-        return self.head(outputs, tokens != self.cfg.pad_id)
+        mask = tokens != self.cfg.pad_id
+        comp = masked_mean(self.encoder.embedding(tokens.long()), mask) if self.composition else None
+        return self.head(outputs, mask, comp)
 
     def layer_groups(self) -> list[list[nn.Module]]:
         """Modules in fastai's ``awd_lstm_clas_split`` order: [embedding], [rnn0], …, [rnn_{n-1}], [head].

@@ -184,6 +184,9 @@ class ULMFiTModel(SequenceModel):
         :func:`token_views`). Without it a stride-2 model never sees half of the k-mer starts.
     select_metric : str, default "auroc"
         Validation metric that picks the epoch whose weights are kept.
+    composition : bool, default False
+        Give the head the mean input embedding too (k-mer composition in the LM's embedding
+        space; see :class:`~genomic_ulmfit.models.awd_lstm.ULMFiTClassifier`).
     """
 
     kind = "ulmfit"
@@ -199,6 +202,7 @@ class ULMFiTModel(SequenceModel):
         rc_average: bool = True,
         frames: bool = True,
         select_metric: str = "auroc",
+        composition: bool = False,
     ):
         self.preset = preset
         self.encoder = encoder
@@ -208,6 +212,7 @@ class ULMFiTModel(SequenceModel):
         self.rc_average = rc_average
         self.frames = frames
         self.select_metric = select_metric
+        self.composition = composition
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -218,6 +223,7 @@ class ULMFiTModel(SequenceModel):
             "rc_average": self.rc_average,
             "frames": self.frames,
             "select_metric": self.select_metric,
+            "composition": self.composition,
         }
 
     # -- construction ------------------------------------------------------------------------
@@ -227,7 +233,7 @@ class ULMFiTModel(SequenceModel):
         cfg = AWDLSTMConfig(
             vocab_size=tokenizer.vocab_size, pad_id=tokenizer.pad_id, **lstm_sizes, **dropouts
         ).scaled(drop_mult)
-        return cfg, ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1))
+        return cfg, ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1), composition=self.composition)
 
     def prepare(self, sequences, labels, valid_sequences=None, valid_labels=None) -> dict[str, Any]:
         """Everything training needs: model (encoder loaded), tokenizer, config and batches.
@@ -336,12 +342,12 @@ class ULMFiTModel(SequenceModel):
 
         meta = read_model_json(directory)
         params = meta.get("params", {})
-        self = cls(**{k: v for k, v in params.items() if k in ("preset", "encoder", "seed", "rc_augment",
-                                                             "rc_average", "frames", "select_metric")})
+        keys = ("preset", "encoder", "seed", "rc_augment", "rc_average", "frames", "select_metric", "composition")
+        self = cls(**{k: v for k, v in params.items() if k in keys})
         self.frames = bool(params.get("frames", False))  # runs saved before frames existed read frame 0 only
         self.device = device
         cfg = AWDLSTMConfig.from_dict(meta["config"])
-        model = ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1))
+        model = ULMFiTClassifier(cfg, head_ps=(cfg.output_p, 0.1), composition=self.composition)
         _load_weights(model, Path(directory) / WEIGHTS)
         self.device_ = resolve_device(device)
         self.model_ = model.to(self.device_).eval()
