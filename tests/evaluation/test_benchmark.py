@@ -13,7 +13,14 @@ from genomic_ulmfit.data.dataset import Source, import_sources, load_dataset, sa
 from genomic_ulmfit.data.simulate import simulate_cohn_layout
 from genomic_ulmfit.data.split import assign_splits
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.evaluation.benchmark import cross_species, parse_models, parse_species, run_benchmark
+from genomic_ulmfit.evaluation.benchmark import (
+    VARIANTS,
+    cross_species,
+    fit_for,
+    parse_models,
+    parse_species,
+    run_benchmark,
+)
 from genomic_ulmfit.evaluation.report import PUBLISHED
 from genomic_ulmfit.models.base import load_model
 from genomic_ulmfit.models.ensemble import EnsembleModel
@@ -137,3 +144,14 @@ def test_parse_models_and_species(dataset):
     assert parse_species(df, "SimMouse") == ["SimMouse"]
     with pytest.raises(InputError, match="SimCat not in the dataset"):
         parse_species(df, "SimHuman,SimCat")
+
+
+def test_fit_for_ulmfit_comp_builds_the_composition_head(dataset, tmp_path):
+    df = assign_splits(load_dataset(dataset), seed=0)
+    df = df[df["split"] != "test"]
+    model, seconds = fit_for("ulmfit:comp", df, tmp_path, preset="tiny", lm_dir=None, finetune=False,
+                             progress=False)
+    assert seconds > 0 and model.composition and model.model_.head.layers[0].num_features == 4 * model.config_.emb_size
+    back = load_model(tmp_path)
+    assert back.composition and back.get_params() == model.get_params()
+    assert "comp" in VARIANTS["ulmfit"] and parse_models("ulmfit:comp") == ["ulmfit:comp"]

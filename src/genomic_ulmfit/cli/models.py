@@ -262,7 +262,7 @@ def benchmark(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (report.md, report.html, runs/)."),
     species: str = typer.Option("all", "--species", help="Comma-separated species or all."),
     models: str = typer.Option("kmer,cnn,ulmfit", "--models",
-                               help="Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm], gkmsvm."),
+                               help="Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT (else its LM starts from scratch)."),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),

@@ -40,6 +40,7 @@ VARIANTS = {
         "scratch": "no genome pretraining: LM trained on the training sequences only",
         "noft": "genome-pretrained LM without fine-tuning",
         "nolm": "no language model at all: random encoder",
+        "comp": "as the default, with the composition head (mean input embedding)",
     },
     "kmer": {"": "k-mer spectrum logistic regression"},
     "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
@@ -118,7 +119,8 @@ def fit_for(
             encoder = finetune_lm(train_seqs, out_dir / "lm_finetuned", from_dir=None if variant == "scratch" else lm_dir,
                                   preset=preset, seed=seed, device=device, progress=progress)
     arch = variant if name == "cnn" else None
-    model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device)
+    model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device,
+                            composition=variant == "comp")
     train_model(model, train_df, out_dir, seed=seed, progress=progress)
     seconds = time.time() - t0
     write_json_atomic(record, {"key": key, "seconds": round(seconds, 1)})

@@ -522,10 +522,13 @@ class CNNModel(SequenceModel):
 
 
 def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str | None = None, seed: int = 0,
-                    device: str | None = None) -> SequenceModel:
-    """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer or gkmsvm."""
+                    device: str | None = None, composition: bool = False) -> SequenceModel:
+    """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer or gkmsvm.
+
+    ``composition`` is ULMFiT's composition head (see :class:`ULMFiTModel`).
+    """
     if name == "ulmfit":
-        return ULMFiTModel(preset, encoder, seed=seed, device=device)
+        return ULMFiTModel(preset, encoder, seed=seed, device=device, composition=composition)
     if name == "cnn":
         return CNNModel(arch, preset=preset, seed=seed, device=device)
     if name == "kmer":
