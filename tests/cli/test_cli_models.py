@@ -127,13 +127,15 @@ def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     first = record.read_text()
     scores = (tmp_path / "ho" / "scores.tsv").read_text()
     os.utime(model_json, (0, 0))  # a saved model rewrites model.json, which moves its mtime off 0
-    code, _, err = run(capsys, *args, "--resume")
+    code, out, err = run(capsys, *args, "--resume")
     assert code == 0, err
     assert record.read_text() == first and model_json.stat().st_mtime == 0  # loaded, not refitted
+    assert "loaded the finished fit" in out + err  # and the log says so
     assert (tmp_path / "ho" / "scores.tsv").read_text() == scores
-    code, _, err = run(capsys, *args)
+    code, out, err = run(capsys, *args)
     assert code == 0, err
     assert model_json.stat().st_mtime != 0  # without --resume the member is fitted again
+    assert "loaded the finished fit" not in out + err
 
 
 def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):

@@ -78,6 +78,7 @@ def fit_for(
     device: str | None = None,
     progress: bool = True,
     resume: bool = False,
+    log=None,
 ):
     """Build, (LM fine-tune,) fit and save one model on ``train_df`` (rows with split train/valid).
 
@@ -88,7 +89,8 @@ def fit_for(
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
     sequences only (never valid/test), then the classifier is trained from that encoder.
-    Returns (fitted model, seconds).
+    Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
+    when a finished fit is loaded instead of refitted.
     """
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.models.estimators import model_from_name
@@ -104,6 +106,8 @@ def fit_for(
         except ValueError:  # written atomically, so only a hand-edited record gets here: refit
             done = {}
         if done.get("key") == key:
+            if log is not None:
+                log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
             return load_model(out_dir), float(done["seconds"])
     record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
     t0 = time.time()
@@ -205,7 +209,8 @@ def run_benchmark(
             log(f"[bold]{_label(name)}[/] · {tag}: training")
             run_dir = out / "runs" / _label(name) / tag
             model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
-                                  lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume)
+                                  lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume,
+                                  log=log)
             fitted[str(run_dir)] = model
             seconds[(_label(name) + suffix, tag)] = secs
             scores.append(score_table({_label(name) + suffix: model}, test))
@@ -286,7 +291,7 @@ def cross_species(
         log(f"[bold]{_label(name)}[/] trained on {tag}")
         part = df[df["species"].isin(members) & df["split"].isin(["train", "valid"])]
         fitted, _ = fit_for(name, part, out / "runs" / tag, preset=preset, lm_dir=lm_dir, seed=seed,
-                            device=device, progress=progress, resume=resume)
+                            device=device, progress=progress, resume=resume, log=log)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]

@@ -80,7 +80,7 @@ def cross_validate(
             run_dir = out / "runs" / label / f"fold{k}"
             fitted[label], seconds[label] = fit_for(
                 name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
-                seed=seed, device=device, progress=progress, resume=resume,
+                seed=seed, device=device, progress=progress, resume=resume, log=log,
             )
             fitted[label].run_dir_ = run_dir
         if ensemble and len(fitted) > 1:
