@@ -47,6 +47,8 @@ def test_cross_validate_kmer_oof_scores_match_metrics(sim_df, tmp_path):
     assert row["auroc_mean"] > 0.6  # the simulated task is learnable
     folds = pd.read_csv(tmp_path / "cv_folds.tsv", sep="\t")
     assert row["auroc_mean"] == pytest.approx(folds["auroc"].mean(), abs=1e-4)
+    positives = oof.groupby("fold")["label"].sum()
+    assert folds.set_index("fold")["n_positive"].to_dict() == positives.to_dict()  # test positives per fold
     saved = json.loads((tmp_path / "cv.json").read_text())
     assert saved["folds"] == 3 and saved["models"] == ["kmer"]
 

@@ -93,7 +93,8 @@ def cross_validate(
             p = np.asarray(model.predict_proba(test["sequence"].tolist()), dtype=np.float64)
             y = test["label"].to_numpy(np.int64)
             m = binary_metrics(y, p)
-            rows.append({"model": label, "fold": k, "n_test": len(y), "seconds": round(seconds[label], 1),
+            rows.append({"model": label, "fold": k, "n_test": len(y), "n_positive": int(y.sum()),
+                         "seconds": round(seconds[label], 1),
                          **{key: m[key] for key in FOLD_METRICS}})
             scores.append(pd.DataFrame({"model": label, "fold": k, "id": test["id"].to_numpy(),
                                         "species": test["species"].to_numpy(), "label": y, "score": p}))
