@@ -28,11 +28,15 @@ HOLDOUTS = [
 ]
 LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
 # (data set, cv step, {model in its cv_summary.tsv → figure label} or None for all models as they are)
+# A later entry's (data set, model) replaces an earlier one's: the *_ulmfit runs repeat the k-mer LR
+# and CNN on the same folds and their ensemble has ULMFiT in it.
 CVS = [
     ("Cohn human", "cohn_cv", None),
+    ("Cohn human", "cohn_cv_ulmfit", None),
     ("iEnhancer", "ienhancer_cv_ulmfit", None),
     ("iEnhancer", "ienhancer_cv_3mer", {"ulmfit": "ulmfit 3-mer/1", "ensemble": "ensemble (3-mer/1 ULMFiT)"}),
     ("NHLF", "nhlf_cv", None),
+    ("NHLF", "nhlf_cv_ulmfit", None),
     ("VISTA", "vista_cv", None),
 ]
 
@@ -78,7 +82,9 @@ def cv_points(work: Path) -> pd.DataFrame:
                 t = t[t["model"].isin(names)]
                 t = t.assign(model=t["model"].map(names))
             parts.append(t)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat(parts, ignore_index=True).drop_duplicates(["data", "model"], keep="last")
 
 
 def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
