@@ -25,6 +25,7 @@ HOLDOUTS = [
     ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn"}),
     ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft (24M LM)", "ulmfit-nolm": "ulmfit-nolm", "ulmfit-scratch": "ulmfit-scratch"}),
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft (48M LM)"}),
+    ("cohn_comp", {"ulmfit-comp": "ulmfit-comp (48M LM)"}),
 ]
 LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
 # (data set, cv step, {model in its cv_summary.tsv → figure label} or None for all models as they are)
