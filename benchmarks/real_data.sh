@@ -2,8 +2,8 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_cv
-#   cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp
+#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -111,6 +111,12 @@ PY
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:comp --lm "$LM" --out "$W/cohn_comp"
       U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
       $GU evaluate "$U" "$W/cohn_comp/runs/ulmfit-comp" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_comp/eval"
+      ;;
+    cohn_learning_curve)   # the recipe's members (ULMFiT without LM fine-tuning) on 1/8, 1/4, 1/2 of TRAIN, same TEST;
+      # the full-TRAIN points are cohn_recipe (k-mer, CNN) and cohn_noft48 (ULMFiT). ~40 min on one thread
+      fresh "$W/cohn_learning_curve"
+      "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
+        "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$LM" --fractions 0.125,0.25,0.5 --seeds 0
       ;;
     cohn_cv)
       fresh "$W/cohn_cv"
