@@ -117,6 +117,9 @@ PY
       fresh "$W/cohn_learning_curve"
       "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
         "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$LM" --fractions 0.125,0.25,0.5 --seeds 0
+      fresh "$W/cohn_learning_curve_kmer"   # the k-mer LR alone, three seeds, 1 min
+      "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
+        "$W/cohn_learning_curve_kmer" --models kmer --fractions 0.125,0.25,0.5,1 --seeds 0,1,2
       ;;
     cohn_cv)
       fresh "$W/cohn_cv"
