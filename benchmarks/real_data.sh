@@ -113,10 +113,10 @@ PY
       $GU evaluate "$U" "$W/cohn_comp/runs/ulmfit-comp" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_comp/eval"
       ;;
     cohn_learning_curve)   # the recipe's members (ULMFiT without LM fine-tuning) on 1/8, 1/4, 1/2 of TRAIN, same TEST;
-      # the full-TRAIN points are cohn_recipe (k-mer, CNN) and cohn_noft48 (ULMFiT). ~40 min on one thread
+      # the full-TRAIN points are cohn_recipe (k-mer, CNN) and cohn_noft48 (ULMFiT). ~75 min on one thread
       fresh "$W/cohn_learning_curve"
       "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
-        "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$LM" --fractions 0.125,0.25,0.5 --seeds 0
+        "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$LM" --fractions 0.125,0.25,0.5 --seeds 0,1
       fresh "$W/cohn_learning_curve_kmer"   # the k-mer LR alone, three seeds, 1 min
       "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
         "$W/cohn_learning_curve_kmer" --models kmer --fractions 0.125,0.25,0.5,1 --seeds 0,1,2
