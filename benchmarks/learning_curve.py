@@ -14,7 +14,6 @@ the 1/4 subset contains the 1/8 one.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -58,9 +57,8 @@ def main() -> None:
             subset = train.iloc[nested_subset(labels, frac, seed)]
             subset[["id", "sequence", "label"]].to_csv(run / "train.tsv.gz", sep="\t", index=False)
             print(f"=== fraction {frac:g}, seed {seed}: {len(subset):,} training sequences", flush=True)
-            run_holdout(run / "train.tsv.gz", a.test, run, lm_dir=a.lm, models=a.models.split(","), seed=seed,
-                        progress=False, resume=True)
-            metrics = json.loads((run / "metrics.json").read_text())
+            metrics = run_holdout(run / "train.tsv.gz", a.test, run, lm_dir=a.lm, models=a.models.split(","),
+                                  seed=seed, progress=False, resume=True)
             seconds = metrics.get("train_seconds", {})
             for model, m in metrics["test_metrics"].items():
                 rows.append({"fraction": frac, "seed": seed, "n_train": len(subset), "model": model,
