@@ -138,6 +138,18 @@ def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     assert "loaded the finished fit" not in out + err
 
 
+def test_cv_fold_fits_one_fold_and_writes_no_summary(capsys, data, tmp_path):
+    args = ["cv", data["dataset"], "--models", "kmer", "--folds", "3", "--no-ensemble", "--out", tmp_path / "cv"]
+    code, out, err = run(capsys, *args, "--fold", "2")
+    assert code == 0, err
+    assert (tmp_path / "cv" / "runs" / "kmer" / "fold1" / "fit.json").exists()
+    assert not (tmp_path / "cv" / "runs" / "kmer" / "fold0").exists()
+    assert "fitted fold(s) 2 of 3" in out + err and "summary →" not in out + err
+    assert not (tmp_path / "cv" / "cv_summary.tsv").exists()
+    code, _, err = run(capsys, *args, "--fold", "4")
+    assert_one_line_error(code, err, "fold(s) 4 not in 1..3", "--fold")
+
+
 def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):
     before = (kmer_run / "run.json").read_text()
     code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", kmer_run)

@@ -118,3 +118,31 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path):
     (lm / "lm.json").write_text('{"run": 2}')  # an LM rebuilt in the same directory
     assert fit_key("ulmfit", df, preset="cpu", lm_dir=lm, finetune=True, seed=0) != with_lm
     assert json.loads(json.dumps(with_lm)) == with_lm
+
+
+def test_only_folds_split_the_work_and_resume_gathers_it(sim_df, tmp_path, monkeypatch):
+    import genomic_ulmfit.training.runs as runs
+    from genomic_ulmfit.errors import ConfigError
+
+    fitted_into = []
+    real = runs.train_model
+
+    def counting(model, df, out_dir, **kw):
+        fitted_into.append(out_dir.name)
+        return real(model, df, out_dir, **kw)
+
+    monkeypatch.setattr(runs, "train_model", counting)
+    kw = dict(models=["kmer"], folds=3, ensemble=False, progress=False, log=lambda *_: None, n_boot=50)
+    summary, oof = cross_validate(sim_df, tmp_path / "split", only_folds=[2], **kw)  # as a second process would
+    assert fitted_into == ["fold2"] and set(oof["fold"]) == {2} and summary["folds"].tolist() == [1]
+    assert not list((tmp_path / "split").glob("cv_*"))  # a partial run writes no summary
+    cross_validate(sim_df, tmp_path / "split", only_folds=[1, 0, 1], **kw)
+    assert fitted_into[1:] == ["fold0", "fold1"]
+    gathered, oof_all = cross_validate(sim_df, tmp_path / "split", resume=True, **kw)
+    assert len(fitted_into) == 3  # every fold was loaded
+    assert (tmp_path / "split" / "cv_summary.tsv").exists()
+    whole, oof_whole = cross_validate(sim_df, tmp_path / "whole", **kw)
+    pd.testing.assert_frame_equal(gathered.drop(columns="seconds_per_fold"), whole.drop(columns="seconds_per_fold"))
+    pd.testing.assert_frame_equal(oof_all, oof_whole)
+    with pytest.raises(ConfigError, match=r"fold\(s\) 4 not in 1..3"):
+        cross_validate(sim_df, tmp_path / "bad", only_folds=[0, 3], **kw)

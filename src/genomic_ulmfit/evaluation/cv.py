@@ -35,6 +35,20 @@ def fold_frame(df, k: int, seed: int, valid_frac: float = 0.1):
     return out
 
 
+def _check_folds(only_folds: Sequence[int] | None, folds: int) -> list[int]:
+    """The sorted 0-based folds to run: all of them, or ``only_folds`` checked to lie in range."""
+    from genomic_ulmfit.errors import ConfigError
+
+    if only_folds is None:
+        return list(range(folds))
+    todo = sorted({int(k) for k in only_folds})
+    bad = [k for k in todo if not 0 <= k < folds]
+    if not todo or bad:
+        raise ConfigError(f"fold(s) {', '.join(str(k + 1) for k in bad) or '(none)'} not in 1..{folds}; "
+                          f"pass --fold between 1 and --folds")
+    return todo
+
+
 def cross_validate(
     df,
     out_dir: str | os.PathLike,
@@ -51,6 +65,7 @@ def cross_validate(
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
+    only_folds: Sequence[int] | None = None,
 ):
     """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
 
@@ -58,6 +73,10 @@ def cross_validate(
     out-of-fold AUROC with 95% CI), ``cv_folds.tsv`` (every fold) and ``oof_scores.tsv``.
     With ``resume``, models already fitted for a fold with the same settings are loaded, not
     refitted (see :func:`~genomic_ulmfit.evaluation.benchmark.fit_for`).
+
+    ``only_folds`` (0-based fold numbers) fits and scores just those folds, e.g. one process per
+    core or machine sharing ``out_dir``; the summary returned covers only them, and no ``cv_*``
+    file is written. A later run over all folds with ``resume`` loads their fits.
     """
     import pandas as pd
 
@@ -68,9 +87,10 @@ def cross_validate(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    todo = _check_folds(only_folds, folds)
     base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=folds, seed=seed, near_k=near_k)
     rows, scores = [], []
-    for k in range(folds):
+    for k in todo:
         part = fold_frame(base, k, seed)
         test = part[part["split"] == "test"]
         fitted, seconds = {}, {}
@@ -113,6 +133,10 @@ def cross_validate(
                     "oof_auroc_hi": round(hi, 4), "seconds_per_fold": round(float(g["seconds"].mean()), 1)})
         summary.append(row)
     summary = pd.DataFrame(summary)
+    if len(todo) < folds:
+        log(f"fitted fold(s) {', '.join(str(k + 1) for k in todo)} of {folds}; no cv_* file written: "
+            f"run again over all folds with resume for the full CV")
+        return summary, oof
     write_text_atomic(out / "cv_summary.tsv", summary.to_csv(sep="\t", index=False))
     write_text_atomic(out / "cv_folds.tsv", per_fold.to_csv(sep="\t", index=False))
     write_text_atomic(out / "oof_scores.tsv", oof.to_csv(sep="\t", index=False, float_format="%.6f"))
