@@ -155,3 +155,40 @@ def test_fit_for_ulmfit_comp_builds_the_composition_head(dataset, tmp_path):
     back = load_model(tmp_path)
     assert back.composition and back.get_params() == model.get_params()
     assert "comp" in VARIANTS["ulmfit"] and parse_models("ulmfit:comp") == ["ulmfit:comp"]
+
+
+def test_fit_for_continues_a_stopped_ulmfit_fit_where_it_stopped(dataset, tmp_path, monkeypatch):
+    import genomic_ulmfit.training.loop as loop
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, FIT_STARTED
+
+    df = assign_splits(load_dataset(dataset), seed=0)
+    df = df[df["split"] != "test"]
+    seqs = df["sequence"].tolist()[:20]
+    kw = dict(preset="tiny", lm_dir=None, progress=False)
+    whole, _ = fit_for("ulmfit", df, tmp_path / "whole", **kw)
+    ran, real = [], loop.fit_one_cycle
+
+    def stopping(*args, stage_name, **k):
+        if stage_name == "stage2" and "stop" in ran:
+            raise KeyboardInterrupt  # as if the process was killed when the last (tiny: second) stage began
+        result = real(*args, stage_name=stage_name, **k)
+        ran.append((stage_name, result.skipped))
+        return result
+
+    monkeypatch.setattr(loop, "fit_one_cycle", stopping)
+    ran.append("stop")
+    with pytest.raises(KeyboardInterrupt):
+        fit_for("ulmfit", df, tmp_path / "run", **kw)
+    assert not (tmp_path / "run" / FIT_RECORD).exists() and (tmp_path / "run" / FIT_STARTED).exists()
+    assert ran[1:] == [("finetune", False), ("stage1", False)]
+    ran.clear()
+    lines = []
+    model, _ = fit_for("ulmfit", df, tmp_path / "run", resume=True, log=lines.append, **kw)
+    assert ran == [("finetune", True), ("stage1", True), ("stage2", False)]
+    assert any("continuing the stopped fit" in line for line in lines)
+    assert json.loads((tmp_path / "run" / FIT_RECORD).read_text())["resumed"] is True
+    np.testing.assert_allclose(model.predict_proba(seqs), whole.predict_proba(seqs), atol=1e-6)  # as if never stopped
+    ran.clear()
+    (tmp_path / "run" / FIT_RECORD).unlink()
+    fit_for("ulmfit", df, tmp_path / "run", seed=1, resume=True, **kw)  # another key: nothing is continued
+    assert ran == [("finetune", False), ("stage1", False), ("stage2", False)]

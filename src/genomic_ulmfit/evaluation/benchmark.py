@@ -86,6 +86,9 @@ def fit_for(
     seed, hashes of the train and valid rows) and how long it took. With ``resume`` a run whose
     record matches is loaded instead of refitted, so an interrupted CV or holdout picks up at the
     first unfinished model; a record that does not match is deleted and the model refitted.
+    A fit that was stopped part-way (``FIT_STARTED`` holds its key, no ``FIT_RECORD`` yet) continues
+    from its last finished epoch when the model trains by epochs (ULMFiT's LM fine-tune and
+    classifier stages, the CNNs); the record then says ``resumed`` and its seconds are this call's.
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
     sequences only (never valid/test), then the classifier is trained from that encoder.
@@ -100,18 +103,19 @@ def fit_for(
     out_dir = Path(out_dir)
     key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed)
     record = out_dir / FIT_RECORD
-    if resume and record.is_file():
-        try:
-            done = json.loads(record.read_text())
-        except ValueError:  # written atomically, so only a hand-edited record gets here: refit
-            done = {}
-        if done.get("key") == key:
-            if log is not None:
-                log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
-            return load_model(out_dir), float(done["seconds"])
+    if resume and _read_key(record) == key:
+        done = json.loads(record.read_text())
+        if log is not None:
+            log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
+        return load_model(out_dir), float(done["seconds"])
     record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
-    t0 = time.time()
     name, _, variant = model_name.partition(":")
+    # continue a stopped fit of this very key at its last epoch; anything else starts afresh
+    partial = resume and name in EPOCH_TRAINED and _read_key(out_dir / FIT_STARTED) == key
+    if partial and log is not None:
+        log(f"   continuing the stopped fit in {out_dir} from its last finished epoch")
+    write_json_atomic(out_dir / FIT_STARTED, {"key": key})
+    t0 = time.time()
     encoder = lm_dir
     if name == "ulmfit":
         if variant in ("noft",) and lm_dir is None:
@@ -121,17 +125,27 @@ def fit_for(
         elif variant != "noft" and finetune:
             train_seqs = train_df.loc[train_df["split"] == "train", "sequence"].tolist()
             encoder = finetune_lm(train_seqs, out_dir / "lm_finetuned", from_dir=None if variant == "scratch" else lm_dir,
-                                  preset=preset, seed=seed, device=device, progress=progress)
+                                  preset=preset, seed=seed, device=device, progress=progress, resume=partial)
     arch = variant if name == "cnn" else None
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device,
                             composition=variant == "comp")
-    train_model(model, train_df, out_dir, seed=seed, progress=progress)
+    train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
     seconds = time.time() - t0
-    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1)})
+    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), **({"resumed": True} if partial else {})})
     return model, seconds
 
 
 FIT_RECORD = "fit.json"
+FIT_STARTED = "fit_started.json"
+EPOCH_TRAINED = ("ulmfit", "cnn")  # models whose fit checkpoints every epoch (and so can continue)
+
+
+def _read_key(path: Path):
+    """The ``key`` in a fit record, or None when there is none (or it is unreadable: refit)."""
+    try:
+        return json.loads(path.read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int) -> dict:
@@ -310,5 +324,5 @@ def check_models_available(names: Sequence[str]) -> None:
             raise ConfigError("model gkmsvm needs the gkmsvm-lite package: pip install 'genomic-ulmfit[gkmsvm]'") from None
 
 
-__all__ = ["FIT_RECORD", "check_models_available", "cross_species", "ensure_split", "fit_for", "fit_key", "parse_models",
+__all__ = ["FIT_RECORD", "FIT_STARTED", "check_models_available", "cross_species", "ensure_split", "fit_for", "fit_key", "parse_models",
            "parse_species", "run_benchmark"]
