@@ -18,7 +18,8 @@ app.add_typer(lm_app, name="lm")
 
 PRESET_HELP = "Preset: tiny, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
-               "them, so an interrupted run picks up at the first unfinished model.")
+               "them, so an interrupted run picks up at the first unfinished model (ULMFiT and CNN fits "
+               "stopped part-way continue from their last finished epoch).")
 
 
 def _console():
