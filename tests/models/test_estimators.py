@@ -320,3 +320,20 @@ def test_holdout_split_is_stratified_and_seeded(seed):
     assert (np.array([0] * 20 + [1, 1])[va3] == 1).sum() == 1
     _, va4 = holdout_split(np.array([0] * 20 + [1]), 0.1, seed)
     assert 20 not in va4
+
+
+def test_ulmfit_batches_group_mixed_lengths_and_cut_the_padding():
+    seqs, y = planted(200, length=300, seed=4)
+    model = ULMFiTModel(preset="tiny", seed=0)
+    same = model.prepare(seqs, y)
+    assert same["train_data"].lengths is None and same["valid_data"].lengths is None  # one length: batches as before
+    mixed = [s[: 40 + (i * 37) % 261] for i, s in enumerate(seqs)]
+    prep = model.prepare(mixed, y)
+    tr, va = prep["train_data"], prep["valid_data"]
+    assert tr.lengths is not None and va.lengths is not None
+    for data in (tr, va):
+        for batch in data.batches(0):
+            x = batch["x"].numpy()
+            assert x.ndim == 2 and (x[:, -1] != 0).any()  # cut to its longest member, no all-pad column
+    widths = [b["x"].shape[1] for b in tr.batches(0)]
+    assert max(widths) > 2 * min(widths)  # similar lengths share a batch

@@ -154,6 +154,12 @@ def _view_pick(views: np.ndarray, rng) -> Any:
     return torch.as_tensor(_trim(views[np.arange(views.shape[0]), pick]).astype(np.int64))
 
 
+def _view_lengths_if_mixed(views: np.ndarray) -> np.ndarray | None:
+    """Tokens in each row's longest view of right-padded (n, V, T) views when rows differ, else None."""
+    lens = (views != 0).sum(axis=-1).max(axis=-1).astype(np.int64)
+    return lens if len(lens) and lens.min() != lens.max() else None
+
+
 def _first_view(views: np.ndarray, rng) -> Any:
     import torch
 
@@ -264,11 +270,15 @@ class ULMFiTModel(SequenceModel):
                                               ccfg.valid_frac, self.seed)
         tr_views = token_views(tokenizer, tr_s, strands=self.rc_augment, frames=self.frames)  # (n, V, T)
         va_views = token_views(tokenizer, va_s, strands=False, frames=False)
+        # Mixed lengths (e.g. VISTA, 315–8,061 bp): batch similar lengths and cut each batch to its
+        # longest member, as for the CNN; the encoder ignores right padding.
         return {
             "model": model, "tokenizer": tokenizer, "config": cfg, "preset": preset, "encoder_meta": lm_meta,
             "train_data": ArrayBatches(tr_views, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
-                                       transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size),
-            "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view),
+                                       transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size,
+                                       lengths=_view_lengths_if_mixed(tr_views)),
+            "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view,
+                                       lengths=_view_lengths_if_mixed(va_views)),
         }
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
