@@ -3,7 +3,7 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp
-#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage
+#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista vista_ulmfit nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista vista_ulmfit nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -148,6 +148,12 @@ PY
     vista)
       fresh "$W/vista_cv"
       $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
+      ;;
+    vista_ulmfit)   # same folds as vista, with ULMFiT and the 3-model ensemble. Hours per fold on one thread
+      # (elements up to 8 kb): no `fresh`; --resume loads finished folds and continues a stopped fit from its last
+      # epoch. To use several cores, first run `cv ... --fold K` once per core with the same --out.
+      $GU cv "$W/vista.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+        --out "$W/vista_cv_ulmfit" --resume
       ;;
     nhlf)
       fresh "$W/nhlf_cv"
