@@ -181,14 +181,37 @@ def test_fit_for_continues_a_stopped_ulmfit_fit_where_it_stopped(dataset, tmp_pa
         fit_for("ulmfit", df, tmp_path / "run", **kw)
     assert not (tmp_path / "run" / FIT_RECORD).exists() and (tmp_path / "run" / FIT_STARTED).exists()
     assert ran[1:] == [("finetune", False), ("stage1", False)]
+    done_before = sum(json.loads(line)["seconds"] for f in ("metrics.jsonl", "lm_finetuned/metrics.jsonl")
+                      for line in (tmp_path / "run" / f).read_text().splitlines())
     ran.clear()
     lines = []
-    model, _ = fit_for("ulmfit", df, tmp_path / "run", resume=True, log=lines.append, **kw)
+    model, seconds = fit_for("ulmfit", df, tmp_path / "run", resume=True, log=lines.append, **kw)
     assert ran == [("finetune", True), ("stage1", True), ("stage2", False)]
     assert any("continuing the stopped fit" in line for line in lines)
-    assert json.loads((tmp_path / "run" / FIT_RECORD).read_text())["resumed"] is True
+    record = json.loads((tmp_path / "run" / FIT_RECORD).read_text())
+    assert record["resumed"] is True and seconds > done_before > 0  # the stopped run's epochs are counted
     np.testing.assert_allclose(model.predict_proba(seqs), whole.predict_proba(seqs), atol=1e-6)  # as if never stopped
     ran.clear()
     (tmp_path / "run" / FIT_RECORD).unlink()
     fit_for("ulmfit", df, tmp_path / "run", seed=1, resume=True, **kw)  # another key: nothing is continued
+    assert ran == [("finetune", False), ("stage1", False), ("stage2", False)]
+    # A fit stopped in its LM fine-tune, in a directory holding another fit's finished stages: on
+    # resume those stages must not pass for its own (a fresh fit clears them when it starts).
+    ran.clear()
+    (tmp_path / "run" / FIT_RECORD).unlink()
+    ran.append("stop-finetune")
+
+    def stop_in_finetune(*args, stage_name, **k):
+        if stage_name == "finetune" and "stop-finetune" in ran:
+            raise KeyboardInterrupt
+        result = real(*args, stage_name=stage_name, **k)
+        ran.append((stage_name, result.skipped))
+        return result
+
+    monkeypatch.setattr(loop, "fit_one_cycle", stop_in_finetune)
+    with pytest.raises(KeyboardInterrupt):
+        fit_for("ulmfit", df, tmp_path / "run", seed=2, **kw)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    ran.clear()
+    fit_for("ulmfit", df, tmp_path / "run", seed=2, resume=True, **kw)
     assert ran == [("finetune", False), ("stage1", False), ("stage2", False)]

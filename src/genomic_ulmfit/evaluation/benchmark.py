@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -88,7 +89,9 @@ def fit_for(
     first unfinished model; a record that does not match is deleted and the model refitted.
     A fit that was stopped part-way (``FIT_STARTED`` holds its key, no ``FIT_RECORD`` yet) continues
     from its last finished epoch when the model trains by epochs (ULMFiT's LM fine-tune and
-    classifier stages, the CNNs); the record then says ``resumed`` and its seconds are this call's.
+    classifier stages, the CNNs); the record then says ``resumed``, and its seconds add this call's
+    time to the stopped run's finished epochs. A fit that starts afresh first removes any training
+    state (checkpoints, metrics, fine-tuned LM) left in ``out_dir`` by another fit.
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
     sequences only (never valid/test), then the classifier is trained from that encoder.
@@ -112,8 +115,13 @@ def fit_for(
     name, _, variant = model_name.partition(":")
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
     partial = resume and name in EPOCH_TRAINED and _read_key(out_dir / FIT_STARTED) == key
-    if partial and log is not None:
-        log(f"   continuing the stopped fit in {out_dir} from its last finished epoch")
+    if partial:
+        earlier = _epoch_seconds(out_dir)  # the stopped run's finished epochs count towards the fit's time
+        if log is not None:
+            log(f"   continuing the stopped fit in {out_dir} from its last finished epoch")
+    else:
+        earlier = 0.0
+        _clear_training_state(out_dir)  # so a later resume cannot mistake another fit's stages for this one's
     write_json_atomic(out_dir / FIT_STARTED, {"key": key})
     t0 = time.time()
     encoder = lm_dir
@@ -130,7 +138,7 @@ def fit_for(
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device,
                             composition=variant == "comp")
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
-    seconds = time.time() - t0
+    seconds = time.time() - t0 + earlier
     write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), **({"resumed": True} if partial else {})})
     return model, seconds
 
@@ -138,6 +146,28 @@ def fit_for(
 FIT_RECORD = "fit.json"
 FIT_STARTED = "fit_started.json"
 EPOCH_TRAINED = ("ulmfit", "cnn")  # models whose fit checkpoints every epoch (and so can continue)
+
+
+TRAINING_STATE = ("checkpoints", "metrics.jsonl", "lm_finetuned")  # what an epoch-trained fit leaves mid-way
+
+
+def _clear_training_state(out_dir: Path) -> None:
+    for name in TRAINING_STATE:
+        path = out_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _epoch_seconds(out_dir: Path) -> float:
+    """Seconds of the epochs logged in ``out_dir`` (classifier and LM fine-tune ``metrics.jsonl``)."""
+    total = 0.0
+    for path in (out_dir / "metrics.jsonl", out_dir / "lm_finetuned" / "metrics.jsonl"):
+        if path.is_file():
+            total += sum(float(json.loads(line).get("seconds") or 0.0) for line in path.read_text().splitlines()
+                         if line.strip())
+    return total
 
 
 def _read_key(path: Path):
