@@ -146,8 +146,6 @@ def fit_for(
 FIT_RECORD = "fit.json"
 FIT_STARTED = "fit_started.json"
 EPOCH_TRAINED = ("ulmfit", "cnn")  # models whose fit checkpoints every epoch (and so can continue)
-
-
 TRAINING_STATE = ("checkpoints", "metrics.jsonl", "lm_finetuned")  # what an epoch-trained fit leaves mid-way
 
 
@@ -354,5 +352,5 @@ def check_models_available(names: Sequence[str]) -> None:
             raise ConfigError("model gkmsvm needs the gkmsvm-lite package: pip install 'genomic-ulmfit[gkmsvm]'") from None
 
 
-__all__ = ["FIT_RECORD", "FIT_STARTED", "check_models_available", "cross_species", "ensure_split", "fit_for", "fit_key", "parse_models",
-           "parse_species", "run_benchmark"]
+__all__ = ["FIT_RECORD", "FIT_STARTED", "check_models_available", "cross_species", "ensure_split", "fit_for",
+           "fit_key", "parse_models", "parse_species", "run_benchmark"]
