@@ -73,18 +73,24 @@ def test_holdout_writes_scores_and_metrics(sim_df, tmp_path):
     assert (split["split"] == "valid").sum() == pytest.approx(18, abs=2)
 
 
-def test_resume_refits_only_unfinished_or_changed_fits(sim_df, tmp_path, monkeypatch):
+@pytest.fixture
+def fitted_into(monkeypatch):
+    """The run directory names (fold0, …) that training went into, in order."""
     import genomic_ulmfit.training.runs as runs
-    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD
 
-    fitted_into = []
-    real = runs.train_model
+    names, real = [], runs.train_model
 
     def counting(model, df, out_dir, **kw):
-        fitted_into.append(out_dir.name)
+        names.append(out_dir.name)
         return real(model, df, out_dir, **kw)
 
     monkeypatch.setattr(runs, "train_model", counting)
+    return names
+
+
+def test_resume_refits_only_unfinished_or_changed_fits(sim_df, tmp_path, fitted_into):
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD
+
     kw = dict(models=["kmer"], folds=3, ensemble=False, progress=False, log=lambda *_: None, n_boot=50)
     _, first = cross_validate(sim_df, tmp_path, **kw)
     assert fitted_into == ["fold0", "fold1", "fold2"]
@@ -120,18 +126,9 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path):
     assert json.loads(json.dumps(with_lm)) == with_lm
 
 
-def test_only_folds_split_the_work_and_resume_gathers_it(sim_df, tmp_path, monkeypatch):
-    import genomic_ulmfit.training.runs as runs
+def test_only_folds_split_the_work_and_resume_gathers_it(sim_df, tmp_path, fitted_into):
     from genomic_ulmfit.errors import ConfigError
 
-    fitted_into = []
-    real = runs.train_model
-
-    def counting(model, df, out_dir, **kw):
-        fitted_into.append(out_dir.name)
-        return real(model, df, out_dir, **kw)
-
-    monkeypatch.setattr(runs, "train_model", counting)
     kw = dict(models=["kmer"], folds=3, ensemble=False, progress=False, log=lambda *_: None, n_boot=50)
     summary, oof = cross_validate(sim_df, tmp_path / "split", only_folds=[2], **kw)  # as a second process would
     assert fitted_into == ["fold2"] and set(oof["fold"]) == {2} and summary["folds"].tolist() == [1]
