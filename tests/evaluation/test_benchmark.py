@@ -215,3 +215,30 @@ def test_fit_for_continues_a_stopped_ulmfit_fit_where_it_stopped(dataset, tmp_pa
     ran.clear()
     fit_for("ulmfit", df, tmp_path / "run", seed=2, resume=True, **kw)
     assert ran == [("finetune", False), ("stage1", False), ("stage2", False)]
+
+
+def test_fit_for_refuses_a_directory_another_live_process_is_fitting(dataset, tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, FIT_STARTED
+
+    df = assign_splits(load_dataset(dataset), seed=0)
+    df = df[df["split"] != "test"]
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = {"key": None, "host": socket.gethostname(), "pid": other.pid}
+        (tmp_path / FIT_STARTED).write_text(json.dumps(started))
+        with pytest.raises(ConfigError, match=f"process {other.pid} is fitting this model now"):
+            fit_for("kmer", df, tmp_path, preset="tiny", lm_dir=None, progress=False, resume=True)
+        assert (tmp_path / FIT_STARTED).exists() and not (tmp_path / FIT_RECORD).exists()
+        (tmp_path / FIT_STARTED).write_text(json.dumps({**started, "host": "another-machine"}))
+        fit_for("kmer", df, tmp_path, preset="tiny", lm_dir=None, progress=False)  # another host: not checked
+    finally:
+        other.kill()
+        other.wait()
+    assert (tmp_path / FIT_RECORD).exists() and not (tmp_path / FIT_STARTED).exists()  # gone once the fit is done
+    (tmp_path / FIT_STARTED).write_text(json.dumps(started))  # the process has ended: a stale marker is ignored
+    fit_for("kmer", df, tmp_path, preset="tiny", lm_dir=None, progress=False)
+    assert not (tmp_path / FIT_STARTED).exists()

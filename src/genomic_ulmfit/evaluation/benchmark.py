@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -87,7 +88,9 @@ def fit_for(
     seed, hashes of the train and valid rows) and how long it took. With ``resume`` a run whose
     record matches is loaded instead of refitted, so an interrupted CV or holdout picks up at the
     first unfinished model; a record that does not match is deleted and the model refitted.
-    A fit that was stopped part-way (``FIT_STARTED`` holds its key, no ``FIT_RECORD`` yet) continues
+    A fit under way leaves ``FIT_STARTED`` (its key, host and pid) until it finishes; another
+    process on the host meeting it while that pid lives refuses with a clear error instead of
+    fitting into the same directory. A fit that was stopped part-way (``FIT_STARTED``) continues
     from its last finished epoch when the model trains by epochs (ULMFiT's LM fine-tune and
     classifier stages, the CNNs); the record then says ``resumed``, and its seconds add this call's
     time to the stopped run's finished epochs. A fit that starts afresh first removes any training
@@ -111,6 +114,7 @@ def fit_for(
         if log is not None:
             log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
         return load_model(out_dir), float(done["seconds"])
+    _check_not_fitting_elsewhere(out_dir)
     record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
     name, _, variant = model_name.partition(":")
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
@@ -122,7 +126,7 @@ def fit_for(
     else:
         earlier = 0.0
         _clear_training_state(out_dir)  # so a later resume cannot mistake another fit's stages for this one's
-    write_json_atomic(out_dir / FIT_STARTED, {"key": key})
+    write_json_atomic(out_dir / FIT_STARTED, {"key": key, "host": socket.gethostname(), "pid": os.getpid()})
     t0 = time.time()
     encoder = lm_dir
     if name == "ulmfit":
@@ -140,6 +144,7 @@ def fit_for(
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
     seconds = time.time() - t0 + earlier
     write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), **({"resumed": True} if partial else {})})
+    (out_dir / FIT_STARTED).unlink(missing_ok=True)  # only a fit under way (or stopped) leaves it
     return model, seconds
 
 
@@ -166,6 +171,25 @@ def _epoch_seconds(out_dir: Path) -> float:
             total += sum(float(json.loads(line).get("seconds") or 0.0) for line in path.read_text().splitlines()
                          if line.strip())
     return total
+
+
+def _check_not_fitting_elsewhere(out_dir: Path) -> None:
+    """Refuse to touch ``out_dir`` while another live process on this host is fitting into it."""
+    try:
+        started = json.loads((out_dir / FIT_STARTED).read_text())
+        pid, host = int(started["pid"]), started["host"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if host != socket.gethostname() or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass  # it exists, under another user
+    raise ConfigError(f"{out_dir}: process {pid} is fitting this model now; wait for it to finish (then --resume "
+                      f"loads its fit), or stop it; if no such fit is running, delete {out_dir / FIT_STARTED}")
 
 
 def _read_key(path: Path):
