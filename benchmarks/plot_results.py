@@ -39,6 +39,7 @@ CVS = [
     ("NHLF", "nhlf_cv", None),
     ("NHLF", "nhlf_cv_ulmfit", None),
     ("VISTA", "vista_cv", None),
+    ("VISTA", "vista_cv_ulmfit", None),
 ]
 
 
