@@ -262,18 +262,19 @@ def test_array_batches_transform_gets_seeded_rng():
 
 
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=120), st.integers(1, 9), st.booleans(), st.booleans(),
-       st.integers(0, 3))
-@settings(max_examples=60, deadline=None)
-def test_array_batches_with_lengths_group_and_trim(lengths, bs, shuffle, drop_last, seed):
+       st.integers(0, 3), st.one_of(st.none(), st.integers(1, 150)))
+@settings(max_examples=80, deadline=None)
+def test_array_batches_with_lengths_group_and_trim(lengths, bs, shuffle, drop_last, seed, max_tokens):
     lengths = np.array(lengths)
     n, width = len(lengths), int(lengths.max())
     x = np.zeros((n, width), dtype=np.int64)
     for i, n_i in enumerate(lengths):
         x[i, :n_i] = i + 1  # row i holds its own id, then padding
-    data = ArrayBatches(x, np.arange(n) % 2, bs, shuffle=shuffle, seed=seed, drop_last=drop_last,
-                        lengths=lengths, sortish=2)
+    kw = dict(shuffle=shuffle, seed=seed, drop_last=drop_last, lengths=lengths, sortish=2, max_tokens=max_tokens)
+    data = ArrayBatches(x, np.arange(n) % 2, bs, **kw)
     batches = list(data.batches(0))
-    assert len(batches) == len(data)
+    assert len(batches) == len(data) == data.num_batches(0)
+    assert len(list(data.batches(1))) == data.num_batches(1)
     seen = [int(b["x"][r].max()) - 1 for b in batches for r in range(len(b["x"]))]
     assert len(set(seen)) == len(seen)  # no example twice
     if not drop_last:
@@ -283,10 +284,15 @@ def test_array_batches_with_lengths_group_and_trim(lengths, bs, shuffle, drop_la
         assert b["x"].shape[1] == lengths[ids].max()  # cut to the longest member, nothing real cut
         np.testing.assert_array_equal((b["x"] > 0).sum(1).numpy(), lengths[ids])
         np.testing.assert_array_equal(b["y"].numpy(), ids % 2)
+        assert 1 <= len(ids) <= bs
+        if max_tokens is not None:
+            assert len(ids) == 1 or b["x"].numel() <= max_tokens  # the token budget holds
     if not shuffle:
         assert seen == np.argsort(-lengths, kind="stable")[: len(seen)].tolist()  # longest first
-    again = [b["x"] for b in ArrayBatches(x, np.arange(n) % 2, bs, shuffle=shuffle, seed=seed,
-                                          drop_last=drop_last, lengths=lengths, sortish=2).batches(0)]
+    if max_tokens is None or max_tokens >= bs * width:  # a budget that never binds changes nothing
+        plain = ArrayBatches(x, np.arange(n) % 2, bs, **{**kw, "max_tokens": None})
+        assert all(torch.equal(a["x"], b["x"]) for a, b in zip(batches, plain.batches(0), strict=True))
+    again = [b["x"] for b in ArrayBatches(x, np.arange(n) % 2, bs, **kw).batches(0)]
     assert all(torch.equal(a["x"], b) for a, b in zip(batches, again, strict=True))
 
 

@@ -337,3 +337,18 @@ def test_ulmfit_batches_group_mixed_lengths_and_cut_the_padding():
             assert x.ndim == 2 and (x[:, -1] != 0).any()  # cut to its longest member, no all-pad column
     widths = [b["x"].shape[1] for b in tr.batches(0)]
     assert max(widths) > 2 * min(widths)  # similar lengths share a batch
+
+
+def test_ulmfit_batch_tokens_bounds_the_padded_tokens_of_a_training_batch():
+    seqs, y = planted(200, length=300, seed=4)
+    mixed = [s[: 40 + (i * 37) % 261] for i, s in enumerate(seqs)]
+    free = ULMFiTModel(preset="tiny", seed=0, batch_tokens=None).prepare(mixed, y)["train_data"]
+    capped = ULMFiTModel(preset="tiny", seed=0, batch_tokens=2000).prepare(mixed, y)["train_data"]
+    assert max(b["x"].numel() for b in free.batches(0)) > 2000  # without a budget the long batch is bigger
+    sizes = [b["x"].shape for b in capped.batches(0)]
+    assert all(rows * width <= 2000 for rows, width in sizes)
+    assert min(rows for rows, _ in sizes) < 32 <= max(rows for rows, _ in sizes)  # long batches hold fewer rows
+    same = [s[:300] for s in seqs]  # one length, but a full batch would pass the budget: rows are cut too
+    fixed = ULMFiTModel(preset="tiny", seed=0, batch_tokens=1000).prepare(same, y)["train_data"]
+    assert all(b["x"].numel() <= 1000 for b in fixed.batches(0))
+    assert ULMFiTModel(preset="tiny").prepare(same, y)["train_data"].lengths is None  # 32 × 149 fits 65,536

@@ -761,6 +761,11 @@ class ArrayBatches:
         the longest); the models must ignore padding.
     sortish : int, default 50
         Batches per sorted chunk.
+    max_tokens : int, optional
+        With ``lengths``: a batch also stops growing before its rows × its longest length would
+        pass ``max_tokens`` (one row always fits), so a batch of long sequences holds fewer rows and
+        memory stays bounded (fairseq's ``--max-tokens``). The number of batches can then differ
+        between epochs: see :meth:`num_batches`.
 
     Batches are dicts ``{"x": Tensor (B, ...), "y": Tensor (B,)}``.
     """
@@ -776,9 +781,12 @@ class ArrayBatches:
         drop_last: bool = False,
         lengths: np.ndarray | None = None,
         sortish: int = 50,
+        max_tokens: int | None = None,
     ):
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size} must be positive")
+        if max_tokens is not None and max_tokens < 1:
+            raise ConfigError(f"max_tokens={max_tokens} must be positive")
         if y is not None and len(y) != len(x):
             raise ValueError(f"x has {len(x)} examples but y has {len(y)}")
         if lengths is not None and len(lengths) != len(x):
@@ -788,10 +796,22 @@ class ArrayBatches:
         self.transform, self.drop_last = transform, drop_last
         self.lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
         self.sortish = max(1, int(sortish))
+        self.max_tokens = max_tokens
+
+    def _token_limited(self) -> bool:
+        return self.lengths is not None and self.max_tokens is not None
 
     def __len__(self) -> int:
+        if self._token_limited():
+            return self.num_batches(0)
         n = len(self.x)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def num_batches(self, epoch: int) -> int:
+        """Batches in ``epoch`` (the same for every epoch unless ``max_tokens`` applies)."""
+        if not self._token_limited():
+            return len(self)
+        return len(self._batch_indices(np.random.default_rng([self.seed, epoch])))
 
     def _x(self, xb: np.ndarray, rng: np.random.Generator) -> torch.Tensor:
         if self.transform is not None:
@@ -804,15 +824,35 @@ class ArrayBatches:
             order = rng.permutation(n) if self.shuffle else np.arange(n)
             return [order[b * bs : (b + 1) * bs] for b in range(len(self))]
         if not self.shuffle:
-            order = np.argsort(-self.lengths, kind="stable")
-            return [order[b * bs : (b + 1) * bs] for b in range(len(self))]
+            return self._pack(np.argsort(-self.lengths, kind="stable"))
         perm, chunk = rng.permutation(n), bs * self.sortish
         order = np.concatenate([c[np.argsort(-self.lengths[c], kind="stable")]
                                 for c in np.array_split(perm, range(chunk, n, chunk))])
-        batches = [order[i : i + bs] for i in range(0, n, bs)]
-        if self.drop_last and len(batches[-1]) < bs:
-            batches.pop()
+        batches = self._pack(order)
         return [batches[i] for i in rng.permutation(len(batches))]
+
+    def _pack(self, order: np.ndarray) -> list[np.ndarray]:
+        """Cut ``order`` into consecutive batches of ≤ batch_size rows (and ≤ max_tokens padded tokens)."""
+        bs, cap, lengths = self.batch_size, self.max_tokens, self.lengths
+        if not len(order):
+            return []
+        if cap is None:
+            batches = [order[i : i + bs] for i in range(0, len(order), bs)]
+        else:
+            batches, start, longest = [], 0, 0
+            for i, j in enumerate(order):
+                grown = max(longest, int(lengths[j]))
+                if i > start and (i - start >= bs or (i - start + 1) * grown > cap):
+                    batches.append(order[start:i])
+                    start, grown = i, int(lengths[j])
+                longest = grown
+            batches.append(order[start:])
+        if self.drop_last and batches:  # a last batch short of what its lengths allow is dropped
+            last = batches[-1]
+            full = bs if cap is None else min(bs, max(1, cap // max(1, int(lengths[last].max()))))
+            if len(last) < full:
+                batches.pop()
+        return batches
 
     def batches(self, epoch: int) -> Iterator[dict[str, Any]]:
         """Batches of ``epoch`` (deterministic per (seed, epoch))."""

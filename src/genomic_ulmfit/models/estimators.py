@@ -154,10 +154,18 @@ def _view_pick(views: np.ndarray, rng) -> Any:
     return torch.as_tensor(_trim(views[np.arange(views.shape[0]), pick]).astype(np.int64))
 
 
-def _view_lengths_if_mixed(views: np.ndarray) -> np.ndarray | None:
-    """Tokens in each row's longest view of right-padded (n, V, T) views when rows differ, else None."""
+def _view_lengths_if_mixed(views: np.ndarray, batch_size: int | None = None,
+                           max_tokens: int | None = None) -> np.ndarray | None:
+    """Tokens in each row's longest view of right-padded (n, V, T) views, or None for plain batches.
+
+    The lengths are returned when rows differ in length (batch similar lengths), or when a full
+    batch of ``batch_size`` rows would pass ``max_tokens`` (so the token budget can apply).
+    """
     lens = (views != 0).sum(axis=-1).max(axis=-1).astype(np.int64)
-    return lens if len(lens) and lens.min() != lens.max() else None
+    if not len(lens):
+        return None
+    over = batch_size is not None and max_tokens is not None and batch_size * int(lens.max()) > max_tokens
+    return lens if lens.min() != lens.max() or over else None
 
 
 def _first_view(views: np.ndarray, rng) -> Any:
@@ -193,6 +201,11 @@ class ULMFiTModel(SequenceModel):
     composition : bool, default False
         Give the head the mean input embedding too (k-mer composition in the LM's embedding
         space; see :class:`~genomic_ulmfit.models.awd_lstm.ULMFiTClassifier`).
+    batch_tokens : int or None, default 65536
+        Training batches hold at most this many (padded) tokens: batches of long sequences get
+        fewer rows, so memory stays bounded (the classifier backpropagates through the whole
+        sequence: at the ``cpu`` preset ~14 GB for 64 VISTA elements of 8 kb, ~4 GB at 65,536
+        tokens). 64 × 1,024 leaves full batches for sequences up to ~2 kb (4-mer/2); None: no limit.
     """
 
     kind = "ulmfit"
@@ -209,6 +222,7 @@ class ULMFiTModel(SequenceModel):
         frames: bool = True,
         select_metric: str = "auroc",
         composition: bool = False,
+        batch_tokens: int | None = 65536,
     ):
         self.preset = preset
         self.encoder = encoder
@@ -219,6 +233,7 @@ class ULMFiTModel(SequenceModel):
         self.frames = frames
         self.select_metric = select_metric
         self.composition = composition
+        self.batch_tokens = batch_tokens
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -230,6 +245,7 @@ class ULMFiTModel(SequenceModel):
             "frames": self.frames,
             "select_metric": self.select_metric,
             "composition": self.composition,
+            "batch_tokens": self.batch_tokens,
         }
 
     # -- construction ------------------------------------------------------------------------
@@ -271,14 +287,19 @@ class ULMFiTModel(SequenceModel):
         tr_views = token_views(tokenizer, tr_s, strands=self.rc_augment, frames=self.frames)  # (n, V, T)
         va_views = token_views(tokenizer, va_s, strands=False, frames=False)
         # Mixed lengths (e.g. VISTA, 315–8,061 bp): batch similar lengths and cut each batch to its
-        # longest member, as for the CNN; the encoder ignores right padding.
+        # longest member, as for the CNN; the encoder ignores right padding. Long batches hold fewer
+        # rows (batch_tokens; validation, without gradients, twice the budget with twice the rows).
+        cap = self.batch_tokens
+        vcap = None if cap is None else 2 * cap
         return {
             "model": model, "tokenizer": tokenizer, "config": cfg, "preset": preset, "encoder_meta": lm_meta,
             "train_data": ArrayBatches(tr_views, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
                                        transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size,
-                                       lengths=_view_lengths_if_mixed(tr_views)),
+                                       lengths=_view_lengths_if_mixed(tr_views, ccfg.batch_size, cap),
+                                       max_tokens=cap),
             "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view,
-                                       lengths=_view_lengths_if_mixed(va_views)),
+                                       lengths=_view_lengths_if_mixed(va_views, ccfg.batch_size * 2, vcap),
+                                       max_tokens=vcap),
         }
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
@@ -352,7 +373,8 @@ class ULMFiTModel(SequenceModel):
 
         meta = read_model_json(directory)
         params = meta.get("params", {})
-        keys = ("preset", "encoder", "seed", "rc_augment", "rc_average", "frames", "select_metric", "composition")
+        keys = ("preset", "encoder", "seed", "rc_augment", "rc_average", "frames", "select_metric", "composition",
+                "batch_tokens")
         self = cls(**{k: v for k, v in params.items() if k in keys})
         self.frames = bool(params.get("frames", False))  # runs saved before frames existed read frame 0 only
         self.device = device
