@@ -3,9 +3,10 @@
 For a dataset (default: VISTA, 315–8,061 bp) the script tokenizes every sequence into the
 classifier's strand × frame views (4-mer/2) and, for one training epoch, counts the token-steps
 the LSTM runs with random batches (each cut to its longest member, as before) and with
-length-grouped ("sortish") batches, against the real tokens. It then times training steps
-(forward + backward + AdamW, the ``cpu`` preset's classifier, every layer unfrozen) on the same
-batches of both kinds, interleaved, and reports tokens/s of real (non-pad) tokens.
+length-grouped ("sortish") batches, without and with a token budget per batch (what ULMFiTModel
+trains on), against the real tokens. It then times training steps (forward + backward + AdamW, the
+``cpu`` preset's classifier, every layer unfrozen) on batches of every kind, interleaved, and
+reports tokens/s of real (non-pad) tokens.
 
 Run from the project root (WORK = ``~/.cache/genomic-ulmfit/results`` after ``real_data.sh WORK import``)::
 
@@ -26,6 +27,8 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--steps", type=int, default=8, help="timed training steps per batching (0: count only)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-tokens", type=int, default=65536,
+                    help="token budget per batch of the third batching (ULMFiTModel's batch_tokens)")
     args = ap.parse_args()
 
     import torch
@@ -47,12 +50,16 @@ def main() -> None:
         raise SystemExit(f"{args.dataset}: every sequence has the same length; nothing to group")
     bs = p.classifier.batch_size
     kinds = {name: ArrayBatches(views, y, bs, shuffle=True, seed=args.seed, transform=_view_pick, drop_last=True,
-                                lengths=lens) for name, lens in (("random", None), ("grouped", lengths))}
+                                lengths=lens, max_tokens=cap)
+             for name, lens, cap in (("random", None, None), ("grouped", lengths, None),
+                                     ("budget", lengths, args.max_tokens))}
     print(f"{args.dataset}: {len(y)} sequences, {int(lengths.sum())} tokens in the longest views, "
           f"widest {views.shape[-1]}, batch {bs}")
     for name, data in kinds.items():
-        steps = sum(b["x"].numel() for b in data.batches(0))
-        print(f"  {name:8s} token-steps per epoch / real tokens = {steps / lengths.sum():.2f}")
+        sizes = [b["x"].shape for b in data.batches(0)]
+        steps = sum(rows * width for rows, width in sizes)
+        print(f"  {name:8s} token-steps per epoch / real tokens = {steps / lengths.sum():.2f}, {len(sizes)} batches, "
+              f"largest {max(rows * width for rows, width in sizes)} tokens")
     if args.steps < 1:
         return
 
