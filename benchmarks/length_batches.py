@@ -36,7 +36,7 @@ def main() -> None:
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.corpus import ArrayBatches
     from genomic_ulmfit.data.dataset import read_table_or_dataset
-    from genomic_ulmfit.models.estimators import ULMFiTModel, _view_lengths_if_mixed, _view_pick, token_views
+    from genomic_ulmfit.models.estimators import ULMFiTModel, _batch_lengths, _view_pick, token_views
     from genomic_ulmfit.tokenize import KmerTokenizer
     from genomic_ulmfit.training import optim
     from genomic_ulmfit.training.loop import ClassificationTask, train_step
@@ -45,7 +45,7 @@ def main() -> None:
     p = get_preset(args.preset)
     views = token_views(KmerTokenizer(p.tokenizer.k, p.tokenizer.stride), df["sequence"].tolist())
     y = df["label"].to_numpy(np.int64)
-    lengths = _view_lengths_if_mixed(views)
+    lengths = _batch_lengths(views)
     if lengths is None:
         raise SystemExit(f"{args.dataset}: every sequence has the same length; nothing to group")
     bs = p.classifier.batch_size

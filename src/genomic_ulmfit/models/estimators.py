@@ -154,12 +154,13 @@ def _view_pick(views: np.ndarray, rng) -> Any:
     return torch.as_tensor(_trim(views[np.arange(views.shape[0]), pick]).astype(np.int64))
 
 
-def _view_lengths_if_mixed(views: np.ndarray, batch_size: int | None = None,
+def _batch_lengths(views: np.ndarray, batch_size: int | None = None,
                            max_tokens: int | None = None) -> np.ndarray | None:
     """Tokens in each row's longest view of right-padded (n, V, T) views, or None for plain batches.
 
-    The lengths are returned when rows differ in length (batch similar lengths), or when a full
-    batch of ``batch_size`` rows would pass ``max_tokens`` (so the token budget can apply).
+    The lengths are needed (for :class:`ArrayBatches`' ``lengths``) when rows differ in length, to
+    batch similar lengths, or when a full batch of ``batch_size`` rows would pass ``max_tokens``,
+    for the token budget to apply. Otherwise None keeps the plain batches.
     """
     lens = (views != 0).sum(axis=-1).max(axis=-1).astype(np.int64)
     if not len(lens):
@@ -295,10 +296,10 @@ class ULMFiTModel(SequenceModel):
             "model": model, "tokenizer": tokenizer, "config": cfg, "preset": preset, "encoder_meta": lm_meta,
             "train_data": ArrayBatches(tr_views, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
                                        transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size,
-                                       lengths=_view_lengths_if_mixed(tr_views, ccfg.batch_size, cap),
+                                       lengths=_batch_lengths(tr_views, ccfg.batch_size, cap),
                                        max_tokens=cap),
             "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view,
-                                       lengths=_view_lengths_if_mixed(va_views, ccfg.batch_size * 2, vcap),
+                                       lengths=_batch_lengths(va_views, ccfg.batch_size * 2, vcap),
                                        max_tokens=vcap),
         }
 
