@@ -205,8 +205,9 @@ class ULMFiTModel(SequenceModel):
     batch_tokens : int or None, default 65536
         Training batches hold at most this many (padded) tokens: batches of long sequences get
         fewer rows, so memory stays bounded (the classifier backpropagates through the whole
-        sequence: at the ``cpu`` preset ~14 GB for 64 VISTA elements of 8 kb, ~4 GB at 65,536
-        tokens). 64 × 1,024 leaves full batches for sequences up to ~2 kb (4-mer/2); None: no limit.
+        sequence: at the ``cpu`` preset a VISTA fit took 14 GB with 64 elements of 8 kb per batch,
+        4.3 GB with this budget). 64 × 1,024 leaves full batches for sequences up to ~2 kb
+        (4-mer/2); None: no limit.
     """
 
     kind = "ulmfit"
