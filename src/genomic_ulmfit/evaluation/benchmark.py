@@ -104,28 +104,34 @@ def fit_for(
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.models.estimators import model_from_name
     from genomic_ulmfit.training.lm import finetune_lm
+    from genomic_ulmfit.training.loop import clear_run_state, finished_epoch_seconds
     from genomic_ulmfit.training.runs import train_model
 
     out_dir = Path(out_dir)
     key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed)
     record = out_dir / FIT_RECORD
-    if resume and _read_key(record) == key:
-        done = json.loads(record.read_text())
+    done = _read_record(record) if resume else {}
+    if done.get("key") == key:
         if log is not None:
             log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
         return load_model(out_dir), float(done["seconds"])
-    _check_not_fitting_elsewhere(out_dir)
+    started = _read_record(out_dir / FIT_STARTED)
+    _check_not_fitting_elsewhere(out_dir, started)
     record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
     name, _, variant = model_name.partition(":")
+    lm_out = out_dir / "lm_finetuned"
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
-    partial = resume and name in EPOCH_TRAINED and _read_key(out_dir / FIT_STARTED) == key
+    partial = resume and name in EPOCH_TRAINED and started.get("key") == key
     if partial:
-        earlier = _epoch_seconds(out_dir)  # the stopped run's finished epochs count towards the fit's time
+        # the stopped run's finished epochs count towards the fit's time
+        earlier = finished_epoch_seconds(out_dir) + finished_epoch_seconds(lm_out)
         if log is not None:
             log(f"   continuing the stopped fit in {out_dir} from its last finished epoch")
     else:
         earlier = 0.0
-        _clear_training_state(out_dir)  # so a later resume cannot mistake another fit's stages for this one's
+        # so that a later resume cannot mistake another fit's stages for this one's
+        clear_run_state(out_dir)
+        shutil.rmtree(lm_out, ignore_errors=True)
     write_json_atomic(out_dir / FIT_STARTED, {"key": key, "host": socket.gethostname(), "pid": os.getpid()})
     t0 = time.time()
     encoder = lm_dir
@@ -136,7 +142,7 @@ def fit_for(
             encoder = None
         elif variant != "noft" and finetune:
             train_seqs = train_df.loc[train_df["split"] == "train", "sequence"].tolist()
-            encoder = finetune_lm(train_seqs, out_dir / "lm_finetuned", from_dir=None if variant == "scratch" else lm_dir,
+            encoder = finetune_lm(train_seqs, lm_out, from_dir=None if variant == "scratch" else lm_dir,
                                   preset=preset, seed=seed, device=device, progress=progress, resume=partial)
     arch = variant if name == "cnn" else None
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device,
@@ -151,34 +157,16 @@ def fit_for(
 FIT_RECORD = "fit.json"
 FIT_STARTED = "fit_started.json"
 EPOCH_TRAINED = ("ulmfit", "cnn")  # models whose fit checkpoints every epoch (and so can continue)
-TRAINING_STATE = ("checkpoints", "metrics.jsonl", "lm_finetuned")  # what an epoch-trained fit leaves mid-way
 
 
-def _clear_training_state(out_dir: Path) -> None:
-    for name in TRAINING_STATE:
-        path = out_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
+def _check_not_fitting_elsewhere(out_dir: Path, started: dict) -> None:
+    """Refuse to touch ``out_dir`` while another live process on this host is fitting into it.
 
-
-def _epoch_seconds(out_dir: Path) -> float:
-    """Seconds of the epochs logged in ``out_dir`` (classifier and LM fine-tune ``metrics.jsonl``)."""
-    total = 0.0
-    for path in (out_dir / "metrics.jsonl", out_dir / "lm_finetuned" / "metrics.jsonl"):
-        if path.is_file():
-            total += sum(float(json.loads(line).get("seconds") or 0.0) for line in path.read_text().splitlines()
-                         if line.strip())
-    return total
-
-
-def _check_not_fitting_elsewhere(out_dir: Path) -> None:
-    """Refuse to touch ``out_dir`` while another live process on this host is fitting into it."""
+    ``started`` is the directory's ``FIT_STARTED`` record ({} when there is none).
+    """
     try:
-        started = json.loads((out_dir / FIT_STARTED).read_text())
         pid, host = int(started["pid"]), started["host"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (KeyError, TypeError, ValueError):
         return
     if host != socket.gethostname() or pid == os.getpid():
         return
@@ -192,12 +180,13 @@ def _check_not_fitting_elsewhere(out_dir: Path) -> None:
                       f"loads its fit), or stop it; if no such fit is running, delete {out_dir / FIT_STARTED}")
 
 
-def _read_key(path: Path):
-    """The ``key`` in a fit record, or None when there is none (or it is unreadable: refit)."""
+def _read_record(path: Path) -> dict:
+    """A fit record (``FIT_RECORD`` or ``FIT_STARTED``), or {} when there is none or it is unreadable (refit)."""
     try:
-        return json.loads(path.read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
-        return None
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int) -> dict:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -477,6 +478,19 @@ def _run_state(out_dir: Path | None) -> dict[str, Any]:
         return empty
     meta = read_meta(_ckpt(out_dir, "last"))
     return {"stages": meta.get("stages", []), "history": meta.get("history", []), "best": meta.get("best"), "last": meta}
+
+
+def finished_epoch_seconds(out_dir: Path) -> float:
+    """Seconds spent in the epochs the run in ``out_dir`` has finished so far (0.0 for no run)."""
+    return float(sum(r.get("seconds") or 0.0 for r in _run_state(Path(out_dir))["history"]))
+
+
+def clear_run_state(out_dir: Path) -> None:
+    """Remove the run state (``checkpoints/``, ``metrics.jsonl``) that training left in ``out_dir``."""
+    out_dir = Path(out_dir)
+    if (out_dir / "checkpoints").is_dir():
+        shutil.rmtree(out_dir / "checkpoints")
+    (out_dir / "metrics.jsonl").unlink(missing_ok=True)
 
 
 def _write_metrics(out_dir: Path, history: list[dict[str, Any]]) -> None:
