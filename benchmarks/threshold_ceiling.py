@@ -1,8 +1,9 @@
 """How much accuracy any decision threshold could add to a finished `genomic-ulmfit cv` run.
 
-For each model in CV_DIR/oof_scores.tsv: the mean over folds of the accuracy at P = 0.5 (what
-`cv` reports) and at the best threshold of each test fold, picked on that test fold itself. The
-second is an upper bound for every threshold rule (tuned on validation data or not), not a result.
+For each model of the run: the mean over folds of the accuracy at P = 0.5 (what `cv` reports, read
+from CV_DIR/cv_summary.tsv) and at the best threshold of each test fold (from oof_scores.tsv),
+picked on that test fold itself. The second is an upper bound for every threshold rule (tuned on
+validation data or not), not a result.
 
 Usage: .venv/bin/python benchmarks/threshold_ceiling.py CV_DIR
 """
@@ -28,14 +29,11 @@ def best_accuracy(y: np.ndarray, s: np.ndarray) -> float:
 
 def main(cv_dir: str) -> None:
     oof = pd.read_csv(Path(cv_dir) / "oof_scores.tsv", sep="\t")
+    at_half = pd.read_csv(Path(cv_dir) / "cv_summary.tsv", sep="\t").set_index("model")["accuracy_mean"]
     print(f"{'model':12s} accuracy at 0.5   at the test fold's best threshold (upper bound)")
     for model, g in oof.groupby("model", sort=False):
-        at_half, best = [], []
-        for _, f in g.groupby("fold"):
-            y, s = f["label"].to_numpy(), f["score"].to_numpy()
-            at_half.append(float(((s >= 0.5) == y).mean()))
-            best.append(best_accuracy(y, s))
-        print(f"{model:12s} {np.mean(at_half):.4f}            {np.mean(best):.4f}")
+        best = [best_accuracy(f["label"].to_numpy(), f["score"].to_numpy()) for _, f in g.groupby("fold")]
+        print(f"{model:12s} {at_half[model]:.4f}            {np.mean(best):.4f}")
 
 
 if __name__ == "__main__":
