@@ -132,7 +132,7 @@ PY
       ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
       ;;
     ienhancer_ulmfit)   # same folds (same seed and --near-k), with ULMFiT and the 3-model ensemble
       fresh "$W/ienhancer_cv_ulmfit"
