@@ -163,6 +163,17 @@ def test_read_table_or_dataset_sniffs_content(files, tmp_path):
         read_table_or_dataset(gz)
 
 
+@pytest.mark.parametrize("text", ["sequence\tlabel\n" + "ACGT\t1\n" * 3000, ">a\n" + "ACGT\n" * 3000])
+def test_read_table_or_dataset_truncated_gzip_is_one_line_error(tmp_path, text):
+    # Shorter than one read buffer once decompressed: the sniffing read itself hits the end.
+    data = gzip.compress(text.encode())
+    p = tmp_path / "t.gz"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"t\.gz: truncated or corrupt gzip data .*gzip -t") as err:
+        read_table_or_dataset(p, require_label=False)
+    assert "\n" not in str(err.value)
+
+
 def test_real_cohn_human_tsv(shared_data, tmp_path):
     df = import_sources([Source("tsv", shared_data / "cohn_human" / "cohn_human_dev.tsv.gz", species="Human")])
     assert len(df) == 5229 and int(df["label"].sum()) == 2607

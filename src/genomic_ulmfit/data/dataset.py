@@ -404,11 +404,10 @@ def read_table_or_dataset(
     DataFrame
         A dataset table (``split`` empty for raw files).
     """
-    from genomic_ulmfit.data.readers import open_binary
+    from genomic_ulmfit.data.readers import open_binary, read_head
 
     p = Path(path)
-    with open_binary(p) as fh:
-        head = fh.peek(64)[:64] if hasattr(fh, "peek") else b""
+    head = read_head(p)
     if head[:4] == PARQUET_MAGIC:
         return load_dataset(p)
     kw = {"mask_iupac": mask_iupac, "min_length": min_length}

@@ -63,6 +63,14 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == GZIP_MAGIC
 
 
+def corrupt_gzip_error(name: str, exc: BaseException, after_line: int | None = None) -> InputError:
+    """The one-line error for a truncated or corrupt gzip stream (``after_line``: last good line)."""
+    where = f" after line {after_line}" if after_line is not None else ""
+    return InputError(
+        f"{name}: truncated or corrupt gzip data{where} ({exc}); re-download the file or check it with `gzip -t`"
+    )
+
+
 def wrap_binary(fh: IO[bytes], name: str = "input") -> IO[bytes]:
     """Return ``fh`` itself, or a gzip reader over it when its first bytes are the gzip magic.
 
@@ -73,10 +81,25 @@ def wrap_binary(fh: IO[bytes], name: str = "input") -> IO[bytes]:
     try:
         head = buffered.peek(2)[:2]
     except _GZIP_ERRORS as exc:  # ``fh`` is itself a gzip reader whose data is corrupt
-        raise InputError(f"{name}: truncated or corrupt gzip data ({exc}); re-download the file") from exc
+        raise corrupt_gzip_error(name, exc) from exc
     if head == GZIP_MAGIC:
         return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 20)  # type: ignore[arg-type]
     return buffered
+
+
+def read_head(path: str | os.PathLike, n: int = 64) -> bytes:
+    """The first ``n`` bytes of a file after gzip decompression (file type sniffing).
+
+    Raises
+    ------
+    InputError
+        As :func:`open_binary`, and for gzip data that ends or breaks within the first buffer.
+    """
+    with open_binary(path) as fh:
+        try:
+            return fh.read(n)
+        except _GZIP_ERRORS as exc:
+            raise corrupt_gzip_error(str(path), exc) from exc
 
 
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
@@ -108,10 +131,7 @@ def iter_lines(fh: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
         for lineno, line in enumerate(fh, 1):  # noqa: B007 - lineno is used after the loop
             yield lineno, line.rstrip(b"\r\n")
     except _GZIP_ERRORS as exc:
-        raise InputError(
-            f"{name}: truncated or corrupt gzip data after line {lineno} ({exc}); "
-            "re-download the file or check it with `gzip -t`"
-        ) from exc
+        raise corrupt_gzip_error(name, exc, lineno) from exc
 
 
 def display_name(path: str | os.PathLike) -> str:
@@ -388,7 +408,7 @@ def read_table(
         try:
             first = text.readline()
         except _GZIP_ERRORS as exc:
-            raise InputError(f"{name}: truncated or corrupt gzip data ({exc}); re-download the file") from exc
+            raise corrupt_gzip_error(name, exc) from exc
         if not first.strip():
             raise InputError(f"{name}: empty file; expected a header line with 'sequence' and 'label' columns")
         delim = table_delimiter(path, first)
@@ -433,9 +453,7 @@ def read_table(
                 n += 1
                 yield Record(rid, seq, lab, sp, name)
         except _GZIP_ERRORS as exc:
-            raise InputError(
-                f"{name}: truncated or corrupt gzip data after line {lineno} ({exc}); re-download the file"
-            ) from exc
+            raise corrupt_gzip_error(name, exc, lineno) from exc
         except csv.Error as exc:
             raise InputError(f"{name}: line {lineno}: malformed table row ({exc})") from exc
         if n == 0:
