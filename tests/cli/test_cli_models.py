@@ -185,6 +185,59 @@ def test_user_errors_are_one_line(capsys, data, kmer_run, tmp_path):
     assert_one_line_error(code, err, "none.fa")
 
 
+def test_training_commands_refuse_unsplit_data_and_unknown_presets(capsys, data, tmp_path):
+    unsplit = data["df"].assign(split="")
+    save_dataset(unsplit, tmp_path / "unsplit.parquet")
+    code, _, err = run(capsys, "train", tmp_path / "unsplit.parquet", "--model", "kmer", "--out", tmp_path / "r1")
+    assert_one_line_error(code, err, "unsplit.parquet", "without a train/valid/test split", "data split")
+    code, _, err = run(capsys, "lm", "finetune", tmp_path / "unsplit.parquet", "--from", "none", "--preset", "tiny",
+                       "--out", tmp_path / "ft")
+    assert_one_line_error(code, err, "without a train/valid/test split")
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--preset", "bogus", "--out", tmp_path / "r2")
+    assert_one_line_error(code, err, "unknown preset 'bogus'")
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
+
+
+def test_resume_of_a_one_step_model_or_of_another_kind_is_refused(capsys, data, tmp_path):
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "cnn", "--preset", "tiny", "--out", tmp_path / "c")
+    assert code == 0, err
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", tmp_path / "c", "--resume")
+    assert_one_line_error(code, err, "kmer model trains in one step", "drop --resume")
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "ulmfit", "--preset", "tiny",
+                       "--out", tmp_path / "c", "--resume")
+    assert code == 2 and "holds a cnn run, not ulmfit" in err and "Traceback" not in err
+
+
+def test_ulmfit_without_a_language_model_warns(capsys, data, tmp_path):
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "ulmfit", "--folds", "2", "--fold", "9",
+                       "--out", tmp_path / "cv")
+    assert "warning: no --lm" in err and "random weights" in err  # said before the run (which then fails)
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,ulmfit:nolm", "--folds", "2", "--fold", "9",
+                       "--out", tmp_path / "cv")
+    assert "warning" not in err  # the ablation without an LM is asked for by name
+
+
+def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):
+    code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "all", "--out", tmp_path / "e")
+    assert code == 0 and "warning:" in err and "optimistic" in err
+    code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "test", "--out", tmp_path / "t")
+    assert code == 0 and "warning" not in err
+
+
+def test_ensemble_checks_its_arguments(capsys, data, kmer_run, tmp_path):
+    ens = ["ensemble", kmer_run, kmer_run, "--data", data["dataset"]]
+    for weights, fragment in (("1,abc", "not a comma list of numbers"), ("0,0", "positive sum"),
+                              ("1,-1", ">= 0"), ("1,nan", "finite"), ("1", "1 weights for 2 members")):
+        code, _, err = run(capsys, *ens, "--weights", weights, "--out", tmp_path / "e1")
+        assert_one_line_error(code, err, fragment)
+    code, _, err = run(capsys, "ensemble", kmer_run, "--data", data["dataset"], "--out", tmp_path / "e2")
+    assert_one_line_error(code, err, "two or more run directories")
+    code, _, err = run(capsys, *ens, "--weights", "1,3", "--out", tmp_path / "e3")
+    assert code == 0 and json.loads((tmp_path / "e3" / "model.json").read_text())["params"]["weights"] == [1.0, 3.0]
+    code, _, err = run(capsys, *ens, "--out", tmp_path / "e3")
+    assert_one_line_error(code, err, "directory is not empty", "choose a new --out")
+
+
 def _command_paths(group, prefix=()):
     """Every (sub)command path of a typer/click group, e.g. ("lm", "pretrain")."""
     for name, cmd in group.commands.items():

@@ -16,7 +16,10 @@ lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fin
                      no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 
-PRESET_HELP = "Preset: tiny, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
+PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
+MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."
+LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
+           "and learns from the training sequences only (a warning says so).")
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
                "them, so an interrupted run picks up at the first unfinished model (ULMFiT and CNN fits "
                "stopped part-way continue from their last finished epoch).")
@@ -34,7 +37,7 @@ def _species_list(species: str | None) -> list[str] | None:
     return [s.strip() for s in species.split(",") if s.strip()]
 
 
-def _check_out(out: Path, resume: bool) -> None:
+def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue its run or choose a new --out") -> None:
     """Refuse to train into a directory that already holds a run, unless resuming it."""
     from genomic_ulmfit.errors import ConfigError
 
@@ -43,7 +46,42 @@ def _check_out(out: Path, resume: bool) -> None:
             raise ConfigError(f"{out}: nothing to resume (no checkpoints/ here); drop --resume to start a new run")
         return
     if out.exists() and any(out.iterdir()):
-        raise ConfigError(f"{out}: directory is not empty; pass --resume to continue its run or choose a new --out")
+        raise ConfigError(f"{out}: directory is not empty; {fix}")
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr (yellow on a terminal)."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+
+def _warn_without_lm(names: list[str], lm: Path | None) -> None:
+    """ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently."""
+    if lm is None and any(n in ("ulmfit", "ulmfit:comp") for n in names):
+        _warn("no --lm: ULMFiT's language model starts from random weights and learns from the training "
+              "sequences only (no genome pretraining); give --lm LM_DIR from 'lm pretrain'")
+
+
+def _warn_if_trained_on(runs: list[Path], dataset: Path) -> None:
+    """``--split all`` on a run's own dataset scores its training rows too: say so."""
+    from genomic_ulmfit.utils import read_json
+
+    for run in runs:
+        record = run / "run.json"
+        trained_on = (read_json(record).get("data") or {}).get("dataset") if record.is_file() else None
+        if trained_on and Path(trained_on).resolve() == dataset.resolve():
+            _warn(f"{run} was trained on {dataset}: --split all includes its train and valid rows, so these "
+                  "scores are optimistic; use --split test for an honest estimate")
+
+
+def _require_split(df, dataset: Path) -> None:
+    """Training commands read the train/valid rows of a split dataset; refuse one without splits."""
+    from genomic_ulmfit.errors import ConfigError
+
+    if "split" not in df.columns or (df["split"] == "").any():
+        raise ConfigError(f"{dataset}: has rows without a train/valid/test split; run 'genomic-ulmfit data split "
+                          f"{dataset}' first (so that 'evaluate' knows which rows are the test set)")
 
 
 @lm_app.command("pretrain")
@@ -128,6 +166,7 @@ def lm_finetune(
         p = p.replace(**{"finetune.epochs": epochs})
     _check_out(out, resume)
     df = load_dataset(dataset)
+    _require_split(df, dataset)
     sp = _species_list(species)
     train, _ = training_rows(df, sp, seed=seed)
     finetune_lm(train["sequence"].tolist(), out, from_dir=None if from_dir.lower() == "none" else from_dir,
@@ -152,15 +191,21 @@ def train(
 
     Example: genomic-ulmfit train data.parquet --model ulmfit --encoder lm_ft/ --preset cpu --out run/
     """
+    from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import load_dataset
     from genomic_ulmfit.evaluation.benchmark import check_models_available
     from genomic_ulmfit.models.estimators import model_from_name
     from genomic_ulmfit.training.runs import train_model
 
     check_models_available([model])
+    get_preset(preset)  # an unknown preset is an error whatever the model
     _check_out(out, resume)
-    est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     df = load_dataset(dataset)
+    _require_split(df, dataset)
+    if model == "ulmfit" and encoder is None:
+        _warn("no --encoder: the ULMFiT encoder starts from random weights (no language model); give --encoder "
+              "LM_DIR from 'lm pretrain' or 'lm finetune'")
+    est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
     _console().print(f"[green]model written to {out}[/] (run record: {out / 'run.json'})")
 
@@ -198,7 +243,7 @@ def scan(
     step: int = typer.Option(250, "--step"),
     threshold: float = typer.Option(0.5, "--threshold", help="Score at which windows are merged into regions."),
     max_n: float = typer.Option(0.1, "--max-n", help="Skip windows with a larger fraction of N."),
-    rc_average: bool = typer.Option(False, "--rc-average"),
+    rc_average: bool = typer.Option(False, "--rc-average", help="Average the scores of both strands."),
 ) -> None:
     """Scan sequences with sliding windows and call enhancer regions.
 
@@ -217,10 +262,11 @@ def evaluate(
     runs: list[Path] = typer.Argument(..., help="Run directory (or several) written by 'train'."),
     dataset: Path = typer.Option(..., "--data", "-d", help="Dataset (.parquet)."),
     split: str = typer.Option("test", "--split", help="train, valid, test or all."),
-    out: Path = typer.Option(..., "--out", "-o", help="Directory for metrics.json, metrics.md, curves."),
-    species: str | None = typer.Option(None, "--species"),
+    out: Path = typer.Option(..., "--out", "-o", help="Directory for metrics.json, metrics.md, scores.tsv (every "
+                             "run's score per sequence), delong.tsv (each run against the best, paired DeLong) and ROC/PR plots."),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the AUROC CI."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resampling."),
 ) -> None:
     """Per-species AUROC (95% CI), AUPRC, accuracy, precision, recall, specificity, MCC.
 
@@ -229,6 +275,8 @@ def evaluate(
     from genomic_ulmfit.evaluation.evaluate import evaluate_run
     from genomic_ulmfit.evaluation.report import print_results_table
 
+    if split == "all":
+        _warn_if_trained_on(runs, dataset)
     results, _ = evaluate_run(runs, dataset, split=split, species=_species_list(species), out_dir=out,
                               n_boot=n_boot, seed=seed)
     print_results_table(results, title=f"{split} split")
@@ -263,9 +311,9 @@ def benchmark(
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (report.md, report.html, runs/)."),
     species: str = typer.Option("all", "--species", help="Comma-separated species or all."),
     models: str = typer.Option("kmer,cnn,ulmfit", "--models",
-                               help="Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."),
+                               help=MODELS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
-    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT (else its LM starts from scratch)."),
+    lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
     ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
     seed: int = typer.Option(0, "--seed"),
@@ -281,6 +329,7 @@ def benchmark(
 
     names = parse_models(models)
     check_models_available(names)
+    _warn_without_lm(names, lm)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
                   ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
@@ -291,10 +340,10 @@ def benchmark(
 def cross_species_cmd(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
     out: Path = typer.Option(..., "--out", "-o"),
-    model: str = typer.Option("kmer", "--model", "-m", help="kmer, cnn[:cohn|:modern], ulmfit or gkmsvm."),
+    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer, cnn[:cohn|:modern], ulmfit[:…] or gkmsvm."),
     species: str = typer.Option("all", "--species"),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
-    lm: Path | None = typer.Option(None, "--lm"),
+    lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
@@ -307,6 +356,7 @@ def cross_species_cmd(
     from genomic_ulmfit.evaluation.benchmark import check_models_available, cross_species
 
     check_models_available([model])
+    _warn_without_lm([model], lm)
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
                            seed=seed, device=device, log=c.print, resume=resume)
@@ -336,10 +386,10 @@ def demo(
 def cv(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) or a TSV/CSV with sequence,label."),
     out: Path = typer.Option(..., "--out", "-o"),
-    models: str = typer.Option("kmer,cnn", "--models", help="Comma list of kmer, cnn[:cohn|:modern], ulmfit, gkmsvm."),
+    models: str = typer.Option("kmer,cnn", "--models", help=MODELS_HELP),
     folds: int = typer.Option(5, "--folds"),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
-    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM for ULMFiT."),
+    lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     ensemble: bool = typer.Option(True, "--ensemble/--no-ensemble", help="Also score the ensemble of the models."),
     near_k: int | None = typer.Option(None, "--near-k", help="Keep near-duplicates (shared k-mers) in one fold."),
     species: str | None = typer.Option(None, "--species"),
@@ -361,6 +411,7 @@ def cv(
 
     names = parse_models(models)
     check_models_available(names)
+    _warn_without_lm(names, lm)
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
@@ -376,8 +427,8 @@ def holdout(
     train_file: Path = typer.Argument(..., help="Training data: TSV/CSV (sequence,label), FASTA+label or dataset."),
     test_file: Path = typer.Argument(..., help="Test data (labels optional)."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for scores.tsv, metrics.json and runs/."),
-    lm: Path | None = typer.Option(None, "--lm", help="Pretrained genome LM (see benchmarks/holdout.sh)."),
-    models: str = typer.Option(",".join(("kmer", "cnn", "ulmfit")), "--models"),
+    lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
+    models: str = typer.Option(",".join(("kmer", "cnn", "ulmfit")), "--models", help=MODELS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
@@ -392,6 +443,7 @@ def holdout(
 
     names = parse_models(models)
     check_models_available(names)
+    _warn_without_lm(names, lm)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
                           device=device, log=c.print, resume=resume)
@@ -418,10 +470,14 @@ def ensemble_cmd(
     Example: genomic-ulmfit ensemble runs/kmer runs/cnn runs/ulmfit --data data.parquet --out runs/ensemble
     """
     from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.errors import ConfigError
     from genomic_ulmfit.evaluation.evaluate import select_split
-    from genomic_ulmfit.models.ensemble import EnsembleModel
+    from genomic_ulmfit.models.ensemble import EnsembleModel, parse_weights
 
-    w = [float(x) for x in weights.split(",")] if weights else None
+    if len(runs) < 2:
+        raise ConfigError("ensemble: give two or more run directories")
+    _check_out(out, resume=False, fix="choose a new --out or remove this one")
+    w = parse_weights(weights) if weights else None
     calib = select_split(load_dataset(dataset), split, _species_list(species))
     labels = calib["label"].to_numpy() if (calib["label"] >= 0).all() else None
     ens = EnsembleModel([str(r) for r in runs], w).fit(calib["sequence"].tolist(), labels)

@@ -76,15 +76,24 @@ class EnsembleModel(SequenceModel):
         With ``labels`` (for ``calibration``) and no ``weights``, the weights are selected on them.
         """
         self = cls(list(models), weights)
+        self._check_weights()
         self.models_ = list(models.values())
         self._calibrate(calibration, labels)
         return self
 
+    def _check_weights(self) -> None:
+        if self.weights is None:
+            return
+        if len(self.weights) != len(self.members):
+            raise ConfigError(f"ensemble: {len(self.weights)} weights for {len(self.members)} members")
+        w = np.asarray(self.weights, dtype=np.float64)
+        if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+            raise ConfigError(f"ensemble: weights {self.weights} must be finite and >= 0 with a positive sum")
+
     def fit(self, sequences, labels=None, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True):
         if not self.members:
             raise ConfigError("ensemble: give at least one member run directory")
-        if self.weights is not None and len(self.weights) != len(self.members):
-            raise ConfigError(f"ensemble: {len(self.weights)} weights for {len(self.members)} members")
+        self._check_weights()
         self.models_ = [load_model(m) for m in self.members]
         if valid_sequences is not None:
             self._calibrate(list(valid_sequences), valid_labels)
@@ -130,6 +139,14 @@ class EnsembleModel(SequenceModel):
         self.std_ = np.asarray(meta["calibration"]["std"], dtype=np.float64)
         self.selection_ = meta.get("selection")
         return self
+
+
+def parse_weights(text: str) -> list[float]:
+    """Member weights from a comma list such as ``"1,1,0.5"`` (checked by the ensemble)."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"ensemble: weights {text!r} are not a comma list of numbers, e.g. 1,1,0.5") from None
 
 
 def select_weights(z: np.ndarray, y: np.ndarray, tol: float = PRUNE_TOL) -> tuple[list[float], dict[str, Any]]:

@@ -471,6 +471,14 @@ def _ckpt(out_dir: Path, name: str) -> Path:
     return out_dir / "checkpoints" / name
 
 
+def _check_same_kind(out_dir: Path | None, last: dict[str, Any] | None, meta: dict[str, Any] | None) -> None:
+    """Refuse to resume a run of another model kind (say a CNN run directory resumed as ULMFiT)."""
+    was = ((last or {}).get("meta") or {}).get("kind")
+    now = (meta or {}).get("kind")
+    if was and now and was != now:
+        raise ConfigError(f"{out_dir}: holds a {was} run, not {now}; resume it as {was} or choose a new --out")
+
+
 def _run_state(out_dir: Path | None) -> dict[str, Any]:
     """Stages, history and best of the run in ``out_dir`` (from ``last.json``), or an empty state."""
     empty: dict[str, Any] = {"stages": [], "history": [], "best": None}
@@ -600,6 +608,8 @@ def fit_one_cycle(
 
     # ---- run state: skip a completed stage, or forget this stage and later ones
     run = _run_state(out)
+    if resume:
+        _check_same_kind(out, run.get("last"), meta)
     names = [s["name"] for s in run["stages"]]
     if resume and stage_name in names and run["stages"][names.index(stage_name)]["done"]:
         if not checkpoint_exists(_ckpt(out, f"stage-{stage_name}")):

@@ -7,6 +7,7 @@ commit, wall time) and, for neural models, ``checkpoints/`` and ``metrics.jsonl`
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import git_commit, package_versions, write_json_atomic
 
 
@@ -81,6 +82,9 @@ def train_model(
     Returns the fitted model. ``run.json`` records what was trained on what.
     """
     out = Path(out_dir)
+    if resume and "resume" not in inspect.signature(model.fit).parameters:
+        raise ConfigError(f"{out}: a {model.kind} model trains in one step, so there is nothing to resume; "
+                          "drop --resume")
     out.mkdir(parents=True, exist_ok=True)
     train, valid = training_rows(df, species, seed=seed)
     t0 = time.time()
