@@ -80,6 +80,23 @@ def test_import_truncated_gzip_and_no_sources(capsys, inputs):
     assert code == 2 and "no input given" in err
 
 
+def test_import_refuses_a_file_given_twice_and_a_non_parquet_out(capsys, inputs):
+    code, _, err = run(capsys, "data", "import", "--positive", inputs / "pos.fa", "--negative", inputs / "pos.fa",
+                       "--out", inputs / "o.parquet")
+    assert code == 2 and "pos.fa: given twice (already read as the positives)" in err and err.count("\n") == 1
+    code, _, err = run(capsys, "data", "import", "--tsv", inputs / "t.tsv", "--out", inputs / "o.tsv")
+    assert code == 2 and "ending in .parquet" in err
+    assert not (inputs / "o.parquet").exists() and not (inputs / "o.tsv").exists()
+
+
+def test_import_warns_about_sequences_without_bases(capsys, inputs):
+    (inputs / "n.fa").write_text(">blank\nNNNNNNNN\n>fine\nACGTNNAC\n")
+    code, _, err = run(capsys, "data", "import", "--positive", inputs / "n.fa", "--out", inputs / "n.parquet")
+    assert code == 0 and "warning: 1 sequence(s) have no A/C/G/T base (first: blank" in err
+    code, _, err = run(capsys, "data", "import", "--positive", inputs / "pos.fa", "--out", inputs / "p.parquet")
+    assert code == 0 and "warning" not in err
+
+
 def test_split_stats_check_pipeline(capsys, inputs, tmp_path):
     ds = tmp_path / "ds.parquet"
     assert run(capsys, "data", "import", "--cohn", inputs / "cohn", "--out", ds)[0] == 0

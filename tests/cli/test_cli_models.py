@@ -161,7 +161,7 @@ def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):
 
 def test_user_errors_are_one_line(capsys, data, kmer_run, tmp_path):
     code, _, err = run(capsys, "predict", tmp_path / "missing_run", data["root"] / "test.fa", "--out", tmp_path / "p")
-    assert_one_line_error(code, err, "missing_run", "no model.json")
+    assert_one_line_error(code, err, "missing_run", "no such directory", "'train'")
     code, _, err = run(capsys, "predict", kmer_run, tmp_path / "missing.fa", "--out", tmp_path / "p.tsv")
     assert_one_line_error(code, err, "missing.fa")
     bad = tmp_path / "bad.fa"

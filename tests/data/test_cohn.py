@@ -64,8 +64,11 @@ def test_species_filter_and_unknown_species(tmp_path):
     assert {r.species for r in read_cohn(root, species=["Human"])} == {"Human"}
     tgz = make_tgz(root, tmp_path / "d.tgz", "d")
     assert {r.species for r in read_cohn(tgz, species=["Dog"])} == {"Dog"}
-    with pytest.raises(InputError, match="species Cat not found; available: Dog, Human"):
-        list(read_cohn(root, species=["Cat"]))
+    for source in (root, tgz):  # the archive lists every species too, not only the ones asked for
+        with pytest.raises(InputError, match="species Cat not found; available: Dog, Human"):
+            list(read_cohn(source, species=["Cat"]))
+        with pytest.raises(InputError, match="species Cat not found; available: Dog, Human"):
+            list(read_cohn(source, species=["Human", "Cat"]))
 
 
 def test_missing_sample_file(tmp_path):

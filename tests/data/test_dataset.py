@@ -174,6 +174,18 @@ def test_read_table_or_dataset_truncated_gzip_is_one_line_error(tmp_path, text):
     assert "\n" not in str(err.value)
 
 
+def test_empty_input_names_every_accepted_format(tmp_path):
+    (tmp_path / "e.fa").write_text("\n")
+    with pytest.raises(InputError, match="e.fa: empty file; expected FASTA, a TSV/CSV table"):
+        read_table_or_dataset(tmp_path / "e.fa", require_label=False)
+
+
+def test_duplicate_id_names_both_records(tmp_path):
+    (tmp_path / "d.tsv").write_text("id\tsequence\tlabel\na\tACGT\t1\nb\tACGA\t0\na\tACGG\t0\n")
+    with pytest.raises(InputError, match=r"d.tsv: record 3: duplicate id 'a' \(first at record 1\)"):
+        import_sources([Source("tsv", tmp_path / "d.tsv")])
+
+
 def test_real_cohn_human_tsv(shared_data, tmp_path):
     df = import_sources([Source("tsv", shared_data / "cohn_human" / "cohn_human_dev.tsv.gz", species="Human")])
     assert len(df) == 5229 and int(df["label"].sum()) == 2607

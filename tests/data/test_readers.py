@@ -232,10 +232,11 @@ def test_bed_errors(tmp_path, genome):
     with pytest.raises(InputError, match=r"u\.bed: line 1: chromosome 'chrZ' is not in genome"):
         list(read_bed(unknown, genome, label=1))
     outside = write(tmp_path / "o.bed", "chr2\t40\t60\n")
-    with pytest.raises(InputError, match=r"o\.bed: line 1: region chr2:40-60 lies outside chr2 \(length 50\)"):
+    with pytest.raises(InputError, match=r"o\.bed: line 1: region chr2:40-60 lies outside chr2 \(length 50\)") as err:
         list(read_bed(outside, genome, label=1))
+    assert "another assembly" in str(err.value) and "--width" not in str(err.value)  # no --width was given
     centred = write(tmp_path / "c.bed", "chr2\t0\t4\n")
-    with pytest.raises(InputError, match="lies outside chr2"):
+    with pytest.raises(InputError, match="lies outside chr2.*smaller --width"):
         list(read_bed(centred, genome, label=1, width=10))
     reversed_ = write(tmp_path / "b.bed", "chr1\t10\t5\n")
     with pytest.raises(InputError, match="need 0 <= start < end"):

@@ -127,8 +127,15 @@ def test_load_of_an_incomplete_run_is_an_input_error(fitted, tmp_path):
     (tmp_path / "model.safetensors").unlink()
     with pytest.raises(InputError, match="weights file missing"):
         load_model(tmp_path)
-    with pytest.raises(InputError, match="no model.json"):
+    with pytest.raises(InputError, match="nowhere: no such directory; give a run directory written by 'train'"):
         load_model(tmp_path / "nowhere")
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "lm.json").write_text("{}")
+    with pytest.raises(InputError, match="is a language model"):
+        load_model(tmp_path / "lm")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty: no model.json here"):
+        load_model(tmp_path / "empty")
     (tmp_path / "model.json").write_text(json.dumps({"kind": "forest"}))
     with pytest.raises(InputError, match="unknown model kind 'forest'"):
         load_model(tmp_path)

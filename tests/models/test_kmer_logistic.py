@@ -181,3 +181,11 @@ def test_load_errors(tmp_path):
     (tmp_path / "weights.safetensors").write_bytes(b"")
     with pytest.raises(InputError, match="bad params"):
         KmerLogistic.load(tmp_path)
+
+
+def test_best_C_breaks_float_noise_ties_towards_regularisation():
+    from genomic_ulmfit.models.kmer import _best_C
+
+    # mean AUROCs over folds that differ only by float noise are a tie: the smaller C wins
+    assert _best_C({3e-5: 0.8400000000000001, 1e-5: 0.84, 1e-4: 0.83}) == 1e-5
+    assert _best_C({1e-5: 0.84, 3e-5: 0.85}) == 3e-5

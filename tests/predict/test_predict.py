@@ -86,8 +86,18 @@ def test_rc_average(env, tmp_path):
     np.testing.assert_allclose(predict_sequences(model, seqs), fwd, rtol=0, atol=0)
 
 
+def test_predict_warns_about_sequences_without_bases(env, tmp_path):
+    (tmp_path / "n.fa").write_text(">blank\n" + "N" * 60 + "\n>real\n" + "ACGT" * 15 + "\n")
+    said = []
+    table = predict_file(env["root"] / "kmer", tmp_path / "n.fa", warn=said.append)
+    assert len(table) == 2 and len(said) == 1 and "1 sequence(s) have no A/C/G/T base (first: blank)" in said[0]
+    said.clear()
+    predict_file(env["root"] / "kmer", env["fasta"], warn=said.append)
+    assert said == []
+
+
 def test_predict_errors(env, tmp_path):
-    with pytest.raises(InputError, match="no model.json"):
+    with pytest.raises(InputError, match="nope: no such directory"):
         predict_file(tmp_path / "nope", env["fasta"])
     bad = tmp_path / "bad.fa"
     bad.write_text(">a\nACGTRYACGT\n")

@@ -165,6 +165,13 @@ def test_pretrain_input_errors(tmp_path):
         pretrain_lm([tmp_path / "missing.fa"], tmp_path / "lm", preset="tiny", progress=False)
     with pytest.raises(InputError, match="no lm.json"):
         load_language_model(tmp_path)
+    short = tmp_path / "short.fa"
+    short.write_text(">a\nACGTNACGT\n")
+    with pytest.raises(InputError, match=r"nothing to tokenize \(9 bases read\).*--mode stream"):
+        pretrain_lm([short], tmp_path / "lm2", preset="tiny", progress=False)
+    for k, stride in ((0, None), (4, 0)):  # 0 is a value, not "the preset's"
+        with pytest.raises(ConfigError, match="=0 is not allowed"):
+            pretrain_lm([short], tmp_path / "lm3", preset="tiny", k=k, stride=stride, progress=False)
 
 
 def test_pretrain_on_the_real_human_genome(shared_data, tmp_path):

@@ -15,3 +15,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (yellow on a terminal); the command goes on."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)

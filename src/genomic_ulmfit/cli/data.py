@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from genomic_ulmfit.cli.app import app
+from genomic_ulmfit.cli.app import app, warn
 from genomic_ulmfit.errors import ConfigError
 
 data_app = typer.Typer(help="Import, split, inspect and check data sets.", no_args_is_help=True)
@@ -73,6 +73,8 @@ def import_cmd(
 
     from genomic_ulmfit.data.dataset import Source, dataset_counts, dataset_hash, import_sources, save_dataset
 
+    if out.suffix != ".parquet":
+        raise ConfigError(f"--out {out}: a dataset is written as Parquet; give a file name ending in .parquet")
     sources: list[Source] = []
     for item in cohn:
         path, keep = split_suffix(item)
@@ -104,6 +106,10 @@ def import_cmd(
     save_dataset(df, out, sources=sources)
     _print_counts(console, dataset_counts(df), title=f"{out} ({len(df):,} sequences)")
     console.print(f"content hash {dataset_hash(df)[:16]}…")
+    blank = ~df["sequence"].str.contains("[ACGT]", regex=True)
+    if blank.any():
+        warn(f"{int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]} from "
+             f"{df['source'][blank].iloc[0]}); they carry no sequence information, so drop them from the input")
 
 
 def _print_counts(console, counts: dict, title: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from genomic_ulmfit.cli.app import app
+from genomic_ulmfit.cli.app import warn as _warn
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
@@ -47,13 +48,6 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         return
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: directory is not empty; {fix}")
-
-
-def _warn(message: str) -> None:
-    """One warning line on stderr (yellow on a terminal)."""
-    from rich.console import Console
-
-    Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
 def _warn_without_lm(names: list[str], lm: Path | None) -> None:
@@ -225,7 +219,8 @@ def predict(
     """
     from genomic_ulmfit.predict import predict_file
 
-    table = predict_file(run_dir, input, out, rc_average=rc_average, batch_size=batch_size, mask_iupac=mask_iupac)
+    table = predict_file(run_dir, input, out, rc_average=rc_average, batch_size=batch_size, mask_iupac=mask_iupac,
+                         warn=_warn)
     msg = f"[green]{len(table):,} sequences scored → {out}[/]"
     if "label" in table.columns and table["label"].nunique() == 2:
         from genomic_ulmfit.evaluation.metrics import auroc

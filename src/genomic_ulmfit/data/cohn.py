@@ -169,6 +169,7 @@ def _read_cohn_tar(
 ) -> Iterator[Record]:
     name = str(archive)
     samples: dict[tuple[str, str], list[Record]] = {}
+    seen: set[str] = set()  # every species folder in the archive, kept or not
     peaks: list[tuple[str, PurePosixPath, list[Record]]] = []
     try:
         with tarfile.open(archive, "r|*") as tar:
@@ -177,6 +178,7 @@ def _read_cohn_tar(
                 kind = _member_kind(parts, member)
                 if kind == "sample":
                     sp, fname = parts[-2], parts[-1]
+                    seen.add(sp)
                     if species and sp not in species:
                         continue
                     if (sp, fname) in samples:
@@ -196,15 +198,14 @@ def _read_cohn_tar(
                     peaks.append((member.name, path, recs))
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise InputError(f"{name}: cannot read the archive ({exc}); re-download it or check it with `tar tzf`") from exc
-    found = sorted({sp for sp, _ in samples})
-    if not found:
+    if not seen:
         raise _no_samples_error(name)
-    for sp in _select_species(found, species, name):
+    for sp in _select_species(sorted(seen), species, name):
         for fname in SAMPLE_FILES:
             if (sp, fname) not in samples:
                 raise InputError(f"{name}: species folder {sp!r} has no {fname} member; the Cohn layout needs both files")
             yield from samples.pop((sp, fname))
-    names = set(found)
+    names = seen
     for _, path, recs in sorted(peaks, key=lambda t: t[0]):
         sp = _peak_species(path, names)
         if species and sp not in species:

@@ -529,8 +529,10 @@ def build_genome_corpus(
         writer.close()
         n_docs = len(writer.starts)
         if n_docs == 0:
-            hint = "lower chunk_size or use mode='stream'" if mode == "chunks" else "check the FASTA files"
-            raise InputError(f"{', '.join(map(str, paths))}: no N-free sequence to tokenize; {hint}")
+            total = sum(src["bases"] for src in sources)
+            hint = (f"no N-free stretch of {chunk_size:,} bp; use --mode stream (mode='stream') for short or "
+                    "N-rich sequences" if mode == "chunks" and total else "check the FASTA files")
+            raise InputError(f"{', '.join(map(str, paths))}: nothing to tokenize ({total:,} bases read); {hint}")
         all_tokens = np.memmap(out / "all.bin.tmp", dtype=dtype, mode="r", shape=(writer.n,))
         split_counts = _split_and_write(
             out, all_tokens, np.asarray(writer.starts, dtype=np.int64),

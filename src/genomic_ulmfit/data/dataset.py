@@ -154,7 +154,11 @@ def make_ids_unique(df: pd.DataFrame) -> pd.DataFrame:
     within = df.duplicated(["source", "id"])
     if within.any():
         i = int(np.flatnonzero(within.to_numpy())[0])
-        raise InputError(f"{df['source'][i]}: duplicate id {df['id'][i]!r}; make the ids unique within the file")
+        src, rid = df["source"][i], df["id"][i]
+        same_file = np.flatnonzero((df["source"] == src).to_numpy())
+        first = int(np.flatnonzero(df["id"].to_numpy()[same_file] == rid)[0]) + 1
+        raise InputError(f"{src}: record {int(np.searchsorted(same_file, i)) + 1}: duplicate id {rid!r} (first at "
+                         f"record {first}); make the ids unique within the file")
     from genomic_ulmfit.data.readers import file_stem
 
     df = df.copy()
@@ -171,6 +175,23 @@ def make_ids_unique(df: pd.DataFrame) -> pd.DataFrame:
         first = df["id"][df["id"].duplicated()].iloc[0]
         raise InputError(f"dataset: duplicate id {first!r} across sources; give the files distinct ids")
     return df
+
+
+def _check_files_given_once(sources: Sequence[Source]) -> None:
+    """A FASTA/table/BED file read twice would duplicate its records (under two labels, say)."""
+    seen: dict[Path, str] = {}
+    for src in sources:
+        if src.kind == "cohn":  # one archive may be read for several species
+            continue
+        for path in (src.path, src.negative):
+            if path is None:
+                continue
+            key = Path(path).resolve()
+            if key in seen:
+                raise InputError(f"{path}: given twice (already read as {seen[key]}); give each file once")
+            seen[key] = ("the negatives" if path is src.negative or src.label == 0
+                         else "the positives" if src.negative is not None or src.label == 1
+                         else f"a {src.kind} input")
 
 
 def import_sources(
@@ -200,6 +221,7 @@ def import_sources(
     """
     if not sources:
         raise ConfigError("no data sources given; pass at least one input file")
+    _check_files_given_once(sources)
 
     def stream() -> Iterable[Record]:
         n = 0
@@ -408,6 +430,9 @@ def read_table_or_dataset(
 
     p = Path(path)
     head = read_head(p)
+    if not head.strip():
+        raise InputError(f"{p}: empty file; expected FASTA, a TSV/CSV table with a 'sequence' column, "
+                         "one sequence per line, or a dataset .parquet")
     if head[:4] == PARQUET_MAGIC:
         return load_dataset(p)
     kw = {"mask_iupac": mask_iupac, "min_length": min_length}

@@ -649,7 +649,8 @@ def read_bed(
                 if start < 0 or end > size:
                     raise InputError(
                         f"{where}: region {chrom}:{start}-{end} lies outside {chrom} (length {size}); "
-                        "fix the coordinates or use a smaller --width"
+                        + ("fix the coordinates or use a smaller --width" if width is not None
+                           else "fix the coordinates (is the BED for another assembly?)")
                     )
                 strand = fields[5] if len(fields) > 5 else "+"
                 rid = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{chrom}:{start}-{end}"

@@ -111,6 +111,19 @@ def _as_float(value: Any) -> float:
         return float("nan")
 
 
+def _what_is_there(directory: Path) -> str:
+    """Why ``directory`` is not a model, for the error message."""
+    if not directory.exists():
+        return "no such directory"
+    if not directory.is_dir():
+        return "is a file, not a run directory"
+    if (directory / "lm.json").is_file():
+        return "is a language model (lm.json), not a classifier"
+    if (directory / "checkpoints").is_dir():
+        return "no model.json here (an unfinished run? continue it with 'train ... --resume')"
+    return "no model.json here"
+
+
 def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str, Any]:
     """Read ``directory/model.json`` or raise a one-line :class:`InputError`.
 
@@ -118,7 +131,8 @@ def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str,
     """
     path = Path(directory) / "model.json"
     if not path.is_file():
-        raise InputError(f"{directory}: no model.json here; give the directory written by 'train'")
+        raise InputError(f"{directory}: {_what_is_there(Path(directory))}; give a run directory written by 'train' "
+                         "(or by 'ensemble')")
     meta = read_json(path)
     if kind is not None and meta.get("kind") != kind:
         raise InputError(f"{directory}/model.json: kind is {meta.get('kind')!r}, expected {kind!r}")

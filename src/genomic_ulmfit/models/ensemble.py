@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
     check_binary_labels,
@@ -134,7 +134,11 @@ class EnsembleModel(SequenceModel):
     def load(cls, directory):
         meta = read_model_json(directory)
         self = cls(meta["params"]["members"], meta["params"].get("weights"))
-        self.models_ = [load_model(m) for m in self.members]
+        try:
+            self.models_ = [load_model(m) for m in self.members]
+        except InputError as exc:
+            raise InputError(f"ensemble {directory}: a member cannot be loaded: {exc} (was it moved or deleted? "
+                             "rebuild the ensemble with 'genomic-ulmfit ensemble')") from exc
         self.mean_ = np.asarray(meta["calibration"]["mean"], dtype=np.float64)
         self.std_ = np.asarray(meta["calibration"]["std"], dtype=np.float64)
         self.selection_ = meta.get("selection")

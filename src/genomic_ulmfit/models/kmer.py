@@ -44,6 +44,11 @@ TRANSFORMS = ("freq", "sqrt", "log")
 FORMAT_VERSION = 1
 
 
+def _best_C(scores: dict[float, float]) -> float:
+    """The C with the highest score; ties (up to float noise from averaging folds) go to the smallest C."""
+    return max(sorted(scores), key=lambda c: round(scores[c], 12))
+
+
 # --------------------------------------------------------------------------------------------
 # Features
 # --------------------------------------------------------------------------------------------
@@ -304,7 +309,7 @@ class KmerLogistic(SequenceModel):
             yv = check_binary_labels(valid_sequences, valid_labels, "validation")
             fits = path(Z, y, self._standardise(self.features(valid_sequences)), yv)
             scores = {C: fits[C][0] for C in Cs}
-            best = max(Cs, key=lambda c: scores[c])
+            best = _best_C(scores)
             coef, intercept = fits[best][1], fits[best][2]
         else:
             n_min = int(np.bincount(y).min())
@@ -312,7 +317,7 @@ class KmerLogistic(SequenceModel):
                 folds = StratifiedKFold(min(self.cv, n_min), shuffle=True, random_state=self.random_state)
                 per_fold = [path(Z[tr], y[tr], Z[va], y[va]) for tr, va in folds.split(Z, y)]
                 scores = {C: float(np.mean([f[C][0] for f in per_fold])) for C in Cs}
-                best = max(Cs, key=lambda c: scores[c])
+                best = _best_C(scores)
             else:
                 best = Cs[0]
             clf = LogisticRegression(C=best, max_iter=self.max_iter, random_state=self.random_state).fit(Z, y)

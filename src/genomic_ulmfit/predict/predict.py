@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +26,13 @@ def predict_sequences(model, sequences: Sequence[str], *, rc_average: bool = Fal
 
 
 def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out: str | os.PathLike | None = None,
-                 *, rc_average: bool = False, batch_size: int | None = None, mask_iupac: bool = False):
+                 *, rc_average: bool = False, batch_size: int | None = None, mask_iupac: bool = False,
+                 warn: Callable[[str], None] | None = None):
     """Score a FASTA, TSV/CSV (``sequence`` column, optional ``id``/``label``) or dataset file.
 
     Returns a DataFrame ``id, score[, label]`` and writes it as TSV to ``out`` when given.
+    ``warn`` (a callable taking a string), when given, is told about sequences without a single
+    A/C/G/T base: they get a score, but it says nothing about them.
     """
     from genomic_ulmfit.data.dataset import read_table_or_dataset
     from genomic_ulmfit.models.base import load_model
@@ -37,6 +40,10 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
 
     model = load_model(run_dir)
     df = read_table_or_dataset(input_path, require_label=False, mask_iupac=mask_iupac)
+    blank = ~df["sequence"].str.contains("[ACGT]", regex=True)
+    if warn is not None and blank.any():
+        warn(f"{input_path}: {int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]}); "
+             "their scores carry no sequence information")
     scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
     table = df[["id"]].copy()
     table["score"] = scores

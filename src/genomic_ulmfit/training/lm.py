@@ -221,7 +221,7 @@ def pretrain_lm(
     from genomic_ulmfit.tokenize import KmerTokenizer
 
     p = preset if isinstance(preset, Preset) else get_preset(preset)
-    tok = KmerTokenizer(k or p.tokenizer.k, stride or p.tokenizer.stride)
+    tok = KmerTokenizer(p.tokenizer.k if k is None else k, p.tokenizer.stride if stride is None else stride)
     out = Path(out_dir)
     for f in fasta_paths:
         if not Path(f).is_file():
