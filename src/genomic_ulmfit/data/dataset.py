@@ -183,15 +183,15 @@ def _check_files_given_once(sources: Sequence[Source]) -> None:
     for src in sources:
         if src.kind == "cohn":  # one archive may be read for several species
             continue
-        for path in (src.path, src.negative):
+        role = ("the positives" if src.negative is not None or src.label == 1
+                else "the negatives" if src.label == 0 else f"a {src.kind} input")
+        for path, as_what in ((src.path, role), (src.negative, "the negatives")):
             if path is None:
                 continue
             key = Path(path).resolve()
             if key in seen:
                 raise InputError(f"{path}: given twice (already read as {seen[key]}); give each file once")
-            seen[key] = ("the negatives" if path is src.negative or src.label == 0
-                         else "the positives" if src.negative is not None or src.label == 1
-                         else f"a {src.kind} input")
+            seen[key] = as_what
 
 
 def import_sources(
