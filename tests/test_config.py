@@ -256,3 +256,17 @@ def test_tiny_preset_is_small():
     p = get_preset("tiny")
     assert p.lstm.hidden_size <= 64 and p.pretrain.max_tokens is not None
     assert math.prod([s.epochs for s in p.classifier.stages]) <= 4
+
+
+def test_resolve_device_rejects_unknown_and_unavailable_devices():
+    import torch
+
+    from genomic_ulmfit.errors import ConfigError
+    from genomic_ulmfit.utils import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ConfigError, match="'foo' is not a device"):
+        resolve_device("foo")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA; use --device cpu"):
+            resolve_device("cuda")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from genomic_ulmfit.errors import GenomicUlmfitError, InputError
+from genomic_ulmfit.errors import ConfigError, GenomicUlmfitError, InputError
 
 
 @contextlib.contextmanager
@@ -97,7 +97,14 @@ def resolve_device(device: str | None = None):
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"--device {device!r} is not a device; use cpu, cuda, cuda:1 … (or leave it out)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device}: this torch build or machine has no CUDA; use --device cpu "
+                          "(or install a CUDA build of torch)")
+    return dev
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
