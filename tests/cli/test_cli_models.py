@@ -217,6 +217,22 @@ def test_ulmfit_without_a_language_model_warns(capsys, data, tmp_path):
     assert "warning" not in err  # the ablation without an LM is asked for by name
 
 
+def test_arguments_are_checked_before_any_model_trains(capsys, data, tmp_path):
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,ulmfit", "--lm", tmp_path / "no_lm",
+                       "--out", tmp_path / "cv")
+    assert_one_line_error(code, err, "no_lm: no lm.json here")
+    assert not (tmp_path / "cv").exists()
+    code, _, err = run(capsys, "benchmark", data["dataset"], "--models", "kmer,kmer", "--out", tmp_path / "b")
+    assert_one_line_error(code, err, "kmer given twice")
+    code, _, err = run(capsys, "cross-species", data["dataset"], "--model", "kmer,cnn", "--out", tmp_path / "x")
+    assert_one_line_error(code, err, "one model at a time")
+    (tmp_path / "lm").mkdir()
+    (tmp_path / "lm" / "lm.json").write_text("{}")
+    code, _, err = run(capsys, "lm", "finetune", data["dataset"], "--from", "none", "--preset", "tiny",
+                       "--out", tmp_path / "lm", "--resume")
+    assert_one_line_error(code, err, "finished (lm.json)", "new --out")
+
+
 def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):
     code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "all", "--out", tmp_path / "e")
     assert code == 0 and "warning:" in err and "optimistic" in err

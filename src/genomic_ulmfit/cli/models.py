@@ -42,6 +42,9 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
     """Refuse to train into a directory that already holds a run, unless resuming it."""
     from genomic_ulmfit.errors import ConfigError
 
+    if resume and (out / "lm.json").is_file():
+        raise ConfigError(f"{out}: this language model is finished (lm.json), so there is nothing to resume; "
+                          "choose a new --out")
     if resume:
         if not (out / "checkpoints").is_dir():
             raise ConfigError(f"{out}: nothing to resume (no checkpoints/ here); drop --resume to start a new run")
@@ -51,7 +54,15 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
 
 
 def _warn_without_lm(names: list[str], lm: Path | None) -> None:
-    """ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently."""
+    """ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently.
+
+    A given ``--lm`` is checked here, before any model trains (not hours later when ULMFiT starts).
+    """
+    from genomic_ulmfit.errors import ConfigError
+
+    if lm is not None and not (lm / "lm.json").is_file():
+        raise ConfigError(f"--lm {lm}: no lm.json here; give a directory written by 'lm pretrain' "
+                          "(e.g. benchmarks/build_lm.sh)")
     if lm is None and any(n in ("ulmfit", "ulmfit:comp") for n in names):
         _warn("no --lm: ULMFiT's language model starts from random weights and learns from the training "
               "sequences only (no genome pretraining); give --lm LM_DIR from 'lm pretrain'")
@@ -348,8 +359,12 @@ def cross_species_cmd(
 
     Example: genomic-ulmfit cross-species cohn.parquet --model cnn --out xsp/
     """
+    from genomic_ulmfit.errors import ConfigError
     from genomic_ulmfit.evaluation.benchmark import check_models_available, cross_species
 
+    if "," in model:
+        raise ConfigError(f"--model {model}: cross-species runs one model at a time; run it once per model "
+                          "with its own --out")
     check_models_available([model])
     _warn_without_lm([model], lm)
     c = _console()

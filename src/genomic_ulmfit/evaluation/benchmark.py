@@ -56,6 +56,9 @@ def parse_models(models: str | Sequence[str]) -> list[str]:
     if bad or not names:
         known = ", ".join(f"{k}:{v}" if v else k for k, vs in VARIANTS.items() for v in vs)
         raise ConfigError(f"unknown model(s) {', '.join(bad) or '(none)'}; choose from {known}")
+    twice = sorted({m for m in names if names.count(m) > 1})
+    if twice:
+        raise ConfigError(f"model(s) {', '.join(twice)} given twice in --models; give each model once")
     return names
 
 
