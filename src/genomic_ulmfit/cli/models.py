@@ -53,10 +53,10 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         raise ConfigError(f"{out}: directory is not empty; {fix}")
 
 
-def _warn_without_lm(names: list[str], lm: Path | None) -> None:
-    """ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently.
+def _check_lm(names: list[str], lm: Path | None) -> None:
+    """Check ``--lm`` before any model trains (not hours later when ULMFiT starts), or warn without one.
 
-    A given ``--lm`` is checked here, before any model trains (not hours later when ULMFiT starts).
+    ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently.
     """
     from genomic_ulmfit.errors import ConfigError
 
@@ -335,7 +335,7 @@ def benchmark(
 
     names = parse_models(models)
     check_models_available(names)
-    _warn_without_lm(names, lm)
+    _check_lm(names, lm)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
                   ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
@@ -366,7 +366,7 @@ def cross_species_cmd(
         raise ConfigError(f"--model {model}: cross-species runs one model at a time; run it once per model "
                           "with its own --out")
     check_models_available([model])
-    _warn_without_lm([model], lm)
+    _check_lm([model], lm)
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
                            seed=seed, device=device, log=c.print, resume=resume)
@@ -421,7 +421,7 @@ def cv(
 
     names = parse_models(models)
     check_models_available(names)
-    _warn_without_lm(names, lm)
+    _check_lm(names, lm)
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
@@ -453,7 +453,7 @@ def holdout(
 
     names = parse_models(models)
     check_models_available(names)
-    _warn_without_lm(names, lm)
+    _check_lm(names, lm)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
                           device=device, log=c.print, resume=resume)

@@ -40,8 +40,8 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
 
     model = load_model(run_dir)
     df = read_table_or_dataset(input_path, require_label=False, mask_iupac=mask_iupac)
-    blank = ~df["sequence"].str.contains("[ACGT]", regex=True)
-    if warn is not None and blank.any():
+    blank = None if warn is None else ~df["sequence"].str.contains("[ACGT]", regex=True)
+    if blank is not None and blank.any():
         warn(f"{input_path}: {int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]}); "
              "their scores carry no sequence information")
     scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
