@@ -143,3 +143,26 @@ def test_only_folds_split_the_work_and_resume_gathers_it(sim_df, tmp_path, fitte
     pd.testing.assert_frame_equal(oof_all, oof_whole)
     with pytest.raises(ConfigError, match=r"fold\(s\) 4 not in 1..3"):
         cross_validate(sim_df, tmp_path / "bad", only_folds=[0, 3], **kw)
+
+
+
+def test_resume_reuses_the_saved_fold_scores_of_the_same_fit_only(sim_df, tmp_path, monkeypatch):
+    from genomic_ulmfit.evaluation.cv import FOLD_SCORES
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    kw = dict(models=["kmer", "cnn"], folds=3, preset="tiny", progress=False, log=lambda *_: None, n_boot=50)
+    summary, first = cross_validate(sim_df, tmp_path, only_folds=[0, 1, 2], **kw)  # as separate processes would
+    saved = tmp_path / "runs" / "kmer" / "fold1" / FOLD_SCORES
+    old = saved.read_text()
+    scored, real = [], KmerLogistic.predict_proba
+    monkeypatch.setattr(KmerLogistic, "predict_proba", lambda self, s, **k: scored.append(len(s)) or real(self, s, **k))
+    gathered, oof = cross_validate(sim_df, tmp_path, resume=True, **kw)
+    assert scored == []  # every fold's test scores, and valid scores for the ensemble, were read back
+    assert set(oof["model"]) == {"kmer", "cnn", "ensemble"}
+    pd.testing.assert_frame_equal(first, oof)
+    pd.testing.assert_frame_equal(summary, gathered)
+    cross_validate(sim_df, tmp_path, only_folds=[1], **kw)  # fold 1 refitted (no resume) and scored afresh
+    assert len(scored) == 2
+    saved.write_text(old)  # as if the new fit's scores had never been saved: the old ones are stale
+    cross_validate(sim_df, tmp_path, resume=True, **kw)
+    assert len(scored) == 4  # fold 1 (test and valid) scored again, the other folds read back

@@ -59,6 +59,21 @@ def test_members_are_standardised_so_a_loud_member_does_not_dominate():
     np.testing.assert_allclose(ens.member_logits(test)[0], ens.member_logits(test)[1], atol=1e-6)
 
 
+def test_an_ensemble_built_from_member_scores_equals_one_built_from_the_members():
+    calib, test = _seqs(120, 5), _seqs(30, 6)
+    a, b = Fixed(4.0), Fixed(-1.0, shift=1.0)
+    y = (np.array([s.count("G") + s.count("C") for s in calib]) > 25).astype(int)
+    ens = EnsembleModel.from_models({"a": a, "b": b}, calib, y)
+    scored = EnsembleModel.from_scores(["a", "b"], [a.predict_proba(calib), b.predict_proba(calib)], y)
+    assert scored.weights == ens.weights == [1.0, 0.0]  # b ranks backwards: pruned on the labels
+    np.testing.assert_allclose(scored.combine([a.predict_proba(test), b.predict_proba(test)]),
+                               ens.predict_proba(test), rtol=1e-12)
+    with pytest.raises(ConfigError, match="2 members"):
+        scored.combine([a.predict_proba(test)])
+    with pytest.raises(ConfigError, match="calibration needs"):
+        EnsembleModel.from_scores(["a", "b"], [a.predict_proba(calib)])
+
+
 def test_weights_shift_the_ensemble_towards_a_member():
     calib, test = _seqs(100, 3), _seqs(20, 4)
     a, b = Fixed(5.0), Fixed(-5.0)  # opposite rankings

@@ -152,7 +152,9 @@ def fit_for(
                             composition=variant == "comp")
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
     seconds = time.time() - t0 + earlier
-    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), **({"resumed": True} if partial else {})})
+    # ``finished`` tells this fit from an earlier one of the same key (scores saved for that one are stale)
+    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), "finished": time.time(),
+                               **({"resumed": True} if partial else {})})
     (out_dir / FIT_STARTED).unlink(missing_ok=True)  # only a fit under way (or stopped) leaves it
     return model, seconds
 

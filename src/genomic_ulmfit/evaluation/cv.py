@@ -5,12 +5,17 @@ Folds are stratified per species × label with exact/reverse-complement duplicat
 (10% of them held out as validation for epoch selection and ensemble calibration) and score fold
 ``k``; the out-of-fold scores of all folds give pooled metrics with bootstrap CIs, and the
 per-fold metrics give mean ± sd.
+
+Each fitted fold model saves its scores of the fold's validation and test sequences beside its
+fit (``FOLD_SCORES``), so a later run with ``resume`` (say the one that gathers folds fitted by
+separate ``only_folds`` processes) reads them instead of scoring again: for a genome-LM ULMFiT on
+long sequences that scoring takes as long as half an hour per fold on one CPU thread.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,6 +24,7 @@ import numpy as np
 from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
 FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
+FOLD_SCORES = "fold_scores.json"
 
 
 def fold_frame(df, k: int, seed: int, valid_frac: float = 0.1):
@@ -49,6 +55,27 @@ def _check_folds(only_folds: Sequence[int] | None, folds: int) -> list[int]:
     return todo
 
 
+def fold_scores(model, run_dir: Path, sets: dict[str, list[str]], *, resume: bool) -> dict[str, np.ndarray]:
+    """``model``'s scores of each named list of sequences, saved in ``run_dir/FOLD_SCORES``.
+
+    With ``resume`` the saved scores are returned instead when they belong to the fit now in
+    ``run_dir`` (its ``FIT_RECORD``, which changes with every fit) and to these very sequences.
+    """
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, _read_record
+
+    fit = _read_record(run_dir / FIT_RECORD)
+    inputs = {name: hashlib.sha256("\n".join(seqs).encode()).hexdigest() for name, seqs in sets.items()}
+    path = run_dir / FOLD_SCORES
+    if resume and fit:
+        saved = _read_record(path)
+        if saved.get("fit") == fit and saved.get("inputs") == inputs:
+            return {name: np.asarray(saved["scores"][name], dtype=np.float64) for name in sets}
+    scores = {name: np.asarray(model.predict_proba(seqs), dtype=np.float64) for name, seqs in sets.items()}
+    if fit:
+        write_json_atomic(path, {"fit": fit, "inputs": inputs, "scores": {k: v.tolist() for k, v in scores.items()}})
+    return scores
+
+
 def cross_validate(
     df,
     out_dir: str | os.PathLike,
@@ -72,7 +99,8 @@ def cross_validate(
     Writes ``cv_summary.tsv`` (per model: mean ± sd of the per-fold metrics and the pooled
     out-of-fold AUROC with 95% CI), ``cv_folds.tsv`` (every fold) and ``oof_scores.tsv``.
     With ``resume``, models already fitted for a fold with the same settings are loaded, not
-    refitted (see :func:`~genomic_ulmfit.evaluation.benchmark.fit_for`).
+    refitted (see :func:`~genomic_ulmfit.evaluation.benchmark.fit_for`), and their saved scores
+    are reused (see :func:`fold_scores`).
 
     ``only_folds`` (0-based fold numbers) fits and scores just those folds, e.g. one process per
     core or machine sharing ``out_dir``; the summary returned covers only them, and no ``cv_*``
@@ -92,8 +120,11 @@ def cross_validate(
     rows, scores = [], []
     for k in todo:
         part = fold_frame(base, k, seed)
-        test = part[part["split"] == "test"]
-        fitted, seconds = {}, {}
+        test, valid = part[part["split"] == "test"], part[part["split"] == "valid"]
+        sets = {"test": test["sequence"].tolist()}
+        if ensemble and len(models) > 1:
+            sets["valid"] = valid["sequence"].tolist()
+        fitted, seconds, probs = {}, {}, {}
         for name in models:
             label = name.replace(":", "-")
             log(f"fold {k + 1}/{folds} · {label}")
@@ -102,16 +133,14 @@ def cross_validate(
                 name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
                 seed=seed, device=device, progress=progress, resume=resume, log=log,
             )
-            fitted[label].run_dir_ = run_dir
+            probs[label] = fold_scores(fitted[label], run_dir, sets, resume=resume)
         if ensemble and len(fitted) > 1:
-            t0 = time.time()
-            valid = part[part["split"] == "valid"]
-            fitted["ensemble"] = EnsembleModel.from_models({str(m.run_dir_): m for m in fitted.values()},
-                                                           valid["sequence"].tolist(), valid["label"].to_numpy())
-            seconds["ensemble"] = sum(seconds.values()) + time.time() - t0
-        for label, model in fitted.items():
-            p = np.asarray(model.predict_proba(test["sequence"].tolist()), dtype=np.float64)
-            y = test["label"].to_numpy(np.int64)
+            members = [str(out / "runs" / label / f"fold{k}") for label in fitted]
+            ens = EnsembleModel.from_scores(members, [s["valid"] for s in probs.values()], valid["label"].to_numpy())
+            probs["ensemble"] = {"test": ens.combine([s["test"] for s in probs.values()])}
+            seconds["ensemble"] = sum(seconds.values())
+        for label, s in probs.items():
+            p, y = s["test"], test["label"].to_numpy(np.int64)
             m = binary_metrics(y, p)
             rows.append({"model": label, "fold": k, "n_test": len(y), "n_positive": int(y.sum()),
                          "seconds": round(seconds[label], 1),

@@ -81,6 +81,20 @@ class EnsembleModel(SequenceModel):
         self._calibrate(calibration, labels)
         return self
 
+    @classmethod
+    def from_scores(cls, members: Sequence[str | os.PathLike], calibration_scores, labels: Sequence[int] | None = None,
+                    weights: Sequence[float] | None = None) -> EnsembleModel:
+        """An ensemble calibrated on its members' scores (members, n) of the calibration sequences.
+
+        For callers that already hold every member's scores (cross-validation): combine them with
+        :meth:`combine`. The result has no loaded members, so it cannot score sequences itself.
+        """
+        self = cls(members, weights)
+        self._check_weights()
+        self.models_ = []
+        self._calibrate_logits(logit(np.asarray(calibration_scores, dtype=np.float64)), labels)
+        return self
+
     def _check_weights(self) -> None:
         if self.weights is None:
             return
@@ -104,12 +118,21 @@ class EnsembleModel(SequenceModel):
     def _calibrate(self, sequences: Sequence[str], labels: Sequence[int] | None = None) -> None:
         if len(sequences) < 2:
             raise ConfigError("ensemble: calibration needs at least 2 sequences")
-        z = np.stack([logit(m.predict_proba(list(sequences))) for m in self.models_])  # (members, n)
+        self._calibrate_logits(np.stack([logit(m.predict_proba(list(sequences))) for m in self.models_]), labels)
+
+    def _calibrate_logits(self, z: np.ndarray, labels: Sequence[int] | None = None) -> None:
+        """Each member's logit mean/std over the calibration set, and the weights when labelled.
+
+        ``z``: the members' logits of the calibration sequences, shape (members, n).
+        """
+        if z.ndim != 2 or z.shape[0] != len(self.members) or z.shape[1] < 2:
+            raise ConfigError(f"ensemble: calibration needs (members={len(self.members)}, n >= 2) scores, "
+                              f"got shape {z.shape}")
         self.mean_ = z.mean(axis=1)
         self.std_ = np.maximum(z.std(axis=1), 1e-6)
         self.selection_ = None
         if labels is not None and self.weights is None:
-            y = check_binary_labels(list(sequences), labels, "ensemble calibration")
+            y = check_binary_labels(range(z.shape[1]), labels, "ensemble calibration")
             self.weights, self.selection_ = select_weights((z - self.mean_[:, None]) / self.std_[:, None], y)
 
     def member_logits(self, sequences: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
@@ -119,7 +142,15 @@ class EnsembleModel(SequenceModel):
         return (z - self.mean_[:, None]) / self.std_[:, None]
 
     def predict_proba(self, sequences, *, batch_size=None):
-        z = self.member_logits(sequences, batch_size=batch_size)
+        seqs = list(sequences)
+        return self.combine([m.predict_proba(seqs, batch_size=batch_size) for m in self.models_])
+
+    def combine(self, member_scores) -> np.ndarray:
+        """The ensemble's score from its members' scores of the same sequences, shape (members, n)."""
+        z = logit(np.asarray(member_scores, dtype=np.float64))
+        if z.ndim != 2 or z.shape[0] != len(self.mean_):
+            raise ConfigError(f"ensemble: needs the scores of its {len(self.mean_)} members, got shape {z.shape}")
+        z = (z - self.mean_[:, None]) / self.std_[:, None]
         w = np.asarray(self.weights or [1.0] * len(z), dtype=np.float64)
         return 1.0 / (1.0 + np.exp(-(w[:, None] * z).sum(0) / w.sum()))
 
