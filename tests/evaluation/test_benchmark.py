@@ -124,13 +124,19 @@ def test_cross_species_matrix(dataset, tmp_path):
     # The diagonal is the within-species test AUROC of the saved run.
     df = assign_splits(load_dataset(dataset), seed=0)
     test = df[(df["split"] == "test") & (df["species"] == "SimMouse")]
-    model = load_model(tmp_path / "runs" / "SimMouse")
+    model = load_model(tmp_path / "runs" / "kmer" / "SimMouse")  # runs/<model>/<trained on>, as benchmark's
     assert matrix.loc["SimMouse", "SimMouse"] == pytest.approx(
         roc_auc_score(test["label"], model.predict_proba(test["sequence"].tolist())), abs=1e-12
     )
-    no_pool = cross_species(dataset, tmp_path / "np", model="kmer", pooled=False, species="SimHuman",
+
+
+def test_cross_species_refuses_a_single_species(dataset, tmp_path):
+    with pytest.raises(ConfigError, match="at least two species, got SimMouse only"):
+        cross_species(dataset, tmp_path, model="kmer", species="SimMouse", progress=False, log=lambda _: None)
+    assert not (tmp_path / "runs").exists()  # refused before anything was fitted
+    no_pool = cross_species(dataset, tmp_path / "np", model="kmer", pooled=False, species="SimMouse,SimHuman",
                             progress=False, log=lambda _: None)
-    assert no_pool.shape == (1, 1)
+    assert no_pool.index.tolist() == no_pool.columns.tolist() == ["SimMouse", "SimHuman"]  # no pooled row
 
 
 def test_parse_models_and_species(dataset):

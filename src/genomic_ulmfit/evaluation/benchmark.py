@@ -331,7 +331,8 @@ def cross_species(
     """Train on each species (and on all pooled), test on every species' test split.
 
     Writes ``cross_species.tsv`` (rows: trained on, columns: tested on, AUROC) and
-    ``cross_species.png`` (heatmap, Cohn et al. supplementary Fig. 3 design). Returns the matrix.
+    ``cross_species.png`` (heatmap, Cohn et al. supplementary Fig. 3 design); each fitted model
+    is kept in ``runs/<model>/<species or pooled>``. Returns the matrix.
     """
     import pandas as pd
 
@@ -342,6 +343,9 @@ def cross_species(
     df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     df, _ = ensure_split(df, seed)
     sp = parse_species(df, species)
+    if len(sp) < 2:
+        raise ConfigError(f"cross-species needs at least two species, got {', '.join(sp)} only; "
+                          "import more species (or pass --species A,B), or score one species with 'benchmark'")
     (name,) = parse_models([model])
     out = Path(out_dir)
     test = {s: df[(df["species"] == s) & (df["split"] == "test")] for s in sp}
@@ -350,7 +354,7 @@ def cross_species(
     for tag, members in groups:
         log(f"[bold]{_label(name)}[/] trained on {tag}")
         part = df[df["species"].isin(members) & df["split"].isin(["train", "valid"])]
-        fitted, _ = fit_for(name, part, out / "runs" / tag, preset=preset, lm_dir=lm_dir, seed=seed,
+        fitted, _ = fit_for(name, part, out / "runs" / _label(name) / tag, preset=preset, lm_dir=lm_dir, seed=seed,
                             device=device, progress=progress, resume=resume, log=log)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
