@@ -138,6 +138,27 @@ def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     assert "loaded the finished fit" not in out + err
 
 
+def test_holdout_warns_of_test_sequences_in_train_and_of_a_one_class_test(capsys, data, tmp_path):
+    from genomic_ulmfit.data.sequences import revcomp
+
+    df = data["df"]
+    train = df[df["split"] != "test"]
+    train[["sequence", "label"]].to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    test = data["test"][data["test"]["label"] == 1][["id", "sequence", "label"]].copy()
+    test.loc[test.index[0], "sequence"] = train["sequence"].iloc[0]
+    test.loc[test.index[1], "sequence"] = revcomp(train["sequence"].iloc[1])
+    test.to_csv(tmp_path / "test.tsv", sep="\t", index=False)
+    code, out, err = run(capsys, "holdout", tmp_path / "train.tsv", tmp_path / "test.tsv", "--models", "kmer",
+                         "--out", tmp_path / "ho")
+    assert code == 0, err
+    assert f"2 of {len(test)} test sequences also occur in" in err
+    assert f"no negatives among {len(test)} labels, so AUROC, AUPRC and MCC are undefined" in err
+    assert "UndefinedMetricWarning" not in err + out and "AUROC n/a" in out
+    metrics = json.loads((tmp_path / "ho" / "metrics.json").read_text(), parse_constant=pytest.fail)  # no NaN
+    assert metrics["test_in_train"] == 2
+    assert metrics["test_metrics"]["kmer"]["auroc"] is None and 0 <= metrics["test_metrics"]["kmer"]["recall"] <= 1
+
+
 def test_cv_fold_fits_one_fold_and_writes_no_summary(capsys, data, tmp_path):
     args = ["cv", data["dataset"], "--models", "kmer", "--folds", "3", "--no-ensemble", "--out", tmp_path / "cv"]
     code, out, err = run(capsys, *args, "--fold", "2")

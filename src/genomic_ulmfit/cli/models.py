@@ -456,10 +456,11 @@ def holdout(
     _check_lm(names, lm)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
-                          device=device, log=c.print, resume=resume)
+                          device=device, log=c.print, resume=resume, warn=_warn)
     for label, m in (metrics.get("test_metrics") or {}).items():
-        c.print(f"{label:10s} AUROC {m['auroc']:.4f} [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]  "
-                f"accuracy {m['accuracy']:.4f}  MCC {m['mcc']:.4f}")
+        roc = "n/a" if m["auroc"] is None else f"{m['auroc']:.4f} [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]"
+        mcc = "n/a" if m["mcc"] is None else f"{m['mcc']:.4f}"
+        c.print(f"{label:10s} AUROC {roc}  accuracy {m['accuracy']:.4f}  MCC {mcc}")
     c.print(f"[green]scores → {out / 'scores.tsv'}, metrics → {out / 'metrics.json'} "
             f"({metrics['wall_seconds']:.0f} s)[/]")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,15 +35,22 @@ def run_holdout(
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> dict:
     """Fit the recipe on ``train_path``, write ``scores.tsv`` and ``metrics.json`` for ``test_path``.
 
     Returns the metrics dict (per member and for the ensemble, when TEST has labels). With
     ``resume``, members already fitted with the same settings are loaded, not refitted.
+
+    ``warn`` (a callable taking a string; default ``log``) is told, before anything is fitted,
+    when TEST sequences also occur in TRAIN (identical or reverse complement: their scores are
+    not out-of-sample; ``metrics.json`` counts them as ``test_in_train``), and when TEST's labels
+    are all one class (AUROC/AUPRC/MCC are then undefined and written as null).
     """
     from genomic_ulmfit.data.dataset import read_table_or_dataset, save_dataset
+    from genomic_ulmfit.data.leakage import leakage_report
     from genomic_ulmfit.evaluation.benchmark import fit_for
-    from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci
+    from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci, undefined_reason
     from genomic_ulmfit.models.ensemble import EnsembleModel
     from genomic_ulmfit.models.estimators import holdout_split
 
@@ -51,6 +59,18 @@ def run_holdout(
     out.mkdir(parents=True, exist_ok=True)
     train = read_table_or_dataset(train_path).copy()
     test = read_table_or_dataset(test_path, require_label=False)
+    warn = warn or log
+    overlap = leakage_report(train, test)
+    in_train = overlap.b_exact_in_a + overlap.b_rc_in_a
+    if in_train:
+        warn(f"{test_path}: {in_train:,} of {len(test):,} test sequences also occur in {train_path} (identical or "
+             f"reverse complement): their scores are not out-of-sample; remove them from one file "
+             f"('genomic-ulmfit data check {train_path} {test_path}' lists them)")
+    labelled = "label" in test.columns and (test["label"] >= 0).all()
+    undefined = undefined_reason(test["label"].to_numpy()) if labelled else None
+    if undefined:
+        warn(f"{test_path}: {undefined.replace(': AUROC/AUPRC undefined', '')}, so AUROC, AUPRC and MCC are "
+             "undefined (null in metrics.json); score a test set with both classes to compare models")
     split = np.full(len(train), "train", dtype=object)
     _, va = holdout_split(train["label"].to_numpy(np.int64), 0.1, seed)
     split[va] = "valid"
@@ -73,27 +93,32 @@ def run_holdout(
            if len(fitted) > 1 else None)
     if ens is not None:
         ens.save(out / "runs" / "ensemble")
-    final = ens if ens is not None else next(iter(fitted.values()))
     seqs = test["sequence"].tolist()
     member_scores = {label: m.predict_proba(seqs) for label, m in fitted.items()}
-    score = final.predict_proba(seqs)
+    score = ens.combine(list(member_scores.values())) if ens is not None else next(iter(member_scores.values()))
     table = test[["id"]].copy()
     table["score"] = score
-    labelled = "label" in test.columns and (test["label"] >= 0).all()
     if labelled:
         table["label"] = test["label"].astype(int).to_numpy()
     write_text_atomic(out / "scores.tsv", table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics: dict = {"train": str(train_path), "test": str(test_path), "models": list(fitted),
                      "final": "ensemble" if ens is not None else next(iter(fitted)), "lm": str(lm_dir) if lm_dir else None,
                      "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
-                     "wall_seconds": None, "n_train": int(len(train)), "n_test": int(len(test))}
+                     "wall_seconds": None, "n_train": int(len(train)), "n_test": int(len(test)),
+                     "test_in_train": int(in_train)}
     if labelled:
         y = table["label"].to_numpy()
         per = {**member_scores, **({"ensemble": score} if ens is not None else {})}
         metrics["test_metrics"] = {}
         for label, p in per.items():
-            m = binary_metrics(y, p)
-            m["auroc_lo"], m["auroc_hi"] = bootstrap_ci(y, p, "auroc", n_boot=n_boot, seed=seed)
+            if undefined:
+                with warnings.catch_warnings():  # said once above, in the user's terms
+                    warnings.simplefilter("ignore")
+                    m = binary_metrics(y, p)
+                m.update(auroc=None, auprc=None, mcc=None, auroc_lo=None, auroc_hi=None)
+            else:
+                m = binary_metrics(y, p)
+                m["auroc_lo"], m["auroc_hi"] = bootstrap_ci(y, p, "auroc", n_boot=n_boot, seed=seed)
             metrics["test_metrics"][label] = m
     metrics["wall_seconds"] = round(time.time() - t0, 1)
     write_json_atomic(out / "metrics.json", metrics)
