@@ -169,6 +169,11 @@ def test_simulate_then_import(capsys, tmp_path):
     assert code == 0, err
     df = load_dataset(tmp_path / "sim.parquet")
     assert len(df) == 80 and df["species"].nunique() == 2 and (df["sequence"].str.len() == 60).all()
+    code, _, err = run(capsys, "data", "simulate", sim, "--species", "1", "--per-class", "20", "--length", "60",
+                       "--genome-length", "2000")  # would leave SimMouse/ behind, mixed into the next import
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "already holds SimMouse/" in err
+    code, _, err = run(capsys, "data", "simulate", tmp_path / "new", "--per-class", "0")
+    assert code == 2 and "sequences per class (--per-class) 0 is not allowed" in err
 
 
 def test_real_cohn_human_import(capsys, shared_data, tmp_path):

@@ -98,6 +98,18 @@ def test_deterministic_per_seed(tmp_path, small_layout):
     ).read_bytes()
 
 
+def test_a_folder_with_species_or_genomes_this_run_would_not_replace_is_refused(tmp_path, small_layout):
+    out, _ = small_layout  # two species with genomes, seed 3
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(ConfigError, match=r"already holds SimMouse/, genomes/SimMouse.fa.gz from an earlier"):
+        simulate_cohn_layout(out, seed=3, **{**SMALL, "n_species": 1})
+    with pytest.raises(ConfigError, match=r"already holds genomes/SimHuman.fa.gz, genomes/SimMouse.fa.gz"):
+        simulate_cohn_layout(out, seed=3, **{**SMALL, "write_genomes": False})
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before  # refused before writing
+    simulate_cohn_layout(out, seed=3, **SMALL)  # the same simulation again replaces its own files
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
 def test_species_names_are_not_real():
     assert all(name.startswith("Sim") for name in SPECIES_NAMES)
     assert SPECIES_NAMES[:4] == ("SimHuman", "SimMouse", "SimDog", "SimOpossum")
@@ -109,12 +121,12 @@ def test_species_names_are_not_real():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"n_species": 0}, "n_species"),
-        ({"n_species": len(SPECIES_NAMES) + 1}, "n_species"),
-        ({"per_class": 0}, "per_class"),
-        ({"length": 20}, "length"),
-        ({"genome_length": 10}, "genome_length"),
-        ({"seed": -1}, "seed"),
+        ({"n_species": 0}, "--species"),
+        ({"n_species": len(SPECIES_NAMES) + 1}, "--species"),
+        ({"per_class": 0}, "--per-class"),
+        ({"length": 20}, "--length"),
+        ({"genome_length": 10}, "--genome-length"),
+        ({"seed": -1}, "--seed"),
     ],
 )
 def test_bad_arguments_raise_config_error(tmp_path, kwargs, match):

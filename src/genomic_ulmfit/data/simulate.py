@@ -600,6 +600,23 @@ def _write_lines(path: Path, sequences: list[str]) -> None:
 
 
 # ----------------------------------------------------------------------------- the layout
+def _check_nothing_stale(out: Path, names: list[str], write_genomes: bool) -> None:
+    """Refuse an ``out`` holding species folders or genomes this simulation would not replace.
+
+    Importing the folder (or pretraining on its genomes) would silently mix them in.
+    """
+    if not out.is_dir():
+        return
+    stale = [f"{d.name}/" for d in sorted(out.iterdir())
+             if d.is_dir() and d.name not in names and any((d / f).exists() for f in ("positive_samples", "negative_samples"))]
+    keep = {f"{n}.fa.gz" for n in names} if write_genomes else set()
+    stale += [f"genomes/{g.name}" for g in sorted((out / "genomes").glob("*.fa.gz")) if g.name not in keep]
+    if stale:
+        shown = ", ".join(stale[:4]) + (f" and {len(stale) - 4} more" if len(stale) > 4 else "")
+        raise ConfigError(f"{out} already holds {shown} from an earlier simulation, which this one would not "
+                          "replace (importing the folder would mix them in); give an empty or new folder")
+
+
 def simulate_cohn_layout(
     out_dir: str | Path,
     n_species: int = 4,
@@ -642,18 +659,19 @@ def simulate_cohn_layout(
         or not isinstance(n_species, int)
         or not 1 <= n_species <= len(SPECIES_NAMES)
     ):
-        raise ConfigError(f"n_species={n_species!r} is not allowed; use 1 to {len(SPECIES_NAMES)}")
+        raise ConfigError(f"number of species (--species) {n_species!r} is not allowed; use 1 to {len(SPECIES_NAMES)}")
     if not isinstance(per_class, int) or per_class < 1:
-        raise ConfigError(f"per_class={per_class!r} is not allowed; use a positive integer")
+        raise ConfigError(f"sequences per class (--per-class) {per_class!r} is not allowed; use a positive integer")
     if not isinstance(length, int) or length < 50:
-        raise ConfigError(f"length={length!r} is too short; use at least 50 bp")
+        raise ConfigError(f"sequence length (--length) {length!r} is too short; use at least 50 bp")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed={seed!r} is not allowed; use a non-negative integer")
+        raise ConfigError(f"seed (--seed) {seed!r} is not allowed; use a non-negative integer")
     if write_genomes and (not isinstance(genome_length, int) or genome_length < 1_000):
-        raise ConfigError(f"genome_length={genome_length!r} is too short; use at least 1000 bp")
+        raise ConfigError(f"genome length (--genome-length) {genome_length!r} is too short; use at least 1000 bp")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     species = [species_params(i) for i in range(n_species)]
+    _check_nothing_stale(out, [sp.name for sp in species], write_genomes)
+    out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {
         "generator": "genomic_ulmfit.data.simulate.simulate_cohn_layout",
         "note": "SIMULATED data: species names are fictitious (Sim*); do not report results as real species",
