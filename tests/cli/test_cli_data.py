@@ -156,6 +156,12 @@ def test_download_command(capsys, tmp_path):
         assert (tmp_path / "c" / "Human" / "positive_samples").read_text() == "ACGT\n"
         code, _, err = run(capsys, "data", "download", "vista", "--out", tmp_path / "c")
         assert code == 2 and "unknown data set 'vista'" in err
+        bad = tmp_path / "bad" / "Enhancers_vs_negative.tgz"
+        bad.parent.mkdir()
+        bad.write_bytes(b"<html>a login page saved by an earlier download</html>")
+        code, _, err = run(capsys, "data", "download", "cohn", "--out", tmp_path / "bad", "--url", url)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert f"delete {bad} first" in err and "cannot extract" in err
 
 
 def test_simulate_then_import(capsys, tmp_path):

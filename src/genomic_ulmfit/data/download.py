@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from genomic_ulmfit.errors import GenomicUlmfitError
+from genomic_ulmfit.errors import GenomicUlmfitError, InputError
 from genomic_ulmfit.utils import sha256_file
 
 COHN_URL = "http://www.cs.huji.ac.il/~tommy/enhancer_CNN/Enhancers_vs_negative.tgz"
@@ -193,4 +193,7 @@ def download_cohn(
         return archive
     from genomic_ulmfit.data.cohn import safe_extract
 
-    return safe_extract(archive, out)
+    try:
+        return safe_extract(archive, out)
+    except InputError as exc:  # a bad archive stays and would be reused by the next call: say so
+        raise InputError(f"{exc} (delete {archive} first: an archive already in --out is not fetched again)") from exc
