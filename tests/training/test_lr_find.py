@@ -8,7 +8,7 @@ from torch import nn
 
 from genomic_ulmfit.data.corpus import LMBatches
 from genomic_ulmfit.training.loop import LanguageModelTask
-from genomic_ulmfit.training.lr_find import lr_find, plot_lr_find, suggest_lrs
+from genomic_ulmfit.training.lr_find import lr_find, plot_lr_find, suggest_lrs, sweep_problem
 
 
 class TinyLM(nn.Module):
@@ -53,3 +53,12 @@ def test_full_sweep_without_stop_div_and_suggestions():
     s = suggest_lrs(lr, loss)
     assert s["lr_min"] == lr[29] / 10
     assert lr[5] <= s["lr_steep"] <= lr[29]
+
+
+def test_sweep_problem_names_a_degenerate_sweep():
+    lr = np.logspace(-7, 1, 100)
+    good = np.concatenate([np.linspace(0.7, 0.4, 80), np.linspace(0.4, 2.0, 20)])
+    assert sweep_problem(lr, good, 100) is None
+    assert "stopped after 10 of 100 steps" in sweep_problem(lr[:10], good[:10], 100)
+    assert "never fell below its start (0.7)" in sweep_problem(lr, np.linspace(0.7, 0.9, 100), 100)
+    assert "stopped after 3" in sweep_problem(lr[:3], np.array([0.7, np.nan, np.nan]), 3)  # one finite point

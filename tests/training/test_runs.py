@@ -123,3 +123,23 @@ def test_classifier_lr_find(split, tmp_path):
     assert math.isfinite(lr) and 1e-7 <= lr <= 10
     with pytest.raises(ConfigError, match="lr-find works for ulmfit and cnn"):
         classifier_lr_find(path, png, model="kmer")
+    with pytest.raises(ConfigError, match="not 'ulmfit:noft'"):
+        classifier_lr_find(path, png, model="ulmfit:noft")
+    with pytest.raises(ConfigError, match="ending in .png"):
+        classifier_lr_find(path, tmp_path / "lr.txt", model="cnn")
+
+
+def test_classifier_lr_find_takes_a_cnn_variant_and_warns_of_a_degenerate_sweep(split, tmp_path):
+    path = tmp_path / "data.parquet"
+    save_dataset(split, path)
+    said = []
+    lr = classifier_lr_find(path, tmp_path / "cnn.png", model="cnn:cohn", preset="tiny", num_it=3,
+                            species=["SimHuman"], warn=said.append)
+    assert (tmp_path / "cnn.png").exists() and lr > 0
+    assert len(said) == 1 and "the smoothed loss never fell" in said[0]  # 3 steps at 1e-7..: nothing learnt
+    said.clear()
+    classifier_lr_find(path, tmp_path / "u.png", model="ulmfit", preset="tiny", num_it=3, species=["SimHuman"],
+                       warn=said.append)
+    assert "no --encoder" in said[0]
+    with pytest.raises(ConfigError, match="huge"):
+        classifier_lr_find(path, tmp_path / "x.png", model="cnn:huge", preset="tiny")

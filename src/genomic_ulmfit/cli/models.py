@@ -293,7 +293,7 @@ def evaluate(
 def lr_find(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits."),
     out: Path = typer.Option(Path("lr_find.png"), "--out", "-o", help="Plot (PNG)."),
-    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit or cnn."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit or cnn (cnn:cohn, cnn:modern)."),
     encoder: Path | None = typer.Option(None, "--encoder"),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     species: str | None = typer.Option(None, "--species"),
@@ -307,7 +307,7 @@ def lr_find(
     from genomic_ulmfit.training.lr_tools import classifier_lr_find
 
     suggestion = classifier_lr_find(dataset, out, model=model, encoder=encoder, preset=preset,
-                                    species=_species_list(species), num_it=num_it, seed=seed)
+                                    species=_species_list(species), num_it=num_it, seed=seed, warn=_warn)
     _console().print(f"[green]plot → {out}[/]; suggested lr ≈ {suggestion:.2e}")
 
 

@@ -70,6 +70,22 @@ def suggest_lrs(lrs: np.ndarray, losses: np.ndarray) -> dict[str, float]:
     return {"lr_min": lr_min, "lr_steep": float(x[np.nanargmin(grads)])}
 
 
+def sweep_problem(lrs: np.ndarray, losses: np.ndarray, num_it: int) -> str | None:
+    """Why a sweep's suggestion cannot be trusted, or None when it looks usable.
+
+    A sweep is degenerate when it stopped within its first fifth (the loss diverged or became
+    non-finite almost at once), or when the smoothed loss never fell 2% below where it started
+    (nothing was learnt at any rate tried: too few steps, or too little data).
+    """
+    lrs, losses = np.asarray(lrs, dtype=np.float64), np.asarray(losses, dtype=np.float64)
+    finite = losses[np.isfinite(losses)]
+    if len(lrs) < max(2, num_it // 5) or len(finite) < 2:
+        return f"the sweep stopped after {len(lrs)} of {num_it} steps (the loss diverged at once)"
+    if finite.min() > 0.98 * finite[0]:
+        return f"the smoothed loss never fell below its start ({finite[0]:.3g}) over {len(lrs)} steps"
+    return None
+
+
 def lr_find(
     model: nn.Module,
     task: Task,
