@@ -238,6 +238,25 @@ def test_ulmfit_without_a_language_model_warns(capsys, data, tmp_path):
     assert "warning" not in err  # the ablation without an LM is asked for by name
 
 
+def test_an_lm_unlike_the_preset_warns(capsys, data, tmp_path):
+    tiny = get_preset("tiny")
+    for name, k, stride in (("same", tiny.tokenizer.k, tiny.tokenizer.stride), ("other", 3, 1)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lm.json").write_text(json.dumps({
+            "preset": "tiny" if name == "same" else "paper-3mer", "tokenizer": {"k": k, "stride": stride},
+            "config": {"emb_size": tiny.lstm.emb_size, "hidden_size": tiny.lstm.hidden_size,
+                       "n_layers": tiny.lstm.n_layers}}))
+    args = ["cv", data["dataset"], "--models", "kmer,ulmfit", "--preset", "tiny", "--folds", "2", "--fold", "9"]
+    _, _, err = run(capsys, *args, "--lm", tmp_path / "same", "--out", tmp_path / "cv")
+    assert "warning" not in err
+    _, _, err = run(capsys, *args, "--lm", tmp_path / "other", "--out", tmp_path / "cv")
+    assert "has k 3 (preset: 4), stride 1 (preset: 2); the model built on it keeps the LM's settings" in err
+    assert "built with --preset paper-3mer" in err and "emb_size" not in err
+    _, _, err = run(capsys, "lm", "finetune", data["dataset"], "--from", tmp_path / "other", "--preset", "tiny",
+                    "--epochs", "0", "--out", tmp_path / "ft")
+    assert "has k 3 (preset: 4)" in err
+
+
 def test_arguments_are_checked_before_any_model_trains(capsys, data, tmp_path):
     code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,ulmfit", "--lm", tmp_path / "no_lm",
                        "--out", tmp_path / "cv")

@@ -53,19 +53,31 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         raise ConfigError(f"{out}: directory is not empty; {fix}")
 
 
-def _check_lm(names: list[str], lm: Path | None) -> None:
+def _check_lm(names: list[str], lm: Path | None, preset: str) -> None:
     """Check ``--lm`` before any model trains (not hours later when ULMFiT starts), or warn without one.
 
     ULMFiT without a genome LM is the `ulmfit:scratch` ablation; say so rather than run it silently.
+    An LM whose k-mers or sizes differ from ``preset``'s gets a warning (ULMFiT keeps the LM's).
     """
     from genomic_ulmfit.errors import ConfigError
 
     if lm is not None and not (lm / "lm.json").is_file():
         raise ConfigError(f"--lm {lm}: no lm.json here; give a directory written by 'lm pretrain' "
                           "(e.g. benchmarks/build_lm.sh)")
-    if lm is None and any(n in ("ulmfit", "ulmfit:comp") for n in names):
+    ulmfit = [n for n in names if n.startswith("ulmfit")]
+    if lm is None and any(n in ("ulmfit", "ulmfit:comp") for n in ulmfit):
         _warn("no --lm: ULMFiT's language model starts from random weights and learns from the training "
               "sequences only (no genome pretraining); give --lm LM_DIR from 'lm pretrain'")
+    if lm is not None and any(n not in ("ulmfit:scratch", "ulmfit:nolm") for n in ulmfit):
+        _warn_preset_mismatch(lm, preset)
+
+
+def _warn_preset_mismatch(lm: Path | str, preset) -> None:
+    from genomic_ulmfit.training.lm import preset_mismatch
+
+    problem = preset_mismatch(lm, preset)
+    if problem:
+        _warn(problem)
 
 
 def _warn_if_trained_on(runs: list[Path], dataset: Path) -> None:
@@ -172,6 +184,8 @@ def lm_finetune(
     _check_out(out, resume)
     df = load_dataset(dataset)
     _require_split(df, dataset)
+    if from_dir.lower() != "none":
+        _warn_preset_mismatch(from_dir, p)
     sp = _species_list(species)
     train, _ = training_rows(df, sp, seed=seed)
     finetune_lm(train["sequence"].tolist(), out, from_dir=None if from_dir.lower() == "none" else from_dir,
@@ -210,6 +224,8 @@ def train(
     if model == "ulmfit" and encoder is None:
         _warn("no --encoder: the ULMFiT encoder starts from random weights (no language model); give --encoder "
               "LM_DIR from 'lm pretrain' or 'lm finetune'")
+    elif model == "ulmfit":
+        _warn_preset_mismatch(encoder, preset)
     est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
     _console().print(f"[green]model written to {out}[/] (run record: {out / 'run.json'})")
@@ -335,7 +351,7 @@ def benchmark(
 
     names = parse_models(models)
     check_models_available(names)
-    _check_lm(names, lm)
+    _check_lm(names, lm, preset)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
                   ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
@@ -366,7 +382,7 @@ def cross_species_cmd(
         raise ConfigError(f"--model {model}: cross-species runs one model at a time; run it once per model "
                           "with its own --out")
     check_models_available([model])
-    _check_lm([model], lm)
+    _check_lm([model], lm, preset)
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
                            seed=seed, device=device, log=c.print, resume=resume)
@@ -421,7 +437,7 @@ def cv(
 
     names = parse_models(models)
     check_models_available(names)
-    _check_lm(names, lm)
+    _check_lm(names, lm, preset)
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
@@ -453,7 +469,7 @@ def holdout(
 
     names = parse_models(models)
     check_models_available(names)
-    _check_lm(names, lm)
+    _check_lm(names, lm, preset)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
                           device=device, log=c.print, resume=resume, warn=_warn)

@@ -70,6 +70,26 @@ def read_lm_meta(lm_dir: str | os.PathLike) -> dict[str, Any]:
     return read_json(path)
 
 
+def preset_mismatch(lm_dir: str | os.PathLike, preset: str | Preset) -> str | None:
+    """How the LM in ``lm_dir`` differs from ``preset``'s tokenizer and LSTM sizes, or None.
+
+    Whatever is fine-tuned or trained on a pretrained LM keeps the LM's k-mers and sizes, so a
+    preset that says otherwise is not what runs.
+    """
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    meta = read_lm_meta(lm_dir)
+    tok, cfg = meta.get("tokenizer") or {}, meta.get("config") or {}
+    have = {"k": tok.get("k"), "stride": tok.get("stride"), "emb_size": cfg.get("emb_size"),
+            "hidden_size": cfg.get("hidden_size"), "n_layers": cfg.get("n_layers")}
+    want = {"k": p.tokenizer.k, "stride": p.tokenizer.stride, "emb_size": p.lstm.emb_size,
+            "hidden_size": p.lstm.hidden_size, "n_layers": p.lstm.n_layers}
+    diff = [f"{key} {have[key]} (preset: {want[key]})" for key in have if have[key] != want[key]]
+    if not diff:
+        return None
+    return (f"the LM in {lm_dir} has {', '.join(diff)}; the model built on it keeps the LM's settings"
+            + (f" (it was built with --preset {meta['preset']})" if isinstance(meta.get("preset"), str) else ""))
+
+
 def total_tokens_seen(meta: dict[str, Any]) -> int:
     """Training tokens an LM has seen over all its runs (``lm.json``'s ``used``): a run continued
     with ``--init`` records the running total; a run from scratch only its own count."""
