@@ -175,6 +175,9 @@ def test_simulate_then_import(capsys, tmp_path):
     assert code == 0, err
     df = load_dataset(tmp_path / "sim.parquet")
     assert len(df) == 80 and df["species"].nunique() == 2 and (df["sequence"].str.len() == 60).all()
+    code, _, err = run(capsys, "data", "import", "--cohn", sim, "--species", "SimMouse", "--out", tmp_path / "m.parquet")
+    assert code == 2 and f"to keep only some, give --cohn {sim}:SimMouse" in err  # it used to import both species
+    assert not (tmp_path / "m.parquet").exists()
     code, _, err = run(capsys, "data", "simulate", sim, "--species", "1", "--per-class", "20", "--length", "60",
                        "--genome-length", "2000")  # would leave SimMouse/ behind, mixed into the next import
     assert code == 2 and len(err.strip().splitlines()) == 1 and "already holds SimMouse/" in err

@@ -57,7 +57,7 @@ def import_cmd(
     genome: list[Path] = typer.Option([], "--genome", metavar="FASTA", help="Genome FASTA for --bed (once, or once per --bed)."),
     label: list[int] = typer.Option([], "--label", metavar="0|1", help="Label 0/1 of --bed regions (once, or once per --bed)."),
     width: int | None = typer.Option(None, "--width", help="Take --bed windows of this width centred on each region."),
-    species: str | None = typer.Option(None, "--species", help="Species of sources without a ':SPECIES' suffix (default 'unknown')."),
+    species: str | None = typer.Option(None, "--species", help="Species of sources without a ':SPECIES' suffix (default 'unknown'); --cohn inputs name their own (keep some with PATH:Human,Mouse)."),
     mask_iupac: bool = typer.Option(False, "--mask-iupac", help="Turn IUPAC ambiguity codes into N instead of failing."),
     min_length: int = typer.Option(1, "--min-length", help="Reject sequences shorter than this."),
     include_peaks: bool = typer.Option(False, "--include-peaks", help="Also read Cohn peaks_fasta_files as positives."),
@@ -79,6 +79,9 @@ def import_cmd(
     for item in cohn:
         path, keep = split_suffix(item)
         sources.append(Source("cohn", path, species=keep, include_peaks=include_peaks))
+    if cohn and species and not (tsv or positive or negative or bed):
+        raise ConfigError(f"--species {species} would label nothing: a --cohn input names its species by its "
+                          f"folders; to keep only some, give --cohn {cohn[0]}:{species}")
     for item in tsv:
         path, sp = split_suffix(item)
         sources.append(Source("tsv", path, species=sp or species))
