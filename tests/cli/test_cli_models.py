@@ -113,6 +113,9 @@ def test_ulmfit_pipeline_through_the_cli(capsys, data, tmp_path):
     assert model.kind == "ulmfit" and model.encoder == str(tmp_path / "ft")
     code, out, err = run(capsys, "predict", tmp_path / "run", data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
     assert code == 0, err
+    (tmp_path / "short.fa").write_text(">a\nACGTACGTAC\n>b\nACG\n")  # shorter than one 4-mer: used to crash
+    code, _, err = run(capsys, "predict", tmp_path / "run", tmp_path / "short.fa", "--out", tmp_path / "s.tsv")
+    assert_one_line_error(code, err, "short.fa: prediction data: sequence 2 has 3 bp; this model needs at least 4")
 
 
 def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):

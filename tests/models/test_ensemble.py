@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import SequenceModel, load_model
 from genomic_ulmfit.models.ensemble import EnsembleModel, logit
 
@@ -65,13 +65,32 @@ def test_an_ensemble_built_from_member_scores_equals_one_built_from_the_members(
     y = (np.array([s.count("G") + s.count("C") for s in calib]) > 25).astype(int)
     ens = EnsembleModel.from_models({"a": a, "b": b}, calib, y)
     scored = EnsembleModel.from_scores(["a", "b"], [a.predict_proba(calib), b.predict_proba(calib)], y)
-    assert scored.weights == ens.weights == [1.0, 0.0]  # b ranks backwards: pruned on the labels
+    assert scored.weights_ == ens.weights_ == [1.0, 0.0]  # b ranks backwards: pruned on the labels
     np.testing.assert_allclose(scored.combine([a.predict_proba(test), b.predict_proba(test)]),
                                ens.predict_proba(test), rtol=1e-12)
     with pytest.raises(ConfigError, match="2 members"):
         scored.combine([a.predict_proba(test)])
     with pytest.raises(ConfigError, match="calibration needs"):
         EnsembleModel.from_scores(["a", "b"], [a.predict_proba(calib)])
+
+
+def test_refitting_an_ensemble_chooses_its_weights_again(tmp_path):
+    calib = _seqs(200, 8)
+    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in calib])
+    y = (gc > np.median(gc)).astype(int)
+    ens = EnsembleModel.from_models({"a": Fixed(4.0), "b": Fixed(-4.0)}, calib, y)
+    assert ens.weights is None and ens.weights_ == [1.0, 0.0]
+    ens._calibrate(calib, 1 - y)  # what fit() does with new labels
+    assert ens.weights_ == [0.0, 1.0]  # the learned weights never overwrite the (unset) parameter
+    assert ens.get_params()["weights"] is None
+    with pytest.raises(ConfigError, match="not fitted"):
+        EnsembleModel(["a", "b"]).predict_proba(calib)
+    with pytest.raises(ConfigError, match="not fitted"):
+        EnsembleModel(["a", "b"]).save(tmp_path)
+    with pytest.raises(ConfigError, match="member 'a' is not a saved run directory"):
+        ens.save(tmp_path)
+    with pytest.raises(InputError, match="got one string"):
+        ens.predict_proba("ACGTACGT")
 
 
 def test_weights_shift_the_ensemble_towards_a_member():
@@ -141,7 +160,7 @@ def test_labelled_calibration_selects_weights_and_drops_a_useless_member(tmp_pat
     y = (gc > np.median(gc)).astype(int)
     good, noise = Fixed(8.0), Fixed(-8.0)  # the second ranks exactly backwards
     ens = EnsembleModel.from_models({"good": good, "noise": noise}, calib, labels=y)
-    assert ens.weights == [1.0, 0.0]
+    assert ens.weights_ == [1.0, 0.0]
     assert ens.selection_["member_auroc"][0] == pytest.approx(1.0)
     assert ens.selection_["member_auroc"][1] == pytest.approx(0.0)
     # Without labels the weights stay equal (and opposite members cancel out).

@@ -295,6 +295,44 @@ def test_bad_validation_labels_are_input_errors():
         CNNModel(preset="tiny").fit(seqs, y, seqs[:2], [0, 3], progress=False)
 
 
+BAD_SEQUENCES = [
+    ("ACGTACGTAC", "got one string, not a list"),
+    (["ACGTACGT", None], "sequence 2 is None"),
+    (["ACGTACGT", float("nan")], r"sequence 2 is nan \(float\)"),
+    (["ACGTACGT", "ACGU"], "sequence 2 has 'U' at position 4"),
+    (["ACGT XX"], "sequence 1 has ' ' at position 5"),
+    (["ACRT"], "sequence 1 has 'R' at position 3.*mask_iupac=True"),
+    (["ACGTACGT", ""], "sequence 2 has 0 bp"),
+]
+
+
+@pytest.mark.parametrize("seqs, match", BAD_SEQUENCES)
+@pytest.mark.parametrize("name", ["cnn-modern", "cnn-cohn", "ulmfit-encoder", "kmer"])
+def test_bad_sequences_are_refused_not_scored(fitted, data, name, seqs, match):
+    model = fitted[name] if name in fitted else KmerLogistic(k_max=3).fit(*data[:2])
+    with pytest.raises(InputError, match="prediction data: " + match):
+        model.predict_proba(seqs)
+
+
+def test_ulmfit_needs_one_whole_kmer(fitted):
+    model = fitted["ulmfit"]
+    k = model.tokenizer_.k
+    with pytest.raises(InputError, match=f"sequence 2 has {k - 1} bp; this model needs at least {k}"):
+        model.predict_proba(["ACGTACGTAA", "A" * (k - 1)])
+    assert model.predict_proba(["A" * k, "acgtn"[:k]]).shape == (2,)  # k bases (any case, N) are enough
+    with pytest.raises(InputError, match="training data: sequence 1 has 3 bp"):
+        ULMFiTModel("tiny").fit(["ACG", "ACGTACGT"], [0, 1], progress=False)
+
+
+def test_bad_training_sequences_and_missing_validation_labels_are_refused(data):
+    tr_s, tr_y, _, _ = data
+    for make in (lambda: KmerLogistic(k_max=2), lambda: CNNModel(preset="tiny", epochs=1)):
+        with pytest.raises(InputError, match="training data: sequence 3 is None"):
+            make().fit([*tr_s[:2], None, *tr_s[3:20]], tr_y[:20], progress=False)
+        with pytest.raises(InputError, match="validation data: 5 sequences but no labels"):
+            make().fit(tr_s[:20], tr_y[:20], tr_s[20:25], None, progress=False)
+
+
 def test_string_labels_are_accepted(data):
     tr_s, tr_y, te_s, _ = data
     m = CNNModel("modern", preset="tiny", epochs=1, config={"channels": 8, "dilations": [2]})

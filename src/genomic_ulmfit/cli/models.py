@@ -509,6 +509,6 @@ def ensemble_cmd(
     labels = calib["label"].to_numpy() if (calib["label"] >= 0).all() else None
     ens = EnsembleModel([str(r) for r in runs], w).fit(calib["sequence"].tolist(), labels)
     ens.save(out)
-    chosen = "" if w is not None or labels is None else f", weights chosen on them: {ens.weights}"
+    chosen = "" if w is not None or labels is None else f", weights chosen on them: {ens.weights_}"
     _console().print(f"[green]ensemble of {len(runs)} runs → {out}[/] (calibrated on {len(calib):,} {split} "
                      f"sequences{chosen})")

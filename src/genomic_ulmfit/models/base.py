@@ -10,6 +10,7 @@ directory (``model.json`` naming its ``kind`` + safetensors/JSON payload, never 
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +72,36 @@ class SequenceModel(ABC):
         return {}
 
 
+_NOT_BASE = re.compile(r"[^ACGTNacgtn]")
+
+
+def check_sequences(sequences: Any, what: str = "training", *, min_length: int = 1) -> list[str]:
+    """``sequences`` as a list of str, or a one-line InputError naming the first bad one.
+
+    Every model checks its input with this before fitting or scoring, so that nothing is scored
+    silently wrong: a single string (which would be scored base by base), a missing value (None,
+    NaN), a character other than A/C/G/T/N (either case), or fewer than ``min_length`` bases
+    (ULMFiT needs one whole k-mer) are refused. ``what`` ("training", "validation",
+    "prediction") starts the message.
+    """
+    if isinstance(sequences, (str, bytes)):
+        raise InputError(f"{what} data: got one string, not a list of sequences; pass [sequence]")
+    seqs = list(sequences)
+    for i, seq in enumerate(seqs):
+        if not isinstance(seq, str):
+            raise InputError(f"{what} data: sequence {i + 1} is {seq!r} ({type(seq).__name__}), not a string; "
+                             "drop missing values first")
+        if len(seq) < min_length:
+            raise InputError(f"{what} data: sequence {i + 1} has {len(seq)} bp; this model needs at least "
+                             f"{min_length}; drop or extend it")
+        bad = _NOT_BASE.search(seq)
+        if bad:
+            raise InputError(f"{what} data: sequence {i + 1} has {bad.group()!r} at position {bad.start() + 1}; "
+                             "sequences hold A, C, G, T and N only (the readers turn IUPAC codes into N with "
+                             "mask_iupac=True, --mask-iupac on the command line)")
+    return seqs
+
+
 def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "training", *,
                         both_classes: bool = True) -> np.ndarray:
     """Labels for ``sequences`` as int64 (n,), or a one-line InputError naming the first bad one.
@@ -80,6 +111,8 @@ def check_binary_labels(sequences: Sequence[str], labels: Any, what: str = "trai
     ``both_classes`` (the default) both labels must occur. ``what`` ("training", "validation")
     starts the message.
     """
+    if labels is None:
+        raise InputError(f"{what} data: {len(sequences)} sequences but no labels; pass one 0/1 label per sequence")
     raw = np.asarray(labels, dtype=object) if not isinstance(labels, np.ndarray) else labels
     if raw.ndim != 1:
         raise InputError(f"{what} data: labels of shape {raw.shape}; pass one label per sequence")

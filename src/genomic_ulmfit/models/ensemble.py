@@ -27,6 +27,7 @@ from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
     check_binary_labels,
+    check_sequences,
     load_model,
     read_model_json,
     register_model,
@@ -57,6 +58,9 @@ class EnsembleModel(SequenceModel):
     ``fit(sequences, labels)`` loads the members and learns each one's logit mean/std on
     ``sequences`` (the validation sequences when given) and, with labels, the weights.
     :meth:`from_models` builds one from models already in memory.
+
+    Attributes (after ``fit``): ``weights_`` (the weights used: ``weights`` when given, else the
+    ones chosen on the labels, else equal), ``mean_``, ``std_``, ``selection_``.
     """
 
     kind: ClassVar[str] = "ensemble"
@@ -116,6 +120,7 @@ class EnsembleModel(SequenceModel):
         return self
 
     def _calibrate(self, sequences: Sequence[str], labels: Sequence[int] | None = None) -> None:
+        sequences = check_sequences(sequences, "ensemble calibration")
         if len(sequences) < 2:
             raise ConfigError("ensemble: calibration needs at least 2 sequences")
         self._calibrate_logits(np.stack([logit(m.predict_proba(list(sequences))) for m in self.models_]), labels)
@@ -131,9 +136,10 @@ class EnsembleModel(SequenceModel):
         self.mean_ = z.mean(axis=1)
         self.std_ = np.maximum(z.std(axis=1), 1e-6)
         self.selection_ = None
+        self.weights_ = list(self.weights) if self.weights is not None else [1.0] * len(self.members)
         if labels is not None and self.weights is None:
             y = check_binary_labels(range(z.shape[1]), labels, "ensemble calibration")
-            self.weights, self.selection_ = select_weights((z - self.mean_[:, None]) / self.std_[:, None], y)
+            self.weights_, self.selection_ = select_weights((z - self.mean_[:, None]) / self.std_[:, None], y)
 
     def member_logits(self, sequences: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """Standardised logits of every member, shape (members, n)."""
@@ -141,22 +147,33 @@ class EnsembleModel(SequenceModel):
         z = np.stack([logit(m.predict_proba(seqs, batch_size=batch_size)) for m in self.models_])
         return (z - self.mean_[:, None]) / self.std_[:, None]
 
+    def _check_fitted(self, need_members: bool = True) -> None:
+        if not hasattr(self, "mean_") or (need_members and not getattr(self, "models_", None)):
+            raise ConfigError("this ensemble is not fitted; call fit() (or from_models) or load a saved one")
+
     def predict_proba(self, sequences, *, batch_size=None):
-        seqs = list(sequences)
+        self._check_fitted()
+        seqs = check_sequences(sequences, "prediction")
         return self.combine([m.predict_proba(seqs, batch_size=batch_size) for m in self.models_])
 
     def combine(self, member_scores) -> np.ndarray:
         """The ensemble's score from its members' scores of the same sequences, shape (members, n)."""
+        self._check_fitted(need_members=False)
         z = logit(np.asarray(member_scores, dtype=np.float64))
         if z.ndim != 2 or z.shape[0] != len(self.mean_):
             raise ConfigError(f"ensemble: needs the scores of its {len(self.mean_)} members, got shape {z.shape}")
         z = (z - self.mean_[:, None]) / self.std_[:, None]
-        w = np.asarray(self.weights or [1.0] * len(z), dtype=np.float64)
+        w = np.asarray(self.weights_, dtype=np.float64)
         return 1.0 / (1.0 + np.exp(-(w[:, None] * z).sum(0) / w.sum()))
 
     def save(self, directory):
+        self._check_fitted(need_members=False)
+        gone = [m for m in self.members if not (Path(m) / "model.json").is_file()]
+        if gone:
+            raise ConfigError(f"ensemble: member {gone[0]!r} is not a saved run directory, so a saved ensemble could "
+                              "not load it; save each member (model.save(dir)) and key from_models by those dirs")
         write_json_atomic(Path(directory) / "model.json", {
-            "kind": self.kind, "params": self.get_params(),
+            "kind": self.kind, "params": self.get_params(), "weights_": self.weights_,
             "calibration": {"mean": self.mean_.tolist(), "std": self.std_.tolist()},
             "selection": getattr(self, "selection_", None),
         })
@@ -173,6 +190,8 @@ class EnsembleModel(SequenceModel):
         self.mean_ = np.asarray(meta["calibration"]["mean"], dtype=np.float64)
         self.std_ = np.asarray(meta["calibration"]["std"], dtype=np.float64)
         self.selection_ = meta.get("selection")
+        # files written before weights_ existed kept the chosen weights in params
+        self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
         return self
 
 

@@ -19,7 +19,13 @@ import numpy as np
 from genomic_ulmfit.data.corpus import ArrayBatches
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.models.base import SequenceModel, check_binary_labels, read_model_json, register_model
+from genomic_ulmfit.models.base import (
+    SequenceModel,
+    check_binary_labels,
+    check_sequences,
+    read_model_json,
+    register_model,
+)
 from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
@@ -46,12 +52,12 @@ def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
-def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed):
+def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed, min_length: int = 1):
     """Training and validation sequences/labels; validation is carved from training when absent."""
-    seqs = list(sequences)
+    seqs = check_sequences(sequences, "training", min_length=min_length)
     y = check_binary_labels(seqs, labels, "training")
-    if valid_sequences is not None and len(valid_sequences):
-        vseqs = list(valid_sequences)
+    vseqs = None if valid_sequences is None else check_sequences(valid_sequences, "validation", min_length=min_length)
+    if vseqs:
         vy = check_binary_labels(vseqs, valid_labels, "validation", both_classes=False)
         return seqs, y, vseqs, vy
     tr, va = holdout_split(y, valid_frac, seed)
@@ -285,7 +291,7 @@ class ULMFiTModel(SequenceModel):
             model.load_encoder_state(lm.encoder_state())
 
         tr_s, tr_y, va_s, va_y = _train_valid(sequences, labels, valid_sequences, valid_labels,
-                                              ccfg.valid_frac, self.seed)
+                                              ccfg.valid_frac, self.seed, min_length=tokenizer.k)
         tr_views = token_views(tokenizer, tr_s, strands=self.rc_augment, frames=self.frames)  # (n, V, T)
         va_views = token_views(tokenizer, va_s, strands=False, frames=False)
         # Mixed lengths (e.g. VISTA, 315–8,061 bp): batch similar lengths and cut each batch to its
@@ -336,7 +342,7 @@ class ULMFiTModel(SequenceModel):
         import torch
 
         self._check_fitted()
-        seqs = list(sequences)
+        seqs = check_sequences(sequences, "prediction", min_length=self.tokenizer_.k)
         bs = batch_size or 128
         views = token_views(self.tokenizer_, seqs, strands=self.rc_average, frames=self.frames)
 
@@ -517,7 +523,7 @@ class CNNModel(SequenceModel):
 
         if not hasattr(self, "model_"):
             raise ConfigError("this CNN is not fitted; call fit() or load a saved run")
-        seqs = list(sequences)
+        seqs = check_sequences(sequences, "prediction")
         cohn = self.config_.arch == "cohn"
         codes = encode_bases(seqs, self.config_.seq_len if cohn else None, center=cohn)
         if cohn:

@@ -31,6 +31,7 @@ from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
     check_binary_labels,
+    check_sequences,
     read_model_json,
     register_model,
     restore_arrays,
@@ -175,7 +176,7 @@ class GkmSvm(SequenceModel):
         gk = _import_gkmsvm()
         self._set_threads()
         t0 = time.perf_counter()
-        seqs = list(sequences)
+        seqs = check_sequences(sequences)
         y = check_binary_labels(seqs, labels)
         lengths = {len(s) for s in seqs}
         if len(lengths) > 1:
@@ -205,8 +206,8 @@ class GkmSvm(SequenceModel):
         )
         self.platt_ = (1.0, 0.0)
         self.platt_source_ = "none"
-        if valid_sequences is not None and valid_labels is not None and len(valid_sequences):
-            yv = check_binary_labels(list(valid_sequences), valid_labels, "validation")
+        if valid_sequences is not None and len(valid_sequences := check_sequences(valid_sequences, "validation")):
+            yv = check_binary_labels(valid_sequences, valid_labels, "validation")
             self.platt_ = _platt(self.decision_function(valid_sequences), yv)
             self.platt_source_ = "validation"
         self.fit_seconds_ = time.perf_counter() - t0
@@ -231,7 +232,7 @@ class GkmSvm(SequenceModel):
         """SVM decision values f(x), float64 (n,). Sequences are grouped by length."""
         self._check_fitted()
         self._set_threads()
-        seqs = list(sequences)
+        seqs = check_sequences(sequences, "prediction")
         out = np.empty(len(seqs), dtype=np.float64)
         lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
         if len(seqs) and lengths.min() < self.l:

@@ -16,6 +16,7 @@ Saved as ``model.json`` (kind, hyperparameters, feature spec, chosen C) plus
 from __future__ import annotations
 
 import json
+import numbers
 import time
 from collections.abc import Sequence
 from functools import lru_cache
@@ -30,6 +31,7 @@ from genomic_ulmfit.models.base import (
     WEIGHTS_FILE,
     SequenceModel,
     check_binary_labels,
+    check_sequences,
     read_model_json,
     register_model,
     restore_arrays,
@@ -210,7 +212,7 @@ class KmerLogistic(SequenceModel):
     Attributes (after ``fit``)
     --------------------------
     coef_ : float64 (n_features,); intercept_ : float; mean_, scale_ : float64 (n_features,);
-    C_ : float, the chosen C; cv_scores_ : dict C -> AUROC.
+    C_ : float, the chosen C; cv_scores_ : dict str(C) -> AUROC (JSON keys).
     """
 
     kind: ClassVar[str] = "kmer"
@@ -246,9 +248,8 @@ class KmerLogistic(SequenceModel):
         }
 
     def _validate_params(self) -> None:
-        if not (
-            isinstance(self.k_min, int) and isinstance(self.k_max, int) and 1 <= self.k_min <= self.k_max <= 8
-        ):
+        whole = all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in (self.k_min, self.k_max))
+        if not (whole and 1 <= self.k_min <= self.k_max <= 8):
             raise ConfigError(
                 f"kmer: need integers 1 <= k_min <= k_max <= 8; got k_min={self.k_min}, k_max={self.k_max}"
             )
@@ -283,7 +284,9 @@ class KmerLogistic(SequenceModel):
 
         self._validate_params()
         t0 = time.perf_counter()
+        sequences = check_sequences(sequences)
         y = check_binary_labels(sequences, labels)
+        on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(valid_sequences, "validation")) > 0
         X = self.features(sequences)
         self.mean_ = X.mean(axis=0, dtype=np.float64)
         self.scale_ = X.std(axis=0, dtype=np.float64)
@@ -305,7 +308,7 @@ class KmerLogistic(SequenceModel):
             return out
 
         scores: dict[float, float] = {}
-        if valid_sequences is not None and valid_labels is not None and len(valid_sequences):
+        if on_valid:
             yv = check_binary_labels(valid_sequences, valid_labels, "validation")
             fits = path(Z, y, self._standardise(self.features(valid_sequences)), yv)
             scores = {C: fits[C][0] for C in Cs}
@@ -335,7 +338,7 @@ class KmerLogistic(SequenceModel):
                     "C": self.C_,
                     "scores_by_C": self.cv_scores_,
                     "seconds": self.fit_seconds_,
-                    "selected_on": "validation" if valid_sequences is not None else f"{self.cv}-fold CV",
+                    "selected_on": "validation" if on_valid else f"{self.cv}-fold CV",
                 },
             )
         return self
@@ -350,7 +353,7 @@ class KmerLogistic(SequenceModel):
     def decision_function(self, sequences: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """Logit of P(enhancer), float64 (n,)."""
         self._check_fitted()
-        seqs = list(sequences)
+        seqs = check_sequences(sequences, "prediction")
         step = batch_size or 4096
         out = np.empty(len(seqs), dtype=np.float64)
         for start in range(0, len(seqs), step):

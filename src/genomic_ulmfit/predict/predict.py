@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from genomic_ulmfit.data.sequences import revcomp
+from genomic_ulmfit.errors import InputError
 
 
 def predict_sequences(model, sequences: Sequence[str], *, rc_average: bool = False,
@@ -44,7 +45,10 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
     if blank is not None and blank.any():
         warn(f"{input_path}: {int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]}); "
              "their scores carry no sequence information")
-    scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
+    try:
+        scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
+    except InputError as exc:  # "sequence i" is the file's i-th record: say which file
+        raise InputError(f"{input_path}: {exc}") from exc
     table = df[["id"]].copy()
     table["score"] = scores
     if "label" in df.columns and (df["label"] >= 0).all():
