@@ -25,9 +25,10 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
     from genomic_ulmfit.data.simulate import simulate_cohn_layout
     from genomic_ulmfit.data.split import assign_splits
     from genomic_ulmfit.data.stats import dataset_stats
-    from genomic_ulmfit.evaluation.benchmark import cross_species, run_benchmark
+    from genomic_ulmfit.evaluation.benchmark import cross_species, parse_models, run_benchmark
     from genomic_ulmfit.training.lm import pretrain_lm
 
+    names = parse_models(models)  # before anything runs
     t0 = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,13 +52,15 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
     log("   GC-content-only AUROC (the composition floor): "
         + ", ".join(f"{sp} {'-' if v is None else format(v, '.3f')}" for sp, v in floors.items()))
     lm_dir = None
-    if "ulmfit" in models:
+    if any(n.startswith("ulmfit") for n in names):
         genomes = sorted((sim_dir / "genomes").glob("*.fa.gz"))
         step(f"pretraining the genome LM on {len(genomes)} simulated background genomes (preset {preset})")
         lm_dir = pretrain_lm(genomes, out / "lm_pretrained", preset=preset, seed=seed, progress=progress)
-    step("benchmark: per species, LM fine-tune → ULMFiT; CNN; k-mer LR; then evaluate")
+    what = {"ulmfit": "LM fine-tune → ULMFiT", "cnn": "CNN", "kmer": "k-mer LR", "gkmsvm": "gkm-SVM"}
+    chosen = [what.get(n.partition(":")[0], n) for n in names]
+    step(f"benchmark: per species, {'; '.join(chosen)}; then evaluate")
     results = run_benchmark(
-        data_path, out / "benchmark", models=models, preset=preset, lm_dir=lm_dir, ensemble=True, seed=seed,
+        data_path, out / "benchmark", models=names, preset=preset, lm_dir=lm_dir, ensemble=True, seed=seed,
         progress=progress,
         log=log, title="genomic-ulmfit demo (simulated species)",
         notes=[f"Demo on simulated data ({n_species} species × {2 * per_class} sequences), preset {preset}."],

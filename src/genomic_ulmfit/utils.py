@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -44,9 +45,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (temp file + rename)."""
+    """Write ``text`` to ``path`` atomically (temp file + rename), gzip-compressed when it ends in .gz."""
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        if Path(path).suffix == ".gz":
+            tmp.write_bytes(gzip.compress(text.encode(), mtime=0))  # mtime 0: same text, same bytes
+        else:
+            tmp.write_text(text)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:

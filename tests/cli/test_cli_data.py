@@ -105,6 +105,11 @@ def test_split_stats_check_pipeline(capsys, inputs, tmp_path):
     df = load_dataset(ds)
     assert set(df["split"]) <= {"train", "valid", "test"} and "" not in set(df["split"])
     assert "fold" in df.columns and "ok: 0 duplicate groups" in stdout
+    assert "warning: species Dog: the test split is empty (AUROC cannot be computed on it)" in err  # 2 rows
+    code, _, err = run(capsys, "data", "split", ds, "--out", tmp_path / "x.tsv")
+    assert code == 2 and "give a file name ending in .parquet" in err and not (tmp_path / "x.tsv").exists()
+    code, _, err = run(capsys, "data", "stats", ds, "--json", tmp_path)
+    assert code == 2 and "is a directory; give a file name" in err
     code, stdout, _ = run(capsys, "data", "stats", ds, "--json", tmp_path / "s.json")
     assert code == 0 and "GC AUROC" in stdout
     stats = json.loads((tmp_path / "s.json").read_text())

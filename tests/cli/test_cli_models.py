@@ -91,6 +91,13 @@ def test_scan_command(capsys, data, kmer_run, tmp_path):
     assert len(win) > 0 and ((win["end"] - win["start"]) == 500).all()
     assert (tmp_path / "scan.tsv.regions.bed").is_file()
     assert f"{len(win)} windows" in out
+    code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "s2.tsv")
+    length = json.loads((kmer_run / "run.json").read_text())["data"]["length"]["median"]
+    assert code == 0 and f"windows of {length} bp (step {length // 2})" in out  # the training length
+    (tmp_path / "adir").mkdir()
+    for cmd in (["scan", kmer_run, data["genome"]], ["predict", kmer_run, data["root"] / "test.fa"]):
+        code, _, err = run(capsys, *cmd, "--out", tmp_path / "adir")
+        assert_one_line_error(code, err, "adir is a directory; give a file name")
 
 
 @pytest.mark.slow
@@ -207,6 +214,16 @@ def test_user_errors_are_one_line(capsys, data, kmer_run, tmp_path):
     assert_one_line_error(code, err, "SimYeti")
     code, _, err = run(capsys, "lm", "pretrain", tmp_path / "none.fa", "--preset", "tiny", "--out", tmp_path / "lm")
     assert_one_line_error(code, err, "none.fa")
+    code, _, err = run(capsys, "lm", "pretrain", data["genome"], "--preset", "tiny", "--max-bases", "0",
+                       "--out", tmp_path / "lm0")
+    assert_one_line_error(code, err, "--max-bases) 0 reads nothing")
+    (tmp_path / "lm1" / "corpus").mkdir(parents=True)  # what a run that failed while training leaves
+    code, _, err = run(capsys, "lm", "pretrain", data["genome"], "--preset", "tiny", "--max-bases", "5000",
+                       "--epochs", "1", "--out", tmp_path / "lm1")
+    assert code == 0 and (tmp_path / "lm1" / "lm.json").is_file(), err  # no dead end between --resume and not
+    code, _, err = run(capsys, "demo", "--models", "kmer,,cnn", "--out", tmp_path / "demo")
+    assert_one_line_error(code, err, "holds an empty entry")
+    assert not (tmp_path / "demo").exists()
 
 
 def test_training_commands_refuse_unsplit_data_and_unknown_presets(capsys, data, tmp_path):

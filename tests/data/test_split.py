@@ -177,3 +177,23 @@ def test_property_balanced_groups_whole_and_no_worse(groups_spec, seed):
     counts = pd.crosstab(bins, strata).reindex(index=range(5), fill_value=0).to_numpy()
     largest = max(size for size, _ in groups_spec)
     assert np.abs(counts - counts.sum(0) / 5).max() <= largest + 1
+
+
+def test_split_problems_name_classless_splits_and_empty_folds():
+    df = pd.DataFrame({"species": ["H"] * 6 + ["M"] * 4, "label": [0, 1, 0, 1, 0, 0, 0, 1, 0, 1],
+                       "split": ["train", "train", "valid", "valid", "test", "test",
+                                 "train", "train", "valid", "valid"],
+                       "fold": [0, 0, 2, 2, -1, -1, 0, 0, 2, 2]})
+    weights = (0.8, 0.1, 0.1)
+    assert split.split_problems(df, weights) == [
+        "species H: the test split holds no positives (AUROC cannot be computed on it); import more sequences "
+        "or change --fractions",
+        "species M: the test split is empty (AUROC cannot be computed on it); import more sequences or change "
+        "--fractions",
+    ]
+    assert split.split_problems(df, (0.9, 0.1, 0.0)) == []  # no test split was asked for
+    folds = split.split_problems(df, (0.9, 0.1, 0.0), folds=4)
+    assert folds == ["2 of 4 folds are empty: there are fewer groups of (near-)duplicates than folds; use fewer "
+                     "--folds"]
+    df.loc[df["fold"] == 2, "label"] = 1
+    assert "1 of 4 folds hold one class only" in split.split_problems(df, (0.9, 0.1, 0.0), folds=4)[-1]

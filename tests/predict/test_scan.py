@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,6 +134,10 @@ def test_scan_fasta_writes_windows_and_regions(run_dir, genome, tmp_path):
         zip(regions["chrom"], regions["start"], regions["end"])
     )
     assert regions["name"].tolist() == [f"region{i + 1}" for i in range(len(regions))]
+    # BED scores are integers 0-1000: 1000 x the region's best window score
+    assert regions["score"].tolist() == [round(1000 * m) for *_, m in expected_regions]
+    assert summary["short_records"] == 1  # chrB is shorter than a window
+    assert summary["skipped_n"] == 10 - 6 and (summary["width"], summary["step"]) == (200, 100)
     # The two GC islands of chrA are found, each inside its region.
     a = regions[regions["chrom"] == "chrA"]
     assert len(a) == 2
@@ -144,3 +150,26 @@ def test_scan_fasta_rejects_bad_windows(run_dir, genome, tmp_path):
         scan_fasta(run_dir, genome[0], tmp_path / "x.tsv", width=0, progress=False)
     with pytest.raises(InputError, match="no model.json"):
         scan_fasta(tmp_path, genome[0], tmp_path / "x.tsv", progress=False)
+
+
+def test_scan_fasta_gzips_a_gz_output_and_checks_its_options(run_dir, genome, tmp_path):
+    import gzip
+    import json
+
+    path, _ = genome
+    plain = scan_fasta(run_dir, path, tmp_path / "a.tsv", width=200, step=100, progress=False)
+    gz = scan_fasta(run_dir, path, tmp_path / "a2.tsv.gz", width=200, step=100, progress=False)
+    assert gzip.decompress((tmp_path / "a2.tsv.gz").read_bytes()) == (tmp_path / "a.tsv").read_bytes()
+    assert gz["regions_bed"] == str(tmp_path / "a2.tsv.regions.bed")
+    assert Path(gz["regions_bed"]).read_text() == Path(plain["regions_bed"]).read_text()
+    for kw, match in (({"threshold": 2.0}, "threshold 2.0 is not a score"), ({"max_n": 1.0}, "max_n 1.0")):
+        with pytest.raises(InputError, match=match):
+            scan_fasta(run_dir, path, tmp_path / "b.tsv", progress=False, **kw)
+    # Without --width: the median training length recorded in run.json, else 500; step half of it.
+    assert scan_fasta(run_dir, path, tmp_path / "c.tsv", progress=False)["width"] == 500
+    (run_dir / "run.json").write_text(json.dumps({"data": {"length": {"min": 150, "median": 300, "max": 400}}}))
+    try:
+        summary = scan_fasta(run_dir, path, tmp_path / "d.tsv", progress=False)
+    finally:
+        (run_dir / "run.json").unlink()
+    assert (summary["width"], summary["step"]) == (300, 150)

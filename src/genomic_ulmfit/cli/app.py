@@ -22,3 +22,17 @@ def warn(message: str) -> None:
     from rich.console import Console
 
     Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+
+def check_out_file(path, option: str = "--out", suffix: str | None = None) -> None:
+    """Refuse, before any work, an output file path that is a directory or lacks ``suffix``."""
+    from pathlib import Path
+
+    from genomic_ulmfit.errors import ConfigError
+
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path} is a directory; give a file name (e.g. {path / ('out' + (suffix or '.tsv'))})")
+    if suffix is not None and path.suffix != suffix:
+        raise ConfigError(f"{option} {path}: this file is written as {suffix.lstrip('.').capitalize()}; "
+                          f"give a file name ending in {suffix}")

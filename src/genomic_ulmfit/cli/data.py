@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from genomic_ulmfit.cli.app import app, warn
+from genomic_ulmfit.cli.app import app, check_out_file, warn
 from genomic_ulmfit.errors import ConfigError
 
 data_app = typer.Typer(help="Import, split, inspect and check data sets.", no_args_is_help=True)
@@ -73,8 +73,7 @@ def import_cmd(
 
     from genomic_ulmfit.data.dataset import Source, dataset_counts, dataset_hash, import_sources, save_dataset
 
-    if out.suffix != ".parquet":
-        raise ConfigError(f"--out {out}: a dataset is written as Parquet; give a file name ending in .parquet")
+    check_out_file(out, suffix=".parquet")
     sources: list[Source] = []
     for item in cohn:
         path, keep = split_suffix(item)
@@ -143,14 +142,19 @@ def split_cmd(
         None, "--near-k", help="Also keep near-duplicates (sharing k-mers of this length, e.g. 31) together and report them."
     ),
 ) -> None:
-    """Assign train/valid/test splits (and folds), keeping duplicates and reverse complements together."""
+    """Assign train/valid/test splits (and folds), keeping duplicates and reverse complements together.
+
+    Example: genomic-ulmfit data split data.parquet --near-k 31 --folds 5
+    """
     from rich.table import Table
 
     from genomic_ulmfit.data.dataset import load_dataset, read_sidecar, save_dataset
     from genomic_ulmfit.data.leakage import leakage_report
-    from genomic_ulmfit.data.split import assign_folds, assign_splits, validate_fractions
+    from genomic_ulmfit.data.split import assign_folds, assign_splits, split_problems, validate_fractions
 
     weights = validate_fractions(fractions)
+    if out is not None:
+        check_out_file(out, suffix=".parquet")
     df = load_dataset(dataset)
     df = assign_splits(df, weights, seed=seed, near_k=near_k)
     if folds is not None:
@@ -169,6 +173,8 @@ def split_cmd(
     console.print(table)
     if folds is not None:
         console.print("folds: " + ", ".join(f"{k}: {v:,}" for k, v in df["fold"].value_counts().sort_index().items()))
+    for problem in split_problems(df, weights, folds):
+        warn(problem)
     _print_leakage(console, leakage_report(df, near_k=near_k))
 
 
@@ -177,11 +183,16 @@ def stats_cmd(
     dataset: Path = typer.Argument(..., help="Dataset .parquet, or a labelled TSV/CSV."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the statistics as JSON."),
 ) -> None:
-    """Counts, lengths, GC and N content, and the GC-only AUROC floor per species."""
+    """Counts, lengths, GC and N content, and the GC-only AUROC floor per species (printed).
+
+    Example: genomic-ulmfit data stats data.parquet --json stats.json
+    """
     from genomic_ulmfit.data.dataset import read_table_or_dataset
     from genomic_ulmfit.data.stats import dataset_stats, render_stats
     from genomic_ulmfit.utils import write_json_atomic
 
+    if json_out is not None:
+        check_out_file(json_out, "--json", ".json")
     stats = dataset_stats(read_table_or_dataset(dataset))
     render_stats(stats, _console())
     if json_out is not None:
@@ -196,11 +207,16 @@ def check_cmd(
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     fail_on_leak: bool = typer.Option(False, "--fail-on-leak", help="Exit with code 1 when leakage is found."),
 ) -> None:
-    """Find exact and reverse-complement duplicates (within A across splits/folds, or B in A)."""
+    """Find exact and reverse-complement duplicates (within A across splits/folds, or B in A); the report is printed.
+
+    Example: genomic-ulmfit data check train.tsv.gz test.tsv.gz --near-k 31 --json leak.json
+    """
     from genomic_ulmfit.data.dataset import read_table_or_dataset
     from genomic_ulmfit.data.leakage import leakage_report
     from genomic_ulmfit.utils import write_json_atomic
 
+    if json_out is not None:
+        check_out_file(json_out, "--json", ".json")
     table_a = read_table_or_dataset(a, require_label=False)
     table_b = read_table_or_dataset(b, require_label=False) if b is not None else None
     report = leakage_report(table_a, table_b, near_k=near_k)
@@ -220,7 +236,10 @@ def download_cmd(
     url: str | None = typer.Option(None, "--url", help="Download from this URL instead of the default."),
     no_extract: bool = typer.Option(False, "--no-extract", help="Keep the .tgz without extracting it."),
 ) -> None:
-    """Download (resumable) and safely extract a public data set."""
+    """Download (resumable) and safely extract a public data set.
+
+    Example: genomic-ulmfit data download cohn --out data/cohn
+    """
     from genomic_ulmfit.data.download import COHN_URL, download_cohn
 
     if name != "cohn":
@@ -239,7 +258,10 @@ def simulate_cmd(
     genome_length: int = typer.Option(1_000_000, "--genome-length", help="Length of each simulated genome."),
     no_genomes: bool = typer.Option(False, "--no-genomes", help="Do not write genomes/<Species>.fa.gz."),
 ) -> None:
-    """Write a simulated data set in the Cohn et al. layout (plus genomes for LM pretraining)."""
+    """Write a simulated data set in the Cohn et al. layout (plus genomes for LM pretraining).
+
+    Example: genomic-ulmfit data simulate sim/ --species 2 --per-class 500
+    """
     from genomic_ulmfit.data.simulate import simulate_cohn_layout
 
     info = simulate_cohn_layout(

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import typer
 
-from genomic_ulmfit.cli.app import app
+from genomic_ulmfit.cli.app import app, check_out_file
 from genomic_ulmfit.cli.app import warn as _warn
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 
+RC_HELP = ("Also score the reverse complement and average. ULMFiT and the modern CNN already average both "
+           "strands, so it changes only the k-mer LR, gkm-SVM and the Cohn CNN.")
 PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
 MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
@@ -49,7 +51,8 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         if not (out / "checkpoints").is_dir():
             raise ConfigError(f"{out}: nothing to resume (no checkpoints/ here); drop --resume to start a new run")
         return
-    if out.exists() and any(out.iterdir()):
+    # a run that failed before its first checkpoint leaves only its corpus, which is rebuilt
+    if out.exists() and any(f.name != "corpus" for f in out.iterdir()):
         raise ConfigError(f"{out}: directory is not empty; {fix}")
 
 
@@ -236,7 +239,7 @@ def predict(
     run_dir: Path = typer.Argument(..., help="Run directory written by 'train'."),
     input: Path = typer.Argument(..., help="FASTA, TSV/CSV with a 'sequence' column, or a dataset .parquet."),
     out: Path = typer.Option(..., "--out", "-o", help="Output TSV: id, score[, label]."),
-    rc_average: bool = typer.Option(False, "--rc-average", help="Average the scores of both strands."),
+    rc_average: bool = typer.Option(False, "--rc-average", help=RC_HELP),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     mask_iupac: bool = typer.Option(False, "--mask-iupac", help="Turn IUPAC codes into N instead of failing."),
 ) -> None:
@@ -246,6 +249,7 @@ def predict(
     """
     from genomic_ulmfit.predict import predict_file
 
+    check_out_file(out)
     table = predict_file(run_dir, input, out, rc_average=rc_average, batch_size=batch_size, mask_iupac=mask_iupac,
                          warn=_warn)
     msg = f"[green]{len(table):,} sequences scored → {out}[/]"
@@ -260,12 +264,14 @@ def predict(
 def scan(
     run_dir: Path = typer.Argument(..., help="Run directory written by 'train'."),
     fasta: Path = typer.Argument(..., help="Genome or region FASTA to scan."),
-    out: Path = typer.Option(..., "--out", "-o", help="Windows TSV (chrom, start, end, score); regions go to OUT.regions.bed."),
-    width: int = typer.Option(500, "--width", help="Window width (use the training sequence length)."),
-    step: int = typer.Option(250, "--step"),
-    threshold: float = typer.Option(0.5, "--threshold", help="Score at which windows are merged into regions."),
-    max_n: float = typer.Option(0.1, "--max-n", help="Skip windows with a larger fraction of N."),
-    rc_average: bool = typer.Option(False, "--rc-average", help="Average the scores of both strands."),
+    out: Path = typer.Option(..., "--out", "-o", help="Windows TSV (chrom, start, end, score; gzipped if it ends in "
+                             ".gz); regions (BED, score = 1000 × best window) go to OUT.regions.bed (without .gz)."),
+    width: int | None = typer.Option(None, "--width", help="Window width (default: the median length of the run's "
+                                     "training sequences, from its run.json; else 500)."),
+    step: int | None = typer.Option(None, "--step", help="Bases between window starts (default: half the width)."),
+    threshold: float = typer.Option(0.5, "--threshold", help="Score (0-1) at which windows are merged into regions."),
+    max_n: float = typer.Option(0.1, "--max-n", help="Skip windows with a larger fraction of N (0 <= f < 1)."),
+    rc_average: bool = typer.Option(False, "--rc-average", help=RC_HELP),
 ) -> None:
     """Scan sequences with sliding windows and call enhancer regions.
 
@@ -273,10 +279,16 @@ def scan(
     """
     from genomic_ulmfit.predict import scan_fasta
 
+    check_out_file(out)
     s = scan_fasta(run_dir, fasta, out, width=width, step=step, threshold=threshold, max_n=max_n,
                    rc_average=rc_average)
-    _console().print(f"[green]{s['windows']:,} windows in {s['records']} record(s) → {out}; "
-                     f"{s['regions']} regions ≥ {threshold} → {s['regions_bed']}[/]")
+    if s["short_records"]:
+        _warn(f"{s['short_records']} of {s['records']} record(s) are shorter than the window width {s['width']} "
+              "and were not scanned; give a smaller --width")
+    if s["skipped_n"]:
+        _warn(f"{s['skipped_n']:,} window(s) with more than {max_n:.0%} N were skipped (--max-n)")
+    _console().print(f"[green]{s['windows']:,} windows of {s['width']} bp (step {s['step']}) in {s['records']} "
+                     f"record(s) → {out}; {s['regions']} regions ≥ {threshold} → {s['regions_bed']}[/]")
 
 
 @app.command("evaluate")

@@ -85,7 +85,8 @@ def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: 
     gid = first.index.to_numpy()
     first_row = first.to_numpy()
     sizes = np.bincount(groups, minlength=int(gid.max()) + 1)[gid]
-    row_key = (df["species"].astype(str) + "\x00" + df["label"].astype(str)).to_numpy()
+    species = df["species"].astype(str) if "species" in df else pd.Series("", index=df.index)  # one species
+    row_key = (species + "\x00" + df["label"].astype(str)).to_numpy()
     stratum_key = row_key[first_row]
     cum_w = np.cumsum(weights)
     group_bin = np.zeros(int(gid.max()) + 1, dtype=np.int64)
@@ -248,4 +249,31 @@ def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, *, near_k: int | N
         groups = duplicate_groups(sub["sequence"].astype(object).tolist(), near_k=near_k)
         fold[rows] = _assign_bins(sub, [1.0 / k] * k, seed, groups)
     out["fold"] = fold
+    return out
+
+
+def split_problems(df: pd.DataFrame, weights: Sequence[float], folds: int | None = None) -> list[str]:
+    """What makes a split dataset unusable for scoring, one line each (empty when all is well).
+
+    Valid/test splits given a weight but missing a class for some species (AUROC is undefined
+    there), and, with ``folds``, empty folds (fewer duplicate groups than folds) or one-class folds.
+    """
+    out = []
+    for sp, g in df.groupby("species", sort=True):
+        for name, w in zip(("valid", "test"), weights[1:]):
+            labels = set(g.loc[g["split"] == name, "label"])
+            if w > 0 and labels != {0, 1}:
+                what = "is empty" if not labels else f"holds no {'negatives' if 1 in labels else 'positives'}"
+                out.append(f"species {sp}: the {name} split {what} (AUROC cannot be computed on it); "
+                           "import more sequences or change --fractions")
+    if folds is not None:
+        cv = df[df["fold"] >= 0]
+        empty = [k for k in range(folds) if not (cv["fold"] == k).any()]
+        one_class = [k for k in range(folds) if k not in empty and cv.loc[cv["fold"] == k, "label"].nunique() < 2]
+        if empty:
+            out.append(f"{len(empty)} of {folds} folds are empty: there are fewer groups of (near-)duplicates than "
+                       "folds; use fewer --folds")
+        if one_class:
+            out.append(f"{len(one_class)} of {folds} folds hold one class only (AUROC cannot be computed on them); "
+                       "use fewer --folds")
     return out

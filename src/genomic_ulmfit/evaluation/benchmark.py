@@ -52,6 +52,8 @@ VARIANTS = {
 def parse_models(models: str | Sequence[str]) -> list[str]:
     """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :data:`VARIANTS`)."""
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
+    if "" in names:
+        raise ConfigError(f"--models {models!r} holds an empty entry; give a comma list such as kmer,cnn,ulmfit")
     bad = [m for m in names if m.partition(":")[2] not in VARIANTS.get(m.partition(":")[0], {})]
     if bad or not names:
         known = ", ".join(f"{k}:{v}" if v else k for k, vs in VARIANTS.items() for v in vs)
@@ -151,9 +153,9 @@ def fit_for(
     model = model_from_name(name, preset=preset, encoder=encoder, arch=arch or None, seed=seed, device=device,
                             composition=variant == "comp")
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
-    seconds = time.time() - t0 + earlier
+    seconds = round(time.time() - t0 + earlier, 1)  # as recorded, so a resumed run reports the same
     # ``finished`` tells this fit from an earlier one of the same key (scores saved for that one are stale)
-    write_json_atomic(record, {"key": key, "seconds": round(seconds, 1), "finished": time.time(),
+    write_json_atomic(record, {"key": key, "seconds": seconds, "finished": time.time(),
                                **({"resumed": True} if partial else {})})
     (out_dir / FIT_STARTED).unlink(missing_ok=True)  # only a fit under way (or stopped) leaves it
     return model, seconds
@@ -296,7 +298,8 @@ def run_benchmark(
     run_info = {
         "dataset": str(dataset) if isinstance(dataset, (str, os.PathLike)) else "in-memory",
         "dataset_hash": dataset_hash(df), "preset": preset, "seed": seed, "models": ", ".join(names),
-        "species": ", ".join(sp), "genome LM": str(lm_dir) if lm_dir else "none (ULMFiT LM trained from scratch)",
+        "species": ", ".join(sp), "genome LM": str(lm_dir) if lm_dir else ("none (ULMFiT LM trained from scratch)"
+                                             if any(n.startswith("ulmfit") for n in names) else "none (no ULMFiT)"),
         "split": "80/10/10 assigned by this run (seeded)" if split_here else "from the dataset",
         "wall time (s)": round(time.time() - t_start, 1), "versions": package_versions(),
     }

@@ -10,6 +10,7 @@ import numpy as np
 
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.models.base import check_sequences
 
 
 def predict_sequences(model, sequences: Sequence[str], *, rc_average: bool = False,
@@ -19,7 +20,7 @@ def predict_sequences(model, sequences: Sequence[str], *, rc_average: bool = Fal
     Works for any :class:`~genomic_ulmfit.models.base.SequenceModel`; models that already average
     strands internally (ULMFiT by default, the modern CNN by construction) give the same numbers.
     """
-    seqs = list(sequences)
+    seqs = check_sequences(sequences, "prediction")
     p = np.asarray(model.predict_proba(seqs, batch_size=batch_size), dtype=np.float64)
     if rc_average:
         p = (p + np.asarray(model.predict_proba([revcomp(s) for s in seqs], batch_size=batch_size))) / 2

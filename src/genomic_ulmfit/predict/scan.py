@@ -16,17 +16,24 @@ import numpy as np
 from genomic_ulmfit.errors import InputError
 
 
+def window_starts(n: int, width: int, step: int) -> list[int]:
+    """Window starts along a sequence of ``n`` bases, the last one aligned to its end ([] if n < width)."""
+    if n < width:
+        return []
+    starts = list(range(0, n - width + 1, step))
+    if starts[-1] != n - width:
+        starts.append(n - width)
+    return starts
+
+
 def windows(seq: str, width: int, step: int, max_n: float = 0.1) -> Iterator[tuple[int, str]]:
     """(start, window) pairs along ``seq``; windows with a fraction of N above ``max_n`` are skipped.
 
     The last window is aligned to the end of the sequence so the tail is covered.
     """
-    n = len(seq)
-    if n < width:
+    starts = window_starts(len(seq), width, step)
+    if not starts:
         return
-    starts = list(range(0, n - width + 1, step))
-    if starts[-1] != n - width:
-        starts.append(n - width)
     isn = np.frombuffer(seq.upper().encode("ascii"), dtype=np.uint8) == ord("N")
     cum = np.concatenate([[0], np.cumsum(isn)])
     limit = max_n * width
@@ -62,38 +69,77 @@ def merge_regions(chrom: str, starts: np.ndarray, scores: np.ndarray, width: int
     return out
 
 
-def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | os.PathLike, *,
-               width: int = 500, step: int = 250, batch_size: int = 256, max_n: float = 0.1,
-               threshold: float = 0.5, rc_average: bool = False, progress: bool = True) -> dict:
-    """Scan every record of ``fasta``; write ``out`` (windows TSV) and ``out`` + ``.regions.bed``.
+def training_width(run_dir: str | os.PathLike) -> int | None:
+    """Median length of the sequences a run was trained on (its ``run.json``), or None if unrecorded."""
+    from genomic_ulmfit.utils import read_json
 
-    Returns a summary dict (records, windows scored, regions called).
+    try:
+        length = (read_json(Path(run_dir) / "run.json").get("data") or {}).get("length") or {}
+    except (OSError, ValueError, InputError):
+        return None
+    return int(length["median"]) if "median" in length else None
+
+
+def regions_path(out: str | os.PathLike) -> Path:
+    """Where :func:`scan_fasta` writes the regions BED for windows TSV ``out`` (a .gz suffix dropped)."""
+    out = Path(out)
+    name = out.name[:-3] if out.name.endswith(".gz") else out.name
+    return out.with_name(name + ".regions.bed")
+
+
+def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | os.PathLike, *,
+               width: int | None = None, step: int | None = None, batch_size: int = 256, max_n: float = 0.1,
+               threshold: float = 0.5, rc_average: bool = False, progress: bool = True) -> dict:
+    """Scan every record of ``fasta``; write ``out`` (windows TSV, gzipped when it ends in .gz) and
+    :func:`regions_path` (BED: chrom, start, end, name, score = 1000 × the region's best window score).
+
+    ``width`` defaults to the median length of the run's training sequences (``run.json``; 500
+    when not recorded), ``step`` to half the width. Returns a summary dict: records, windows
+    scored, windows skipped for N, records shorter than ``width``, regions called, width, step.
     """
-    from rich.progress import Progress
+    import gzip
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from genomic_ulmfit.data.readers import read_fasta
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.predict.predict import predict_sequences
     from genomic_ulmfit.utils import atomic_path
 
+    width = width if width is not None else (training_width(run_dir) or 500)
+    step = step if step is not None else max(1, width // 2)
     if width < 1 or step < 1:
         raise InputError(f"scan: width and step must be positive, got width={width}, step={step}")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"scan: threshold {threshold} is not a score; give a value between 0 and 1")
+    if not 0 <= max_n < 1:
+        raise InputError(f"scan: max_n {max_n} is not a fraction below 1; give e.g. 0.1 (windows with more N "
+                         "are skipped)")
     model = load_model(run_dir)
     out = Path(out)
-    regions_path = out.with_name(out.name + ".regions.bed")
-    n_records = n_windows = 0
+    bed = regions_path(out)
+    n_records = n_windows = n_skipped = n_short = 0
     regions: list[tuple[str, int, int, float]] = []
-    with atomic_path(out) as tmp, open(tmp, "w") as fh, Progress(disable=not progress, transient=True) as bar:
+    columns = (TextColumn("scanning {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
+               TimeRemainingColumn())
+    with atomic_path(out) as tmp, (gzip.open(tmp, "wt") if out.name.endswith(".gz") else open(tmp, "w")) as fh, \
+            Progress(*columns, disable=not progress, transient=True) as bar:
         fh.write("chrom\tstart\tend\tscore\n")
-        task = bar.add_task("scanning", total=None)
         for rec in read_fasta(fasta, mask_iupac=True):
             n_records += 1
+            total = len(window_starts(len(rec.sequence), width, step))
+            if not total:
+                n_short += 1
+                continue
+            task = bar.add_task(rec.id, total=total)
             starts, scores = [], []
             for batch in _batched(windows(rec.sequence, width, step, max_n), batch_size * 4):
                 starts += [s for s, _ in batch]
                 scores.append(predict_sequences(model, [w for _, w in batch], rc_average=rc_average,
                                                 batch_size=batch_size))
-                bar.advance(task, len(batch))
+                bar.update(task, completed=len(starts))
+            bar.remove_task(task)
+            n_skipped += total - len(starts)
             if not starts:
                 continue
             st = np.asarray(starts)
@@ -102,7 +148,8 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
             for s, p in zip(st, sc):
                 fh.write(f"{rec.id}\t{s}\t{s + width}\t{p:.6f}\n")
             regions += merge_regions(rec.id, st, sc, width, threshold)
-    with atomic_path(regions_path) as tmp:
-        tmp.write_text("".join(f"{c}\t{a}\t{b}\tregion{i + 1}\t{m:.4f}\n" for i, (c, a, b, m) in enumerate(regions)))
-    return {"records": n_records, "windows": n_windows, "regions": len(regions), "out": str(out),
-            "regions_bed": str(regions_path)}
+    with atomic_path(bed) as tmp:
+        tmp.write_text("".join(f"{c}\t{a}\t{b}\tregion{i + 1}\t{round(1000 * m)}\n"
+                               for i, (c, a, b, m) in enumerate(regions)))
+    return {"records": n_records, "windows": n_windows, "skipped_n": n_skipped, "short_records": n_short,
+            "regions": len(regions), "width": width, "step": step, "out": str(out), "regions_bed": str(bed)}

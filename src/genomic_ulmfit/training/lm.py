@@ -219,7 +219,7 @@ def pretrain_lm(
 
     Parameters
     ----------
-    fasta_paths : list of paths
+    fasta_paths : path or list of paths
         Genome FASTA (gzip fine). Chunked as in Genomic-ULMFiT: N-free 10 kb chunks cut into 2 kb
         pieces (``mode="chunks"``), or contiguous N-free runs (``mode="stream"``).
     out_dir : path
@@ -243,17 +243,22 @@ def pretrain_lm(
     p = preset if isinstance(preset, Preset) else get_preset(preset)
     tok = KmerTokenizer(p.tokenizer.k if k is None else k, p.tokenizer.stride if stride is None else stride)
     out = Path(out_dir)
+    if isinstance(fasta_paths, (str, os.PathLike)):
+        fasta_paths = [fasta_paths]
     for f in fasta_paths:
         if not Path(f).is_file():
             raise InputError(f"{f}: genome FASTA not found")
+    if max_bases is not None and max_bases < 1:
+        raise ConfigError(f"max_bases (--max-bases) {max_bases} reads nothing; give a positive number of bases")
     set_seed(seed)
     t0 = time.time()
+    # checked before the corpus is built (minutes on a genome), not after
+    model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
+    init_meta = _warm_start(model, tok, init_from) if init_from is not None else None
     corpus = build_genome_corpus(
         [str(f) for f in fasta_paths], tok, out / "corpus", mode=mode, valid_frac=p.pretrain.valid_frac,
         seed=seed, max_bases=max_bases, progress=progress,
     )
-    model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
-    init_meta = _warm_start(model, tok, init_from) if init_from is not None else None
     trained = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
                        device=resolve_device(device), seed=seed, progress=progress)
     record = _record(p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",

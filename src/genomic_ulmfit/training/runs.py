@@ -55,14 +55,18 @@ def run_record(kind: str, params: dict[str, Any], *, data: dict[str, Any], seed:
 
 
 def data_info(df, dataset_path: str | os.PathLike | None, species: list[str] | None) -> dict[str, Any]:
-    """What a run was trained on: dataset path and hash, species, row counts."""
+    """What a run was trained on: dataset path and hash, species, row counts, sequence lengths."""
     from genomic_ulmfit.data.dataset import dataset_hash
 
+    lengths = df["sequence"].str.len()
     return {
         "dataset": str(dataset_path) if dataset_path else None,
         "hash": dataset_hash(df),
         "species": sorted(map(str, df["species"].unique())) if species is None else species,
         "rows": int(len(df)),
+        # what `scan` takes as its default window width
+        "length": {"min": int(lengths.min()), "median": int(lengths.median()), "max": int(lengths.max())}
+        if len(df) else None,
     }
 
 

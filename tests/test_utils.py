@@ -1,0 +1,26 @@
+"""utils: atomic writes (plain and gzip)."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from genomic_ulmfit.utils import write_text_atomic
+
+
+def test_write_text_atomic_gzips_a_gz_name_reproducibly(tmp_path):
+    write_text_atomic(tmp_path / "a.tsv", "id\tscore\nx\t0.5\n")
+    write_text_atomic(tmp_path / "a.tsv.gz", "id\tscore\nx\t0.5\n")
+    first = (tmp_path / "a.tsv.gz").read_bytes()
+    assert gzip.decompress(first) == (tmp_path / "a.tsv").read_bytes()
+    write_text_atomic(tmp_path / "a.tsv.gz", "id\tscore\nx\t0.5\n")
+    assert (tmp_path / "a.tsv.gz").read_bytes() == first  # no timestamp in the gzip header
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tsv", "a.tsv.gz"]  # no temp files left
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path):
+    write_text_atomic(tmp_path / "a.txt", "old")
+    with pytest.raises(TypeError):
+        write_text_atomic(tmp_path / "a.txt", None)  # type: ignore[arg-type]
+    assert (tmp_path / "a.txt").read_text() == "old" and len(list(tmp_path.iterdir())) == 1
