@@ -333,6 +333,14 @@ def test_bad_training_sequences_and_missing_validation_labels_are_refused(data):
             make().fit(tr_s[:20], tr_y[:20], tr_s[20:25], None, progress=False)
 
 
+def test_too_few_sequences_or_a_one_class_validation_set_are_refused():
+    seqs, y = planted(8)
+    with pytest.raises(InputError, match="2 sequences are too few to hold out"):
+        CNNModel(preset="tiny").fit(seqs[:2], [0, 1], progress=False)
+    with pytest.raises(InputError, match="validation data.*both classes"):
+        ULMFiTModel("tiny").fit(seqs, y, seqs[:3], [1, 1, 1], progress=False)
+
+
 def test_string_labels_are_accepted(data):
     tr_s, tr_y, te_s, _ = data
     m = CNNModel("modern", preset="tiny", epochs=1, config={"channels": 8, "dilations": [2]})

@@ -100,6 +100,15 @@ def test_load_language_model_rescales_dropouts(pretrained):
     assert model.cfg.weight_p == pytest.approx(base["weight_p"] * 0.5)
 
 
+def test_lm_accuracy_refuses_too_little_input(pretrained):
+    with pytest.raises(InputError, match="0 sequence\\(s\\) hold fewer than two"):
+        lm_accuracy(pretrained, [])
+    with pytest.raises(InputError, match="1 sequence\\(s\\) hold fewer than two"):
+        lm_accuracy(pretrained, ["ACGTA"])
+    with pytest.raises(InputError, match="got one string"):
+        lm_accuracy(pretrained, "ACGTACGTACGT")
+
+
 def test_lm_accuracy(pretrained, sim):
     seqs = sim["sequences"][:40]
     res = lm_accuracy(pretrained, seqs, batch_size=8, bptt=35)

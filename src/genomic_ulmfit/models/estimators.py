@@ -58,9 +58,13 @@ def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, s
     y = check_binary_labels(seqs, labels, "training")
     vseqs = None if valid_sequences is None else check_sequences(valid_sequences, "validation", min_length=min_length)
     if vseqs:
-        vy = check_binary_labels(vseqs, valid_labels, "validation", both_classes=False)
+        # both classes: the epoch kept is the one with the best validation AUROC
+        vy = check_binary_labels(vseqs, valid_labels, "validation")
         return seqs, y, vseqs, vy
     tr, va = holdout_split(y, valid_frac, seed)
+    if len(np.unique(y[va])) < 2:
+        raise InputError(f"training data: {len(y)} sequences are too few to hold out {valid_frac:.0%} of each class "
+                         "for validation; give more sequences, or valid_sequences and valid_labels")
     return [seqs[i] for i in tr], y[tr], [seqs[i] for i in va], y[va]
 
 

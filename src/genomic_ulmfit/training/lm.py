@@ -335,11 +335,16 @@ def lm_accuracy(lm_dir: str | os.PathLike, sequences: Sequence[str], *, batch_si
     import torch
 
     from genomic_ulmfit.data.corpus import LMBatches
+    from genomic_ulmfit.models.base import check_sequences
 
     model, tok, _ = load_language_model(lm_dir)
+    seqs = check_sequences(sequences, "LM evaluation")
+    if sum(max(0, (len(q) - tok.k) // tok.stride + 1) for q in seqs) < 2:
+        raise InputError(f"LM evaluation data: {len(seqs)} sequence(s) hold fewer than two {tok.k}-mer tokens; "
+                         "give more or longer sequences")
     dev = resolve_device(device)
     model.to(dev).eval()
-    ids = [np.concatenate([[tok.bos_id], t]) for t in tok.encode(list(sequences), pad=False)]
+    ids = [np.concatenate([[tok.bos_id], t]) for t in tok.encode(seqs, pad=False)]
     stream = np.concatenate(ids).astype(np.int64)
     data = LMBatches(stream, min(batch_size, max(1, len(stream) // (bptt + 1))), bptt, jitter=False, seed=0)
     loss_sum, correct, n, state = 0.0, 0, 0, None
