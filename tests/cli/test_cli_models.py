@@ -106,6 +106,8 @@ def test_ulmfit_pipeline_through_the_cli(capsys, data, tmp_path):
                          "--out", tmp_path / "lm")
     assert code == 0, err
     assert "LM written to" in out and "valid loss" in out
+    chunks = json.loads((tmp_path / "lm" / "lm.json").read_text())["corpus"]
+    assert f"genome chunks kept {chunks['chunks_kept']:,}, dropped for N/IUPAC bases {chunks['chunks_dropped']:,}" in out
     code, out, err = run(capsys, "lm", "finetune", data["dataset"], "--from", tmp_path / "lm", "--preset", "tiny",
                          "--species", "SimHuman", "--out", tmp_path / "ft")
     assert code == 0, err

@@ -144,7 +144,7 @@ def test_fasta_reader_plain_equals_gzip_and_rejects_bad_input(tmp_path):
 
 def test_all_chunks_with_n_is_an_input_error(tmp_path):
     _write_fasta(tmp_path / "n.fa", {"x": "ACGTN" * 40})
-    with pytest.raises(InputError, match="N-free"):
+    with pytest.raises(InputError, match="every 50-bp chunk .records are cut on a fixed 50-bp grid. holds an N or IUPAC base; use --mode stream"):
         build_genome_corpus(tmp_path / "n.fa", KmerTokenizer(3, 1), tmp_path / "c", chunk_size=50, progress=False)
 
 

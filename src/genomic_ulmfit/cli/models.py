@@ -155,6 +155,8 @@ def _summary_lm(out: Path) -> None:
         f"[green]LM written to {out}[/]  corpus tokens: {meta['corpus']['train_tokens']:,} train / "
         f"{meta['corpus']['valid_tokens']:,} valid; trained on {used.get('train_tokens_seen', 0):,}, "
         f"validated on {used.get('valid_tokens', 0):,}; "
+        + (f"genome chunks kept {meta['corpus']['chunks_kept']:,}, dropped for N/IUPAC bases "
+           f"{meta['corpus']['chunks_dropped']:,}; " if "chunks_kept" in meta["corpus"] else "")
         + (f"valid loss {vl:.4f}, accuracy {va:.4f}; " if vl is not None and va is not None else "")
         + f"{meta['seconds']:.0f} s"
     )

@@ -530,8 +530,9 @@ def build_genome_corpus(
         n_docs = len(writer.starts)
         if n_docs == 0:
             total = sum(src["bases"] for src in sources)
-            hint = (f"no N-free stretch of {chunk_size:,} bp; use --mode stream (mode='stream') for short or "
-                    "N-rich sequences" if mode == "chunks" and total else "check the FASTA files")
+            hint = (f"every {chunk_size:,}-bp chunk (records are cut on a fixed {chunk_size:,}-bp grid) holds an N or "
+                    "IUPAC base; use --mode stream (mode='stream') for short or N-rich "
+                    "sequences" if mode == "chunks" and total else "check the FASTA files")
             raise InputError(f"{', '.join(map(str, paths))}: nothing to tokenize ({total:,} bases read); {hint}")
         all_tokens = np.memmap(out / "all.bin.tmp", dtype=dtype, mode="r", shape=(writer.n,))
         split_counts = _split_and_write(

@@ -157,7 +157,8 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
     if len(train_tokens) < need:
         raise InputError(
             f"LM corpus too small: {len(train_tokens)} training tokens but batch size {bs} × bptt "
-            f"{train_cfg.bptt} needs at least {need}; give more sequence or a smaller preset"
+            f"{train_cfg.bptt} needs at least {need}; give more sequence (or a preset with smaller batches: "
+            "tiny has the smallest)"
         )
     # Documents (genome pieces or sequences) are shuffled every epoch, as fastai's LM loader does.
     train = LMBatches(train_tokens, bs, train_cfg.bptt, doc_starts=starts, shuffle_docs=True, jitter=True,
@@ -187,7 +188,9 @@ def _record(preset: Preset, train_cfg: LMTrainConfig, corpus, trained, seconds: 
         "train_config": {k: getattr(train_cfg, k) for k in train_cfg.__dataclass_fields__},
         "base_dropouts": preset.lstm.lm_dropouts,
         "corpus": {"dir": str(corpus.directory), "train_tokens": int(len(corpus.train_tokens)),
-                   "valid_tokens": int(len(corpus.valid_tokens))},
+                   "valid_tokens": int(len(corpus.valid_tokens)),
+                   # genome chunks kept / dropped for an N or IUPAC base (mode "chunks")
+                   **{k: v for k, v in (corpus.manifest.get("counts") or {}).items() if k.startswith("chunks_")}},
         "used": used,
         "history": hist,
         "final": hist[-1] if hist else None,
