@@ -226,6 +226,8 @@ def test_user_errors_are_one_line(capsys, data, kmer_run, tmp_path):
     code, _, err = run(capsys, "demo", "--models", "kmer,,cnn", "--out", tmp_path / "demo")
     assert_one_line_error(code, err, "holds an empty entry")
     assert not (tmp_path / "demo").exists()
+    code, _, err = run(capsys, "demo", "--models", "kmer,", "--per-class", "20", "--out", tmp_path / "demo")
+    assert code == 2 and "warning: --per-class 20: each species' test split holds about 4 sequence(s)" in err
 
 
 def test_training_commands_refuse_unsplit_data_and_unknown_presets(capsys, data, tmp_path):

@@ -410,14 +410,19 @@ def demo(
     species: int = typer.Option(4, "--species", help="Simulated species."),
     per_class: int = typer.Option(1000, "--per-class", help="Simulated sequences per class and species."),
     preset: str = typer.Option("demo", "--preset", help="Preset for ULMFiT/CNN (default: demo)."),
-    models: str = typer.Option("kmer,cnn,ulmfit", "--models"),
+    models: str = typer.Option("kmer,cnn,ulmfit", "--models", help=MODELS_HELP),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """The whole pipeline on simulated data: simulate → import → split → LM pretrain → fine-tune →
-    ULMFiT, CNN and k-mer → evaluate → per-species table and report.
+    ULMFiT, CNN and k-mer → evaluate → per-species table and report (OUT/benchmark/report.md).
+
+    Example: genomic-ulmfit demo --out demo_out --species 2 --per-class 500
     """
     from genomic_ulmfit.demo import run_demo
 
+    if 0 < per_class < 100:
+        _warn(f"--per-class {per_class}: each species' test split holds about {round(0.2 * per_class)} sequence(s), "
+              "so its AUROC and CI say little; use 100 or more")
     run_demo(out, n_species=species, per_class=per_class, preset=preset, models=models, seed=seed,
              log=_console().print)
 
