@@ -160,6 +160,8 @@ def test_scan_fasta_gzips_a_gz_output_and_checks_its_options(run_dir, genome, tm
     plain = scan_fasta(run_dir, path, tmp_path / "a.tsv", width=200, step=100, progress=False)
     gz = scan_fasta(run_dir, path, tmp_path / "a2.tsv.gz", width=200, step=100, progress=False)
     assert gzip.decompress((tmp_path / "a2.tsv.gz").read_bytes()) == (tmp_path / "a.tsv").read_bytes()
+    scan_fasta(run_dir, path, tmp_path / "a3.tsv.gz", width=200, step=100, progress=False)
+    assert (tmp_path / "a3.tsv.gz").read_bytes() == (tmp_path / "a2.tsv.gz").read_bytes()  # no timestamp inside
     assert gz["regions_bed"] == str(tmp_path / "a2.tsv.regions.bed")
     assert Path(gz["regions_bed"]).read_text() == Path(plain["regions_bed"]).read_text()
     for kw, match in (({"threshold": 2.0}, "threshold 2.0 is not a score"), ({"max_n": 1.0}, "max_n 1.0")):

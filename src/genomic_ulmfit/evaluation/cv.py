@@ -9,7 +9,7 @@ per-fold metrics give mean ± sd.
 Each fitted fold model saves its scores of the fold's validation and test sequences beside its
 fit (``FOLD_SCORES``), so a later run with ``resume`` (say the one that gathers folds fitted by
 separate ``only_folds`` processes) reads them instead of scoring again: for a genome-LM ULMFiT on
-long sequences that scoring takes as long as half an hour per fold on one CPU thread.
+long sequences (VISTA) that scoring takes minutes per fold on one CPU thread.
 """
 
 from __future__ import annotations

@@ -98,6 +98,7 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     scored, windows skipped for N, records shorter than ``width``, regions called, width, step.
     """
     import gzip
+    import io
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -122,8 +123,11 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     regions: list[tuple[str, int, int, float]] = []
     columns = (TextColumn("scanning {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
                TimeRemainingColumn())
-    with atomic_path(out) as tmp, (gzip.open(tmp, "wt") if out.name.endswith(".gz") else open(tmp, "w")) as fh, \
-            Progress(*columns, disable=not progress, transient=True) as bar:
+    def opened(tmp: Path):  # gzip without a timestamp: the same scan gives the same bytes
+        return (io.TextIOWrapper(gzip.GzipFile(tmp, "wb", mtime=0)) if out.name.endswith(".gz")
+                else open(tmp, "w"))
+
+    with atomic_path(out) as tmp, opened(tmp) as fh, Progress(*columns, disable=not progress, transient=True) as bar:
         fh.write("chrom\tstart\tend\tscore\n")
         for rec in read_fasta(fasta, mask_iupac=True):
             n_records += 1
