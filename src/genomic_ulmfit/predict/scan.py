@@ -97,6 +97,7 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     when not recorded), ``step`` to half the width. Returns a summary dict: records, windows
     scored, windows skipped for N, records shorter than ``width``, regions called, width, step.
     """
+    import contextlib
     import gzip
     import io
 
@@ -123,9 +124,15 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     regions: list[tuple[str, int, int, float]] = []
     columns = (TextColumn("scanning {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
                TimeRemainingColumn())
-    def opened(tmp: Path):  # gzip without a timestamp: the same scan gives the same bytes
-        return (io.TextIOWrapper(gzip.GzipFile(tmp, "wb", mtime=0)) if out.name.endswith(".gz")
-                else open(tmp, "w"))
+    @contextlib.contextmanager
+    def opened(tmp: Path):
+        if not out.name.endswith(".gz"):
+            with open(tmp, "w") as fh:
+                yield fh
+            return
+        # no name or timestamp in the gzip header: the same scan gives the same bytes
+        with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, io.TextIOWrapper(gz) as fh:
+            yield fh
 
     with atomic_path(out) as tmp, opened(tmp) as fh, Progress(*columns, disable=not progress, transient=True) as bar:
         fh.write("chrom\tstart\tend\tscore\n")
