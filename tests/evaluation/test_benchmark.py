@@ -130,6 +130,18 @@ def test_cross_species_matrix(dataset, tmp_path):
     )
 
 
+def test_cross_species_resume_finds_fits_in_the_earlier_layout(dataset, tmp_path):
+    said = []
+    first = cross_species(dataset, tmp_path, model="kmer", pooled=False, progress=False, log=said.append)
+    for sp in SPECIES:  # as an earlier version laid them out: runs/<species>
+        (tmp_path / "runs" / "kmer" / sp).rename(tmp_path / "runs" / sp)
+    again = cross_species(dataset, tmp_path, model="kmer", pooled=False, resume=True, progress=False,
+                          log=said.append)
+    pd.testing.assert_frame_equal(first, again)
+    assert sum("loaded the finished fit" in m for m in said) == 2 and sum("moved the earlier fit" in m for m in said) == 2
+    assert not (tmp_path / "runs" / "SimHuman").exists()
+
+
 def test_cross_species_refuses_a_single_species(dataset, tmp_path):
     with pytest.raises(ConfigError, match="at least two species, got SimMouse only"):
         cross_species(dataset, tmp_path, model="kmer", species="SimMouse", progress=False, log=lambda _: None)

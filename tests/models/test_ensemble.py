@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -118,6 +120,20 @@ def test_save_load_round_trip(tmp_path):
     back = load_model(tmp_path / "ens")
     assert isinstance(back, EnsembleModel)
     np.testing.assert_allclose(back.predict_proba(seqs[40:]), ens.predict_proba(seqs[40:]), rtol=1e-12)
+    # A file written before weights_ existed kept the weights chosen on labels in params["weights"].
+    labelled = EnsembleModel.from_models(runs, seqs[:40], y[:40])
+    labelled.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    meta["params"]["weights"] = meta.pop("weights_")
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    old = load_model(tmp_path / "old")
+    assert old.weights is None and old.weights_ == labelled.weights_  # chosen, not given: a refit chooses again
+    np.testing.assert_allclose(old.predict_proba(seqs[40:]), labelled.predict_proba(seqs[40:]), rtol=1e-12)
+    from genomic_ulmfit.predict.scan import training_width
+
+    assert training_width(tmp_path / "ens") is None  # members saved without run.json record no length
+    (tmp_path / "m0" / "run.json").write_text(json.dumps({"data": {"length": {"median": 50}}}))
+    assert training_width(tmp_path / "ens") == 50  # an ensemble takes its first recorded member's
 
 
 def test_fit_checks_members_and_weights():

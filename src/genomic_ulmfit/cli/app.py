@@ -34,5 +34,6 @@ def check_out_file(path, option: str = "--out", suffix: str | None = None) -> No
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a directory; give a file name (e.g. {path / ('out' + (suffix or '.tsv'))})")
     if suffix is not None and path.suffix != suffix:
-        raise ConfigError(f"{option} {path}: this file is written as {suffix.lstrip('.').capitalize()}; "
+        kind = {".json": "JSON", ".parquet": "Parquet"}.get(suffix, suffix)
+        raise ConfigError(f"{option} {path}: this file is written as {kind}; "
                           f"give a file name ending in {suffix}")

@@ -80,7 +80,7 @@ def import_cmd(
         sources.append(Source("cohn", path, species=keep, include_peaks=include_peaks))
     if cohn and species and not (tsv or positive or negative or bed):
         raise ConfigError(f"--species {species} would label nothing: a --cohn input names its species by its "
-                          f"folders; to keep only some, give --cohn {cohn[0]}:{species}")
+                          f"folders; to keep only some, give --cohn {split_suffix(cohn[0])[0]}:{species}")
     for item in tsv:
         path, sp = split_suffix(item)
         sources.append(Source("tsv", path, species=sp or species))

@@ -17,8 +17,8 @@ lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fin
                      no_args_is_help=True)
 app.add_typer(lm_app, name="lm")
 
-RC_HELP = ("Also score the reverse complement and average. ULMFiT and the modern CNN already average both "
-           "strands, so it changes only the k-mer LR, gkm-SVM and the Cohn CNN.")
+RC_HELP = ("Also score the reverse complement and average. Only the Cohn CNN reads one strand: the k-mer LR and "
+           "gkm-SVM count both, ULMFiT and the modern CNN already average them.")
 PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
 MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "

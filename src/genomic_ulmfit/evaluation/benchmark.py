@@ -357,7 +357,13 @@ def cross_species(
     for tag, members in groups:
         log(f"[bold]{_label(name)}[/] trained on {tag}")
         part = df[df["species"].isin(members) & df["split"].isin(["train", "valid"])]
-        fitted, _ = fit_for(name, part, out / "runs" / _label(name) / tag, preset=preset, lm_dir=lm_dir, seed=seed,
+        run_dir = out / "runs" / _label(name) / tag
+        older = out / "runs" / tag  # where fits went before runs/<model>/: keep them for --resume
+        if resume and (older / FIT_RECORD).is_file() and not run_dir.exists():
+            run_dir.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(older, run_dir)
+            log(f"   moved the earlier fit {older} to {run_dir}")
+        fitted, _ = fit_for(name, part, run_dir, preset=preset, lm_dir=lm_dir, seed=seed,
                             device=device, progress=progress, resume=resume, log=log)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}

@@ -6,8 +6,8 @@ Folds are stratified per species × label with exact/reverse-complement duplicat
 ``k``; the out-of-fold scores of all folds give pooled metrics with bootstrap CIs, and the
 per-fold metrics give mean ± sd.
 
-Each fitted fold model saves its scores of the fold's validation and test sequences beside its
-fit (``FOLD_SCORES``), so a later run with ``resume`` (say the one that gathers folds fitted by
+Each fitted fold model saves its scores of the fold's test sequences (and, for the ensemble, of
+its validation sequences) beside its fit (``FOLD_SCORES``), so a later run with ``resume`` (say the one that gathers folds fitted by
 separate ``only_folds`` processes) reads them instead of scoring again: for a genome-LM ULMFiT on
 long sequences (VISTA) that scoring takes minutes per fold on one CPU thread.
 """
@@ -61,17 +61,19 @@ def fold_scores(model, run_dir: Path, sets: dict[str, list[str]], *, resume: boo
     With ``resume`` the saved scores are returned instead when they belong to the fit now in
     ``run_dir`` (its ``FIT_RECORD``, which changes with every fit) and to these very sequences.
     """
+    from genomic_ulmfit import __version__
     from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, _read_record
 
-    fit = _read_record(run_dir / FIT_RECORD)
+    record = _read_record(run_dir / FIT_RECORD)
+    fit = {**record, "code": __version__}  # scores of another version's code are not reused
     inputs = {name: hashlib.sha256("\n".join(seqs).encode()).hexdigest() for name, seqs in sets.items()}
     path = run_dir / FOLD_SCORES
-    if resume and fit:
+    if resume and record:
         saved = _read_record(path)
         if saved.get("fit") == fit and saved.get("inputs") == inputs:
             return {name: np.asarray(saved["scores"][name], dtype=np.float64) for name in sets}
     scores = {name: np.asarray(model.predict_proba(seqs), dtype=np.float64) for name, seqs in sets.items()}
-    if fit:
+    if record:
         write_json_atomic(path, {"fit": fit, "inputs": inputs, "scores": {k: v.tolist() for k, v in scores.items()}})
     return scores
 

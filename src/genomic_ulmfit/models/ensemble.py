@@ -143,7 +143,8 @@ class EnsembleModel(SequenceModel):
 
     def member_logits(self, sequences: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """Standardised logits of every member, shape (members, n)."""
-        seqs = list(sequences)
+        self._check_fitted()
+        seqs = check_sequences(sequences, "prediction")
         z = np.stack([logit(m.predict_proba(seqs, batch_size=batch_size)) for m in self.models_])
         return (z - self.mean_[:, None]) / self.std_[:, None]
 
@@ -190,8 +191,11 @@ class EnsembleModel(SequenceModel):
         self.mean_ = np.asarray(meta["calibration"]["mean"], dtype=np.float64)
         self.std_ = np.asarray(meta["calibration"]["std"], dtype=np.float64)
         self.selection_ = meta.get("selection")
-        # files written before weights_ existed kept the chosen weights in params
-        self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
+        if "weights_" not in meta and self.selection_ is not None:
+            # written before weights_ existed: the weights in params were chosen on labels, not given
+            self.weights_, self.weights = self.weights, None
+        else:
+            self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
         return self
 
 

@@ -70,14 +70,27 @@ def merge_regions(chrom: str, starts: np.ndarray, scores: np.ndarray, width: int
 
 
 def training_width(run_dir: str | os.PathLike) -> int | None:
-    """Median length of the sequences a run was trained on (its ``run.json``), or None if unrecorded."""
+    """Median length of the sequences a run was trained on, or None if unrecorded.
+
+    Read from the run's ``run.json``; an ensemble (no ``run.json``) takes its first member's.
+    """
     from genomic_ulmfit.utils import read_json
 
-    try:
-        length = (read_json(Path(run_dir) / "run.json").get("data") or {}).get("length") or {}
-    except (OSError, ValueError, InputError):
-        return None
-    return int(length["median"]) if "median" in length else None
+    def field(path: Path, *keys: str):
+        try:
+            value = read_json(path)
+        except (OSError, ValueError, InputError):
+            return None
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    run_dir = Path(run_dir)
+    median = field(run_dir / "run.json", "data", "length", "median")
+    if median is None and field(run_dir / "model.json", "kind") == "ensemble":
+        members = field(run_dir / "model.json", "params", "members") or []
+        median = next((m for m in (training_width(d) for d in members) if m is not None), None)
+    return int(median) if isinstance(median, (int, float)) else None
 
 
 def regions_path(out: str | os.PathLike) -> Path:
