@@ -99,4 +99,6 @@ def main(work: Path) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        sys.exit(print(__doc__) or 0)
     main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.home() / ".cache/genomic-ulmfit/results")

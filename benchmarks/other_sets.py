@@ -58,6 +58,8 @@ def main(work: Path) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        sys.exit(print(__doc__) or 0)
     if len(sys.argv) > 2:
         sys.exit(__doc__.split("Usage: ")[1].strip())
     main(Path(sys.argv[1]) if len(sys.argv) == 2 else Path.home() / ".cache/genomic-ulmfit/results")

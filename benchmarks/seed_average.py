@@ -45,4 +45,6 @@ def main(specs: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        sys.exit(print(__doc__) or 0)
     main(sys.argv[1:])

@@ -37,6 +37,8 @@ def main(cv_dir: str) -> None:
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        sys.exit(print(__doc__) or 0)
     if len(sys.argv) != 2:
         sys.exit(__doc__.split("Usage: ")[1].strip())
     main(sys.argv[1])
