@@ -1,15 +1,12 @@
 """Do Cohn human's liver enhancers carry liver transcription-factor motifs, beyond composition?
 
-For each JASPAR liver motif of :mod:`genomic_ulmfit.data.motifs` (HNF4A, CEBPA, FOXA2, HNF1A,
-ONECUT1, NR2F2, PPARA::RXRA, TEAD1) the share of positives and negatives with at least one hit
-(relative score >= 0.85, either strand, log-odds against the negatives' base composition so GC
-alone does not make hits), the odds ratio, Fisher's exact p, and the Mantel-Haenszel odds ratio
-over GC-content deciles (positives are GC-richer, which by itself makes AT-rich motifs rarer in
-them). Then, over the `cohn_cv` folds (5-fold CV, near-duplicates kept in one fold), the AUROC of
-a logistic regression on GC content alone, on the eight motif counts alone, and on both: what the
-motifs add to composition. Last, when `WORK/cohn_cv_ulmfit/oof_scores.tsv` exists, whether each
-CV model's out-of-fold score follows the motifs beyond GC: the GC-decile Mantel-Haenszel odds
-ratio of "a hit" against "score in the model's top half".
+:func:`genomic_ulmfit.evaluation.motifs.motif_table` (the `genomic-ulmfit motifs` command) for the
+eight JASPAR liver motifs on all 5,229 Cohn human sequences: hit rates in positives and
+negatives, odds ratios raw and over GC-content deciles, and for each model of the Cohn 5-fold CV
+(`WORK/cohn_cv_ulmfit/oof_scores.tsv`, when it exists) the GC-adjusted odds ratio of a hit for a
+top-half out-of-fold score. Then, over the same folds (near-duplicates kept in one fold), the
+AUROC of a logistic regression on GC content alone, on the eight motif counts alone, and on both:
+what the motifs add to composition.
 
 Usage: .venv/bin/python benchmarks/liver_motifs.py [WORK_DIR]
 (WORK_DIR as for real_data.sh, after its `import` step; default ~/.cache/genomic-ulmfit/results)
@@ -22,28 +19,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import fisher_exact
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from genomic_ulmfit.data.dataset import load_dataset
-from genomic_ulmfit.data.motifs import MOTIF_NAMES, MOTIFS, count_hits, dna_codes
+from genomic_ulmfit.data.motifs import MOTIF_NAMES, MOTIFS
 from genomic_ulmfit.data.split import assign_folds
-
-
-def mh_odds(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) -> float:
-    """Mantel-Haenszel odds ratio of ``outcome`` (bool) for ``has`` (bool) over ``strata``."""
-    num = den = 0.0
-    for s in np.unique(strata):
-        m = strata == s
-        a = np.sum(has[m] & outcome[m])
-        b = np.sum(~has[m] & outcome[m])
-        c = np.sum(has[m] & ~outcome[m])
-        d = np.sum(~has[m] & ~outcome[m])
-        num += a * d / m.sum()
-        den += b * c / m.sum()
-    return num / den if den else float("nan")
+from genomic_ulmfit.evaluation.motifs import hit_counts, motif_table
 
 
 def cv_auroc(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
@@ -60,42 +43,23 @@ def cv_auroc(x: np.ndarray, y: np.ndarray, folds: np.ndarray) -> float:
 def main(work: Path) -> None:
     cohn = load_dataset(work / "cohn_human.parquet")
     df = assign_folds(cohn.drop(columns=["split", "fold"], errors="ignore"), k=5, seed=0, near_k=31)
-    y = df["label"].to_numpy()
-    codes = dna_codes(df["sequence"].str.upper().tolist())
-    neg = codes[y == 0]
-    background = [float((neg == b).mean()) for b in range(4)]
-    background = [b / sum(background) for b in background]
-    print("background (negatives) A C G T:", " ".join(f"{b:.3f}" for b in background))
-    hits = np.stack([count_hits(codes, MOTIFS[m], background=background) for m in MOTIF_NAMES], axis=1)
-    seqs = df["sequence"].str.upper()
-    gc = ((seqs.str.count("G") + seqs.str.count("C")) / seqs.str.len()).to_numpy()
-    deciles = np.searchsorted(np.quantile(gc, np.linspace(0.1, 0.9, 9)), gc)
-    rows = []
-    for j, name in enumerate(MOTIF_NAMES):
-        has = hits[:, j] > 0
-        table = [[int((has & (y == 1)).sum()), int((~has & (y == 1)).sum())],
-                 [int((has & (y == 0)).sum()), int((~has & (y == 0)).sum())]]
-        odds, p = fisher_exact(table)
-        rows.append({"motif": name, "jaspar": MOTIFS[name].jaspar_id, "pos_with_hit": has[y == 1].mean(),
-                     "neg_with_hit": has[y == 0].mean(), "odds_ratio": odds, "fisher_p": p,
-                     "gc_adjusted_or": mh_odds(has, y == 1, deciles), "auroc_hits": roc_auc_score(y, hits[:, j])})
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    gc = gc[:, None]
+    seqs, y = df["sequence"].str.upper().tolist(), df["label"].to_numpy()
+    table = motif_table(seqs, y)
+    oof_path = work / "cohn_cv_ulmfit" / "oof_scores.tsv"
+    if oof_path.is_file():
+        oof = pd.read_csv(oof_path, sep="\t")
+        for model, g in oof.groupby("model", sort=False):
+            scores = g.set_index("id")["score"].reindex(df["id"]).to_numpy()
+            table[f"{model}_score_or"] = motif_table(seqs, y, scores)["score_gc_adjusted_or"]
+    print(table.to_string(index=False))
+    neg = "".join(s for s, lab in zip(seqs, y) if lab == 0)
+    bg = np.array([neg.count(b) for b in "ACGT"], dtype=float) + 1
+    hits = np.stack([hit_counts(seqs, MOTIFS[m], background=bg / bg.sum()) for m in MOTIF_NAMES], axis=1)
+    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in seqs])[:, None]
     folds = df["fold"].to_numpy()
     print(f"5-fold CV AUROC, logistic regression on: GC {cv_auroc(gc, y, folds):.4f} | "
           f"8 motif counts {cv_auroc(hits.astype(float), y, folds):.4f} | "
           f"GC + motif counts {cv_auroc(np.hstack([gc, hits]), y, folds):.4f}")
-    oof_path = work / "cohn_cv_ulmfit" / "oof_scores.tsv"
-    if oof_path.is_file():
-        oof = pd.read_csv(oof_path, sep="\t")
-        row_of = pd.Series(np.arange(len(df)), index=df["id"].to_numpy())
-        out = {}
-        for model, g in oof.groupby("model", sort=False):
-            r = row_of.loc[g["id"]].to_numpy()
-            top = (g["score"] >= g["score"].median()).to_numpy()
-            out[model] = [mh_odds(hits[r, j] > 0, top, deciles[r]) for j in range(len(MOTIF_NAMES))]
-        print("GC-adjusted odds ratio of a motif hit for a top-half out-of-fold score:")
-        print(pd.DataFrame(out, index=list(MOTIF_NAMES)).round(2).to_string())
 
 
 if __name__ == "__main__":

@@ -128,6 +128,18 @@ def test_ulmfit_pipeline_through_the_cli(capsys, data, tmp_path):
     assert_one_line_error(code, err, "short.fa: prediction data: sequence 2 has 3 bp; this model needs at least 4")
 
 
+def test_motifs_command(capsys, data, kmer_run, tmp_path):
+    code, out, err = run(capsys, "motifs", data["dataset"], "--split", "test", "--run", kmer_run,
+                         "--out", tmp_path / "m.tsv.gz")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "m.tsv.gz", sep="\t")
+    assert table["motif"].tolist()[:2] == ["HNF4A", "CEBPA"] and "score_gc_adjusted_or" in table.columns
+    assert f"8 motifs on {len(data['test']):,} sequences" in out
+    (tmp_path / "bad.jaspar").write_text(">M1 x\nA [1 2]\n")
+    code, _, err = run(capsys, "motifs", data["dataset"], "--jaspar", tmp_path / "bad.jaspar", "--out", tmp_path / "b.tsv")
+    assert_one_line_error(code, err, "bad.jaspar: line 1: motif 'x' needs four rows")
+
+
 def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     df = data["df"]
     df[df["split"] != "test"][["sequence", "label"]].to_csv(tmp_path / "train.tsv", sep="\t", index=False)
@@ -337,7 +349,7 @@ COMMANDS = list(_command_paths(typer.main.get_command(app)))
 
 def test_every_model_command_is_registered():
     expected = {("lm", "pretrain"), ("lm", "finetune"), ("train",), ("predict",), ("scan",), ("evaluate",),
-                ("lr-find",), ("benchmark",), ("cross-species",), ("demo",), ("cv",), ("holdout",)}
+                ("lr-find",), ("benchmark",), ("cross-species",), ("demo",), ("cv",), ("holdout",), ("motifs",)}
     assert expected <= set(COMMANDS)
 
 

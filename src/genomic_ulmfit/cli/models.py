@@ -319,6 +319,42 @@ def evaluate(
     _console().print(f"[green]metrics → {out / 'metrics.json'}, {out / 'metrics.md'}[/]")
 
 
+@app.command("motifs")
+def motifs(
+    dataset: Path = typer.Argument(..., help="Labelled data: dataset .parquet, TSV/CSV (sequence,label) or FASTA+label."),
+    out: Path = typer.Option(..., "--out", "-o", help="Motif table (TSV; gzipped if it ends in .gz)."),
+    run: Path | None = typer.Option(None, "--run", help="Also test whether this run's scores follow each motif."),
+    split: str = typer.Option("all", "--split", help="Rows to use: train, valid, test or all (a split dataset)."),
+    jaspar: Path | None = typer.Option(None, "--jaspar", help="Motifs in JASPAR format (default: 8 liver factors)."),
+    threshold: float = typer.Option(0.85, "--threshold", help="Relative PWM score of a hit (0-1]."),
+) -> None:
+    """Motif interpretation: hit rates of TF motifs in positives vs negatives, odds ratios raw and
+    adjusted for GC content, and (with --run) whether a model's scores follow each motif beyond GC.
+
+    Example: genomic-ulmfit motifs data.parquet --split test --run run/ --out motifs.tsv
+    """
+    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.evaluation.evaluate import select_split
+    from genomic_ulmfit.evaluation.motifs import motif_table, read_jaspar
+    from genomic_ulmfit.utils import write_text_atomic
+
+    check_out_file(out)
+    found = read_jaspar(jaspar) if jaspar is not None else None
+    df = select_split(read_table_or_dataset(dataset), split)
+    scores = None
+    if run is not None:
+        from genomic_ulmfit.models.base import load_model
+
+        scores = load_model(run).predict_proba(df["sequence"].tolist())
+        if split == "all":
+            _warn_if_trained_on([run], dataset)
+    table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold)
+    write_text_atomic(out, table.to_csv(sep="\t", index=False))
+    c = _console()
+    c.print(table.to_string(index=False), markup=False)
+    c.print(f"[green]{len(table)} motifs on {len(df):,} sequences → {out}[/]")
+
+
 @app.command("lr-find")
 def lr_find(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits."),
