@@ -3,8 +3,8 @@
 :func:`genomic_ulmfit.evaluation.motifs.motif_table` (the `genomic-ulmfit motifs` command) for the
 eight JASPAR liver motifs on all 5,229 Cohn human sequences: hit rates in positives and
 negatives, odds ratios raw and over GC-content deciles, and for each model of the Cohn 5-fold CV
-(`WORK/cohn_cv_ulmfit/oof_scores.tsv`, when it exists) the GC-adjusted odds ratio of a hit for a
-top-half out-of-fold score. Then, over the same folds (near-duplicates kept in one fold), the
+(`WORK/cohn_cv_ulmfit/oof_scores.tsv`, when it exists) the odds ratio of a hit for an out-of-fold
+score above the class median, within class × GC decile. Then, over the same folds (near-duplicates kept in one fold), the
 AUROC of a logistic regression on GC content alone, on the eight motif counts alone, and on both:
 what the motifs add to composition.
 
@@ -50,7 +50,9 @@ def main(work: Path) -> None:
         oof = pd.read_csv(oof_path, sep="\t")
         for model, g in oof.groupby("model", sort=False):
             scores = g.set_index("id")["score"].reindex(df["id"]).to_numpy()
-            table[f"{model}_score_or"] = motif_table(seqs, y, scores)["score_gc_adjusted_or"]
+            by_score = motif_table(seqs, y, scores)
+            table[f"{model}_score_or"] = by_score["score_or"]
+            table[f"{model}_score_p"] = by_score["score_p"]
     print(table.to_string(index=False))
     neg = "".join(s for s, lab in zip(seqs, y) if lab == 0)
     bg = np.array([neg.count(b) for b in "ACGT"], dtype=float) + 1

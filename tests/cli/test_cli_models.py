@@ -133,7 +133,7 @@ def test_motifs_command(capsys, data, kmer_run, tmp_path):
                          "--out", tmp_path / "m.tsv.gz")
     assert code == 0, err
     table = pd.read_csv(tmp_path / "m.tsv.gz", sep="\t")
-    assert table["motif"].tolist()[:2] == ["HNF4A", "CEBPA"] and "score_gc_adjusted_or" in table.columns
+    assert table["motif"].tolist()[:2] == ["HNF4A", "CEBPA"] and "score_or" in table.columns
     assert f"8 motifs on {len(data['test']):,} sequences" in out
     (tmp_path / "bad.jaspar").write_text(">M1 x\nA [1 2]\n")
     code, _, err = run(capsys, "motifs", data["dataset"], "--jaspar", tmp_path / "bad.jaspar", "--out", tmp_path / "b.tsv")

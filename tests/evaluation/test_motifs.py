@@ -7,9 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genomic_ulmfit.data.motifs import MOTIFS, count_hits, dna_codes
+from genomic_ulmfit.data.motifs import MOTIFS
 from genomic_ulmfit.errors import InputError
-from genomic_ulmfit.evaluation.motifs import hit_counts, mantel_haenszel_or, motif_table, read_jaspar
+from genomic_ulmfit.evaluation.motifs import (
+    hit_counts,
+    mantel_haenszel,
+    mantel_haenszel_or,
+    motif_table,
+    read_jaspar,
+)
 
 
 def jaspar_text(motifs) -> str:
@@ -25,14 +31,23 @@ def test_read_jaspar_round_trips_the_shipped_motifs(tmp_path):
     assert all(back[n].counts == MOTIFS[n].counts and back[n].jaspar_id == MOTIFS[n].jaspar_id for n in MOTIFS)
     (tmp_path / "bare.pfm").write_text(">X1 X\n1 2\n3 4\n5 6\n7 0\n")  # the .pfm flavour: bare rows
     assert read_jaspar(tmp_path / "bare.pfm")["X"].counts == ((1, 2), (3, 4), (5, 6), (7, 0))
+    import gzip
+
+    hnf4a = MOTIFS["HNF4A"]
+    older = type(hnf4a)("HNF4A", "MA0114.3", hnf4a.counts)
+    (tmp_path / "two.jaspar.gz").write_bytes(gzip.compress(jaspar_text([older, hnf4a]).encode()))
+    assert list(read_jaspar(tmp_path / "two.jaspar.gz")) == ["HNF4A/MA0114.3", "HNF4A/MA0114.4"]  # both kept
 
 
 @pytest.mark.parametrize("text, match", [
-    (">M1 a\nA [1 2]\nC [1 2]\nG [1]\nT [1 2]\n", "line 1: motif 'a' needs four rows"),
+    (">M1 a\nA [1 2]\nC [1 2]\nG [1]\nT [1 2]\n", "line 4: 1 counts, the motif's A row has 2"),
+    (">M1 a\nA [1 2]\nC [1 2]\nG [1 2]\n", "line 1: motif 'a' needs four rows"),
+    (">M1 a\nA [1 0]\nC [1 0]\nG [1 0]\nT [1 0]\n", "column without counts"),
+    (">M1 a\nA [1 nan]\nC [1 2]\nG [1 2]\nT [1 2]\n", "line 2: counts must be finite"),
     (">M1 a\nA [1 2]\nG [1 2]\n", "line 3: row 'G' out of order"),
     (">M1 a\nA [1 x]\n", r"line 2: 'A \[1 x\]' is not a row of counts"),
     ("A [1 2]\n", "line 1: counts before any"),
-    (">M1 a\nA [1 -2]\nC [1 2]\nG [1 2]\nT [1 2]\n", "line 2: counts must be >= 0"),
+    (">M1 a\nA [1 -2]\nC [1 2]\nG [1 2]\nT [1 2]\n", "line 2: counts must be finite and >= 0"),
     ("\n\n", "no motifs found"),
 ])
 def test_read_jaspar_bad_input_names_the_line(tmp_path, text, match):
@@ -41,16 +56,38 @@ def test_read_jaspar_bad_input_names_the_line(tmp_path, text, match):
         read_jaspar(tmp_path / "m.jaspar")
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.lists(st.text(alphabet="ACGTN", min_size=0, max_size=60), min_size=1, max_size=12))
-def test_hit_counts_on_mixed_lengths_equal_each_sequence_alone(seqs):
-    motif = MOTIFS["HNF4A"]
-    got = hit_counts(seqs, motif, threshold=0.7, chunk=5)
-    alone = [int(count_hits(dna_codes([s]), motif, threshold=0.7)[0]) if s else 0 for s in seqs]
-    assert got.tolist() == alone
+def brute_force_hits(seq: str, motif, threshold: float) -> int:
+    """Hits by scoring every offset inside ``seq`` on both strands, one window at a time."""
+    from genomic_ulmfit.data.sequences import revcomp
+
+    lo = motif.log_odds()
+    cut = lo.min(axis=1).sum() + threshold * (lo.max(axis=1).sum() - lo.min(axis=1).sum()) - 1e-9
+    col = {b: i for i, b in enumerate("ACGT")}
+
+    def score(w):
+        return sum(lo[j, col[b]] if b in col else lo[j].min() for j, b in enumerate(w))
+
+    m = motif.length
+    return sum(max(score(seq[i : i + m]), score(revcomp(seq[i : i + m]))) >= cut for i in range(len(seq) - m + 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="ACGTN", min_size=0, max_size=40), min_size=1, max_size=10),
+       st.sampled_from(["HNF4A", "FOXA2", "ONECUT1"]), st.sampled_from([0.6, 0.75, 0.85]))
+def test_hit_counts_on_mixed_lengths_equal_a_brute_force_scan_of_each_sequence(seqs, name, threshold):
+    got = hit_counts(seqs, MOTIFS[name], threshold=threshold, chunk=4)
+    assert got.tolist() == [brute_force_hits(s, MOTIFS[name], threshold) for s in seqs]
+
+
+def test_a_site_cut_short_by_the_sequence_end_is_no_hit_whatever_its_neighbours():
+    s = "GCGCGCGCGC" + "TCCAAAGTCCAA"  # the HNF4A consensus without its last base
+    assert hit_counts([s], MOTIFS["HNF4A"]).tolist() == hit_counts([s, "GCGC" * 20], MOTIFS["HNF4A"])[:1].tolist()
+    best = "".join("ACGT"[i] for i in MOTIFS["FOXA2"].probs().argmax(axis=1))
+    assert hit_counts([best], MOTIFS["FOXA2"], threshold=1.0).tolist() == [1]  # the best site at threshold 1
 
 
 def test_mantel_haenszel_reduces_to_the_odds_ratio_in_one_stratum_and_removes_confounding():
+    # values checked against statsmodels' StratifiedTable (odds ratio, Robins-Breslow-Greenland CI, CMH p)
     has = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0], bool)
     out = np.array([1, 1, 0, 1, 0, 0, 0, 0, 1, 0], bool)
     a, b, c, d = 2, 2, 2, 4
@@ -64,6 +101,10 @@ def test_mantel_haenszel_reduces_to_the_odds_ratio_in_one_stratum_and_removes_co
     strata = np.repeat([0, 1], 16)
     assert mantel_haenszel_or(rows[:, 0], rows[:, 1], np.zeros(32)) == pytest.approx(10 * 10 / (6 * 6))
     assert mantel_haenszel_or(rows[:, 0], rows[:, 1], strata) == pytest.approx(1.0)
+    mh = mantel_haenszel(rows[:, 0], rows[:, 1], strata)
+    assert mh["lo"] < 1 < mh["hi"] and mh["p"] == pytest.approx(1.0)
+    only = mantel_haenszel(np.array([1, 1, 0, 0], bool), np.array([1, 1, 0, 0], bool), np.zeros(4))
+    assert only["or"] == float("inf")
 
 
 def test_motif_table_finds_a_planted_motif_beyond_gc_and_a_model_that_follows_it():
@@ -79,7 +120,11 @@ def test_motif_table_finds_a_planted_motif_beyond_gc_and_a_model_that_follows_it
     table = motif_table(seqs, y, follows).set_index("motif")
     hnf4a = table.loc["HNF4A"]
     assert hnf4a["positives_with_hit"] > 0.5 > hnf4a["negatives_with_hit"]
-    assert hnf4a["gc_adjusted_or"] > 5 and hnf4a["fisher_p"] < 1e-10 and hnf4a["score_gc_adjusted_or"] > 5
+    assert hnf4a["gc_adjusted_or"] > 5 and hnf4a["fisher_p"] < 1e-10 and hnf4a["gc_adjusted_p"] < 1e-10
+    assert hnf4a["gc_adjusted_lo"] > 1 and hnf4a["score_or"] > 5 and hnf4a["score_p"] < 1e-10
     assert 0.5 < table.loc["TEAD1", "gc_adjusted_or"] < 2  # nothing planted: no association
+    # A perfect model that never looked at the motif (scores = label + noise) does not "follow" it.
+    oracle = motif_table(seqs, y, y + rng.normal(0, 0.01, len(y))).set_index("motif")
+    assert 0.5 < oracle.loc["HNF4A", "score_or"] < 2 and oracle.loc["HNF4A", "score_p"] > 0.01
     with pytest.raises(InputError, match="599 scores for 600 sequences"):
         motif_table(seqs, y, follows[:-1])

@@ -321,24 +321,27 @@ def evaluate(
 
 @app.command("motifs")
 def motifs(
-    dataset: Path = typer.Argument(..., help="Labelled data: dataset .parquet, TSV/CSV (sequence,label) or FASTA+label."),
+    dataset: Path = typer.Argument(..., help="Labelled data: a dataset .parquet or a TSV/CSV with sequence,label."),
     out: Path = typer.Option(..., "--out", "-o", help="Motif table (TSV; gzipped if it ends in .gz)."),
     run: Path | None = typer.Option(None, "--run", help="Also test whether this run's scores follow each motif."),
     split: str = typer.Option("all", "--split", help="Rows to use: train, valid, test or all (a split dataset)."),
-    jaspar: Path | None = typer.Option(None, "--jaspar", help="Motifs in JASPAR format (default: 8 liver factors)."),
+    jaspar: Path | None = typer.Option(None, "--jaspar", help="Motifs in JASPAR format, gzip ok (default: 8 liver "
+                                       "factors)."),
     threshold: float = typer.Option(0.85, "--threshold", help="Relative PWM score of a hit (0-1]."),
 ) -> None:
     """Motif interpretation: hit rates of TF motifs in positives vs negatives, odds ratios raw and
-    adjusted for GC content, and (with --run) whether a model's scores follow each motif beyond GC.
+    adjusted for GC content (95% CI, p), and with --run whether the model scores sequences with a
+    motif higher than others of the same class and GC content (score_or, score_p).
 
     Example: genomic-ulmfit motifs data.parquet --split test --run run/ --out motifs.tsv
     """
     from genomic_ulmfit.data.dataset import read_table_or_dataset
     from genomic_ulmfit.evaluation.evaluate import select_split
-    from genomic_ulmfit.evaluation.motifs import motif_table, read_jaspar
+    from genomic_ulmfit.evaluation.motifs import check_threshold, motif_table, read_jaspar
     from genomic_ulmfit.utils import write_text_atomic
 
     check_out_file(out)
+    check_threshold(threshold)
     found = read_jaspar(jaspar) if jaspar is not None else None
     df = select_split(read_table_or_dataset(dataset), split)
     scores = None

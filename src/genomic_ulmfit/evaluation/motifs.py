@@ -7,13 +7,17 @@ does not make hits) and reports, per motif:
 
 * the share of positives and of negatives with at least one hit, their odds ratio and Fisher's
   exact p;
-* the Mantel-Haenszel odds ratio over GC-content deciles: enhancers are often GC-richer than their
-  background, which by itself makes AT-rich sites rarer in them;
-* given a model's scores, the GC-adjusted odds ratio of a hit for a score in the top half: whether
-  the model's ranking follows the motif beyond what GC content explains.
+* the Mantel-Haenszel odds ratio over GC-content deciles, its 95% CI (Robins-Breslow-Greenland)
+  and the Cochran-Mantel-Haenszel p: enhancers are often GC-richer than their background, which by
+  itself makes AT-rich sites rarer in them;
+* given a model's scores, the Mantel-Haenszel odds ratio of a hit for a score above the median
+  within each class × GC decile: whether the model ranks sequences with the motif higher than
+  other sequences *of the same class and GC content*. (Without the class strata any accurate
+  model, even one that never looked at the motif, would inherit the motif's association with
+  the label.)
 
-On Cohn human this finds HNF4A, HNF1A, FOXA2 and the PPAR/RXR DR1 enriched in liver enhancers once
-GC is accounted for, and every model following HNF4A and FOXA2 (benchmarks/RESULTS.md).
+On Cohn human this finds HNF4A, HNF1A and FOXA2 enriched in liver enhancers once GC is accounted
+for (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -24,33 +28,46 @@ from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.data.motifs import MOTIFS, Motif, count_hits, dna_codes
+from genomic_ulmfit.data.motifs import MOTIFS, Motif, dna_codes, scan_scores
 from genomic_ulmfit.errors import InputError
 
 ROWS = "ACGT"
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
 
 
 def read_jaspar(path: str | os.PathLike) -> dict[str, Motif]:
-    """Motifs of a JASPAR-format file (``>ID NAME`` then rows ``A [ counts ]`` … ``T [ … ]``).
+    """Motifs of a JASPAR-format file (``>ID NAME`` then rows ``A [ counts ]`` … ``T [ … ]``; gzip ok).
 
     The brackets and the base letters are optional (JASPAR's ``.pfm`` flavour has four bare rows).
-    Returns {name: Motif} in file order; a bad line is a one-line InputError naming it.
+    Returns {name: Motif} in file order; a name given twice (two versions of one factor) is kept
+    as ``NAME/ID`` for each. A bad line is a one-line InputError naming it.
     """
+    import gzip
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: motif file not found")
-    motifs: dict[str, Motif] = {}
+    try:
+        raw = path.read_bytes()
+        text_all = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JASPAR text file ({exc.__class__.__name__})") from None
+    found: list[Motif] = []
     header, rows, header_line = None, [], 0
 
     def finish() -> None:
         if header is None:
             return
-        if len(rows) != 4 or len({len(r) for r in rows}) != 1 or not rows[0]:
-            raise InputError(f"{path}: line {header_line}: motif {header[1]!r} needs four rows (A, C, G, T) of "
-                             "equal length")
-        motifs[header[1]] = Motif(header[1], header[0], tuple(tuple(r) for r in rows))
+        if len(rows) != 4 or not rows[0][1]:
+            raise InputError(f"{path}: line {header_line}: motif {header[1]!r} needs four rows (A, C, G, T)")
+        for line_no, row in rows[1:]:
+            if len(row) != len(rows[0][1]):
+                raise InputError(f"{path}: line {line_no}: {len(row)} counts, the motif's A row has {len(rows[0][1])}")
+        if any(sum(col) <= 0 for col in zip(*(r for _, r in rows))):
+            raise InputError(f"{path}: line {header_line}: motif {header[1]!r} has a column without counts")
+        found.append(Motif(header[1], header[0], tuple(tuple(r) for _, r in rows)))
 
-    for i, line in enumerate(path.read_text().splitlines(), start=1):
+    for i, line in enumerate(text_all.splitlines(), start=1):
         text = line.strip()
         if not text:
             continue
@@ -72,55 +89,99 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, Motif]:
             counts = [float(x) for x in fields]
         except ValueError:
             raise InputError(f"{path}: line {i}: {text[:40]!r} is not a row of counts") from None
-        if any(c < 0 for c in counts) or len(rows) == 4:
-            raise InputError(f"{path}: line {i}: counts must be >= 0, four rows per motif")
-        rows.append(counts)
+        if not all(np.isfinite(c) and c >= 0 for c in counts) or len(rows) == 4:
+            raise InputError(f"{path}: line {i}: counts must be finite and >= 0, four rows per motif")
+        rows.append((i, counts))
     finish()
-    if not motifs:
+    if not found:
         raise InputError(f"{path}: no motifs found; expected JASPAR format ('>ID NAME' and four count rows)")
-    return motifs
+    names = [m.name for m in found]
+    return {(m.name if names.count(m.name) == 1 else f"{m.name}/{m.jaspar_id}"): m for m in found}
 
 
 def hit_counts(sequences: Sequence[str], motif: Motif, *, background: Sequence[float] = (0.25,) * 4,
                threshold: float = 0.85, chunk: int = 512) -> np.ndarray:
     """Hits of ``motif`` per sequence (both strands), shape (n,); sequences may differ in length.
 
-    Rows are padded with N (which never scores a hit) in chunks of ``chunk`` sequences of
-    similar length, so memory stays bounded on long elements.
+    A hit is an offset whose log-odds score reaches ``threshold`` of the way from the motif's
+    minimum to its maximum score (as :func:`~genomic_ulmfit.data.motifs.count_hits`; a tolerance
+    of 1e-9 lets ``threshold=1`` find the best site). Sequences are scanned in chunks of
+    ``chunk`` of similar length, padded with N; offsets that reach into the padding are not
+    counted, so a sequence's hits do not depend on the others.
     """
     seqs = list(sequences)
     out = np.zeros(len(seqs), dtype=np.int64)
+    lo = motif.log_odds(background)
+    cut = lo.min(axis=1).sum() + threshold * (lo.max(axis=1).sum() - lo.min(axis=1).sum()) - 1e-9
     order = np.argsort([len(s) for s in seqs], kind="stable")
     for start in range(0, len(seqs), chunk):
         idx = order[start : start + chunk]
         width = max(len(seqs[i]) for i in idx)
-        codes = dna_codes([seqs[i].ljust(width, "N") for i in idx])
-        out[idx] = count_hits(codes, motif, threshold=threshold, background=background)
+        scores = scan_scores(dna_codes([seqs[i].ljust(width, "N") for i in idx]), motif, background=background)
+        last = np.array([len(seqs[i]) for i in idx]) - motif.length  # the last offset inside each sequence
+        inside = np.arange(scores.shape[1])[None, :] <= last[:, None]
+        out[idx] = ((scores >= cut) & inside).sum(axis=1)
     return out
 
 
+def mantel_haenszel(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) -> dict[str, float]:
+    """Mantel-Haenszel odds ratio of ``outcome`` for ``has`` (both bool, shape (n,)) over ``strata``.
+
+    Returns ``or``, its 95% CI ``lo``/``hi`` (Robins-Breslow-Greenland variance of log OR) and
+    ``p``, the Cochran-Mantel-Haenszel test of OR = 1 (no continuity correction). Strata with
+    one row carry no information and are skipped; OR is inf when only ``has`` rows have the
+    outcome and NaN when no stratum informs it.
+    """
+    from scipy.stats import chi2
+
+    r = s = pr = ps_qr = qs = dev = var = 0.0
+    for k in np.unique(strata):
+        m = strata == k
+        n = m.sum()
+        if n < 2:
+            continue
+        a, b = float(np.sum(has[m] & outcome[m])), float(np.sum(~has[m] & outcome[m]))
+        c, d = float(np.sum(has[m] & ~outcome[m])), float(np.sum(~has[m] & ~outcome[m]))
+        p_, q_ = (a + d) / n, (b + c) / n
+        r_, s_ = a * d / n, b * c / n
+        r, s = r + r_, s + s_
+        pr, ps_qr, qs = pr + p_ * r_, ps_qr + p_ * s_ + q_ * r_, qs + q_ * s_
+        dev += a - (a + b) * (a + c) / n
+        var += (a + b) * (c + d) * (a + c) * (b + d) / (n * n * (n - 1))
+    if s == 0:
+        return {"or": float("inf") if r > 0 else float("nan"), "lo": float("nan"), "hi": float("nan"),
+                "p": float(chi2.sf(dev * dev / var, 1)) if var > 0 else float("nan")}
+    odds = r / s
+    if r == 0:
+        return {"or": 0.0, "lo": float("nan"), "hi": float("nan"), "p": float(chi2.sf(dev * dev / var, 1))}
+    se = np.sqrt(pr / (2 * r * r) + ps_qr / (2 * r * s) + qs / (2 * s * s))
+    return {"or": float(odds), "lo": float(np.exp(np.log(odds) - Z95 * se)),
+            "hi": float(np.exp(np.log(odds) + Z95 * se)), "p": float(chi2.sf(dev * dev / var, 1)) if var > 0 else 1.0}
+
+
 def mantel_haenszel_or(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) -> float:
-    """Mantel-Haenszel odds ratio of ``outcome`` for ``has`` (both bool, shape (n,)) over ``strata``."""
-    num = den = 0.0
-    for s in np.unique(strata):
-        m = strata == s
-        a, b = np.sum(has[m] & outcome[m]), np.sum(~has[m] & outcome[m])
-        c, d = np.sum(has[m] & ~outcome[m]), np.sum(~has[m] & ~outcome[m])
-        num += a * d / m.sum()
-        den += b * c / m.sum()
-    return float(num / den) if den else float("nan")
+    """The Mantel-Haenszel odds ratio alone (see :func:`mantel_haenszel`)."""
+    return mantel_haenszel(has, outcome, strata)["or"]
 
 
 def gc_deciles(sequences: Sequence[str]) -> np.ndarray:
     """GC-content decile (0-9) of each sequence (GC over A/C/G/T bases), shape (n,)."""
-    gc = np.array([(s.count("G") + s.count("C")) / max(1, len(s) - s.count("N")) for s in sequences])
+    up = [s.upper() for s in sequences]
+    gc = np.array([(s.count("G") + s.count("C")) / max(1, len(s) - s.count("N")) for s in up])
     return np.searchsorted(np.quantile(gc, np.linspace(0.1, 0.9, 9)), gc)
+
+
+def check_threshold(threshold: float) -> None:
+    """A relative PWM score cut-off must lie in (0, 1]."""
+    if not 0 < threshold <= 1:
+        raise InputError(f"motif threshold {threshold} is not a relative score; give a value in (0, 1], e.g. 0.85")
 
 
 def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequence[float] | None = None, *,
                 motifs: Mapping[str, Motif] | None = None, threshold: float = 0.85):
-    """Per motif: hit rates in positives and negatives, odds ratios raw and GC-adjusted (see the
-    module docstring), and with ``scores`` the GC-adjusted odds ratio of a hit for a top-half score.
+    """Per motif: hit rates in positives and negatives, odds ratios raw and GC-adjusted with CI and p
+    (see the module docstring), and with ``scores`` the odds ratio of a hit for a score above its
+    class's median within class × GC decile (``score_or``, ``score_p``).
 
     Returns a DataFrame (one row per motif, in ``motifs`` order; default the liver motifs).
     """
@@ -131,8 +192,7 @@ def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequenc
 
     seqs = [s.upper() for s in check_sequences(sequences, "motif")]
     y = check_binary_labels(seqs, labels, "motif") == 1
-    if not 0 < threshold <= 1:
-        raise InputError(f"motif threshold {threshold} is not a relative score; give a value in (0, 1], e.g. 0.85")
+    check_threshold(threshold)
     neg = "".join(s for s, pos in zip(seqs, y) if not pos)
     counts = np.array([neg.count(b) for b in ROWS], dtype=np.float64) + 1.0
     background = counts / counts.sum()
@@ -142,16 +202,22 @@ def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequenc
         s = np.asarray(scores, dtype=np.float64)
         if s.shape != y.shape or not np.isfinite(s).all():
             raise InputError(f"motif: {s.size} scores for {y.size} sequences (or a score is not finite)")
-        top = s >= np.median(s)
+        top = np.zeros(len(s), bool)
+        for cls in (False, True):  # above the median of its own class
+            top[y == cls] = s[y == cls] > np.median(s[y == cls])
     rows = []
     for name, motif in (motifs or MOTIFS).items():
         has = hit_counts(seqs, motif, background=background, threshold=threshold) > 0
         table = [[int((has & y).sum()), int((~has & y).sum())], [int((has & ~y).sum()), int((~has & ~y).sum())]]
         odds, p = fisher_exact(table)
+        adj = mantel_haenszel(has, y, strata)
         row = {"motif": name, "id": motif.jaspar_id, "positives_with_hit": round(float(has[y].mean()), 4),
                "negatives_with_hit": round(float(has[~y].mean()), 4), "odds_ratio": round(float(odds), 3),
-               "fisher_p": float(f"{p:.3g}"), "gc_adjusted_or": round(mantel_haenszel_or(has, y, strata), 3)}
+               "fisher_p": float(f"{p:.3g}"), "gc_adjusted_or": round(adj["or"], 3),
+               "gc_adjusted_lo": round(adj["lo"], 3), "gc_adjusted_hi": round(adj["hi"], 3),
+               "gc_adjusted_p": float(f"{adj['p']:.3g}")}
         if top is not None:
-            row["score_gc_adjusted_or"] = round(mantel_haenszel_or(has, top, strata), 3)
+            by_score = mantel_haenszel(has, top, strata * 2 + y)  # within class × GC decile
+            row.update(score_or=round(by_score["or"], 3), score_p=float(f"{by_score['p']:.3g}"))
         rows.append(row)
     return pd.DataFrame(rows)
