@@ -104,7 +104,9 @@ def test_mantel_haenszel_reduces_to_the_odds_ratio_in_one_stratum_and_removes_co
     mh = mantel_haenszel(rows[:, 0], rows[:, 1], strata)
     assert mh["lo"] < 1 < mh["hi"] and mh["p"] == pytest.approx(1.0)
     only = mantel_haenszel(np.array([1, 1, 0, 0], bool), np.array([1, 1, 0, 0], bool), np.zeros(4))
-    assert only["or"] == float("inf")
+    assert only["or"] == float("inf") and np.isnan(only["lo"])
+    never = mantel_haenszel(np.ones(4, bool), np.array([1, 1, 0, 0], bool), np.zeros(4))  # everyone has it
+    assert np.isnan(never["or"]) and np.isnan(never["p"])
 
 
 def test_motif_table_finds_a_planted_motif_beyond_gc_and_a_model_that_follows_it():

@@ -129,8 +129,8 @@ def mantel_haenszel(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) ->
 
     Returns ``or``, its 95% CI ``lo``/``hi`` (Robins-Breslow-Greenland variance of log OR) and
     ``p``, the Cochran-Mantel-Haenszel test of OR = 1 (no continuity correction). Strata with
-    one row carry no information and are skipped; OR is inf when only ``has`` rows have the
-    outcome and NaN when no stratum informs it.
+    one row carry no information and are skipped. An OR of 0 or inf (a zero cell in every
+    stratum) has no CI; when no stratum informs it, OR and p are NaN.
     """
     from scipy.stats import chi2
 
@@ -148,15 +148,14 @@ def mantel_haenszel(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) ->
         pr, ps_qr, qs = pr + p_ * r_, ps_qr + p_ * s_ + q_ * r_, qs + q_ * s_
         dev += a - (a + b) * (a + c) / n
         var += (a + b) * (c + d) * (a + c) * (b + d) / (n * n * (n - 1))
-    if s == 0:
-        return {"or": float("inf") if r > 0 else float("nan"), "lo": float("nan"), "hi": float("nan"),
-                "p": float(chi2.sf(dev * dev / var, 1)) if var > 0 else float("nan")}
+    p = float(chi2.sf(dev * dev / var, 1)) if var > 0 else float("nan")
+    if r == 0 or s == 0:  # no CI on the log scale
+        odds = float("nan") if r == s else (0.0 if r == 0 else float("inf"))
+        return {"or": odds, "lo": float("nan"), "hi": float("nan"), "p": p}
     odds = r / s
-    if r == 0:
-        return {"or": 0.0, "lo": float("nan"), "hi": float("nan"), "p": float(chi2.sf(dev * dev / var, 1))}
     se = np.sqrt(pr / (2 * r * r) + ps_qr / (2 * r * s) + qs / (2 * s * s))
     return {"or": float(odds), "lo": float(np.exp(np.log(odds) - Z95 * se)),
-            "hi": float(np.exp(np.log(odds) + Z95 * se)), "p": float(chi2.sf(dev * dev / var, 1)) if var > 0 else 1.0}
+            "hi": float(np.exp(np.log(odds) + Z95 * se)), "p": p}
 
 
 def mantel_haenszel_or(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) -> float:
