@@ -354,7 +354,7 @@ def motifs(
     table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold)
     write_text_atomic(out, table.to_csv(sep="\t", index=False))
     c = _console()
-    c.print(table.to_string(index=False), markup=False)
+    c.print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)
     c.print(f"[green]{len(table)} motifs on {len(df):,} sequences → {out}[/]")
 
 
