@@ -12,7 +12,6 @@ from genomic_ulmfit.errors import InputError
 from genomic_ulmfit.evaluation.motifs import (
     hit_counts,
     mantel_haenszel,
-    mantel_haenszel_or,
     motif_table,
     read_jaspar,
 )
@@ -91,7 +90,7 @@ def test_mantel_haenszel_reduces_to_the_odds_ratio_in_one_stratum_and_removes_co
     has = np.array([1, 1, 1, 0, 0, 1, 0, 0, 0, 0], bool)
     out = np.array([1, 1, 0, 1, 0, 0, 0, 0, 1, 0], bool)
     a, b, c, d = 2, 2, 2, 4
-    assert mantel_haenszel_or(has, out, np.zeros(10)) == pytest.approx(a * d / (b * c))
+    assert mantel_haenszel(has, out, np.zeros(10))["or"] == pytest.approx(a * d / (b * c))
     # Within each stratum hit and outcome are independent (OR 1); pooled they are not (the stratum drives both).
 
     def cells(a, b, c, d):  # rows with (has, outcome) = (1,1) a times, (0,1) b, (1,0) c, (0,0) d
@@ -99,8 +98,8 @@ def test_mantel_haenszel_reduces_to_the_odds_ratio_in_one_stratum_and_removes_co
 
     rows = np.array(cells(1, 3, 3, 9) + cells(9, 3, 3, 1), bool)
     strata = np.repeat([0, 1], 16)
-    assert mantel_haenszel_or(rows[:, 0], rows[:, 1], np.zeros(32)) == pytest.approx(10 * 10 / (6 * 6))
-    assert mantel_haenszel_or(rows[:, 0], rows[:, 1], strata) == pytest.approx(1.0)
+    assert mantel_haenszel(rows[:, 0], rows[:, 1], np.zeros(32))["or"] == pytest.approx(10 * 10 / (6 * 6))
+    assert mantel_haenszel(rows[:, 0], rows[:, 1], strata)["or"] == pytest.approx(1.0)
     mh = mantel_haenszel(rows[:, 0], rows[:, 1], strata)
     assert mh["lo"] < 1 < mh["hi"] and mh["p"] == pytest.approx(1.0)
     only = mantel_haenszel(np.array([1, 1, 0, 0], bool), np.array([1, 1, 0, 0], bool), np.zeros(4))

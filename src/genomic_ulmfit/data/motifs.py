@@ -220,6 +220,13 @@ def scan_scores(
     return np.maximum(s_f, s_r)
 
 
+def relative_cut(motif: Motif, threshold: float, background: Sequence[float] = (0.25, 0.25, 0.25, 0.25)) -> float:
+    """The log-odds score ``threshold`` of the way from ``motif``'s minimum to its maximum score."""
+    lo = motif.log_odds(background)
+    lo_min, lo_max = lo.min(axis=1).sum(), lo.max(axis=1).sum()
+    return float(lo_min + threshold * (lo_max - lo_min))
+
+
 def count_hits(
     sequences: Sequence[str] | np.ndarray,
     motif: Motif,
@@ -248,7 +255,5 @@ def count_hits(
     np.ndarray of int64, shape (n,).
     """
     codes = sequences if isinstance(sequences, np.ndarray) else dna_codes(list(sequences))
-    lo = motif.log_odds(background)
-    lo_min, lo_max = lo.min(axis=1).sum(), lo.max(axis=1).sum()
-    cut = lo_min + threshold * (lo_max - lo_min)
+    cut = relative_cut(motif, threshold, background)
     return (scan_scores(codes, motif, background=background) >= cut).sum(axis=1)

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.data.motifs import MOTIFS, Motif, dna_codes, scan_scores
+from genomic_ulmfit.data.motifs import MOTIFS, Motif, dna_codes, relative_cut, scan_scores
+from genomic_ulmfit.data.sequences import gc_content
 from genomic_ulmfit.errors import InputError
 
 ROWS = "ACGT"
@@ -111,8 +112,7 @@ def hit_counts(sequences: Sequence[str], motif: Motif, *, background: Sequence[f
     """
     seqs = list(sequences)
     out = np.zeros(len(seqs), dtype=np.int64)
-    lo = motif.log_odds(background)
-    cut = lo.min(axis=1).sum() + threshold * (lo.max(axis=1).sum() - lo.min(axis=1).sum()) - 1e-9
+    cut = relative_cut(motif, threshold, background) - 1e-9
     order = np.argsort([len(s) for s in seqs], kind="stable")
     for start in range(0, len(seqs), chunk):
         idx = order[start : start + chunk]
@@ -158,15 +158,9 @@ def mantel_haenszel(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) ->
             "hi": float(np.exp(np.log(odds) + Z95 * se)), "p": p}
 
 
-def mantel_haenszel_or(has: np.ndarray, outcome: np.ndarray, strata: np.ndarray) -> float:
-    """The Mantel-Haenszel odds ratio alone (see :func:`mantel_haenszel`)."""
-    return mantel_haenszel(has, outcome, strata)["or"]
-
-
 def gc_deciles(sequences: Sequence[str]) -> np.ndarray:
     """GC-content decile (0-9) of each sequence (GC over A/C/G/T bases), shape (n,)."""
-    up = [s.upper() for s in sequences]
-    gc = np.array([(s.count("G") + s.count("C")) / max(1, len(s) - s.count("N")) for s in up])
+    gc = np.nan_to_num(gc_content(list(sequences)), nan=0.0)  # all-N sequences go with the AT-richest
     return np.searchsorted(np.quantile(gc, np.linspace(0.1, 0.9, 9)), gc)
 
 
