@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import os
 import platform
@@ -44,13 +45,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+@contextlib.contextmanager
+def open_text_atomic(path: str | os.PathLike) -> Iterator[Any]:
+    """A text file handle whose contents replace ``path`` atomically on success (see :func:`atomic_path`).
+
+    A name ending in .gz is gzip-compressed, with neither a file name nor a timestamp in its header:
+    the same text gives the same bytes.
+    """
+    with atomic_path(path) as tmp:
+        if Path(path).suffix != ".gz":
+            with open(tmp, "w") as fh:
+                yield fh
+            return
+        with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, io.TextIOWrapper(gz) as fh:
+            yield fh
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically (temp file + rename), gzip-compressed when it ends in .gz."""
-    with atomic_path(path) as tmp:
-        if Path(path).suffix == ".gz":
-            tmp.write_bytes(gzip.compress(text.encode(), mtime=0))  # mtime 0: same text, same bytes
-        else:
-            tmp.write_text(text)
+    with open_text_atomic(path) as fh:
+        fh.write(text)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:

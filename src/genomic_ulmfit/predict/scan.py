@@ -110,16 +110,12 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     when not recorded), ``step`` to half the width. Returns a summary dict: records, windows
     scored, windows skipped for N, records shorter than ``width``, regions called, width, step.
     """
-    import contextlib
-    import gzip
-    import io
-
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from genomic_ulmfit.data.readers import read_fasta
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.predict.predict import predict_sequences
-    from genomic_ulmfit.utils import atomic_path
+    from genomic_ulmfit.utils import open_text_atomic, write_text_atomic
 
     width = width if width is not None else (training_width(run_dir) or 500)
     step = step if step is not None else max(1, width // 2)
@@ -137,17 +133,7 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     regions: list[tuple[str, int, int, float]] = []
     columns = (TextColumn("scanning {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
                TimeRemainingColumn())
-    @contextlib.contextmanager
-    def opened(tmp: Path):
-        if not out.name.endswith(".gz"):
-            with open(tmp, "w") as fh:
-                yield fh
-            return
-        # no name or timestamp in the gzip header: the same scan gives the same bytes
-        with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as gz, io.TextIOWrapper(gz) as fh:
-            yield fh
-
-    with atomic_path(out) as tmp, opened(tmp) as fh, Progress(*columns, disable=not progress, transient=True) as bar:
+    with open_text_atomic(out) as fh, Progress(*columns, disable=not progress, transient=True) as bar:
         fh.write("chrom\tstart\tend\tscore\n")
         for rec in read_fasta(fasta, mask_iupac=True):
             n_records += 1
@@ -172,8 +158,7 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
             for s, p in zip(st, sc):
                 fh.write(f"{rec.id}\t{s}\t{s + width}\t{p:.6f}\n")
             regions += merge_regions(rec.id, st, sc, width, threshold)
-    with atomic_path(bed) as tmp:
-        tmp.write_text("".join(f"{c}\t{a}\t{b}\tregion{i + 1}\t{round(1000 * m)}\n"
-                               for i, (c, a, b, m) in enumerate(regions)))
+    write_text_atomic(bed, "".join(f"{c}\t{a}\t{b}\tregion{i + 1}\t{round(1000 * m)}\n"
+                                   for i, (c, a, b, m) in enumerate(regions)))
     return {"records": n_records, "windows": n_windows, "skipped_n": n_skipped, "short_records": n_short,
             "regions": len(regions), "width": width, "step": step, "out": str(out), "regions_bed": str(bed)}
