@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.pop("GENOMIC_ULMFIT_AMP", None)  # the suite runs the machine's default precision (auto)
 
 import torch  # noqa: E402
 

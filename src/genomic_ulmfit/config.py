@@ -39,6 +39,11 @@ LR = float | tuple[float, float]
 # The AWD-LSTM dropouts a preset may set (before drop_mult).
 DROPOUT_KEYS = ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")
 
+# Autocast precision of every torch model, a property of the machine rather than of the recipe
+# (see genomic_ulmfit.training.loop.resolve_amp): set by $GENOMIC_ULMFIT_AMP or `genomic-ulmfit --amp`.
+AMP_ENV = "GENOMIC_ULMFIT_AMP"
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+
 
 @dataclass
 class TokenizerConfig:

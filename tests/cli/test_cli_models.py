@@ -201,6 +201,24 @@ def test_cv_fold_fits_one_fold_and_writes_no_summary(capsys, data, tmp_path):
     assert_one_line_error(code, err, "fold(s) 4 not in 1..3", "--fold")
 
 
+def test_amp_option_sets_the_precision_and_run_json_records_it(capsys, data, kmer_run, tmp_path, monkeypatch):
+    from genomic_ulmfit.config import AMP_ENV
+    from genomic_ulmfit.training.loop import amp_name
+
+    monkeypatch.delenv(AMP_ENV, raising=False)  # restored (unset) after the test
+    code, _, err = run(capsys, "--amp", "off", "train", data["dataset"], "--model", "cnn", "--preset", "tiny",
+                       "--out", tmp_path / "cnn")
+    assert code == 0, err
+    assert json.loads((tmp_path / "cnn" / "run.json").read_text())["amp"] == "off"
+    monkeypatch.delenv(AMP_ENV)
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "cnn", "--preset", "tiny", "--out", tmp_path / "c2")
+    assert code == 0, err
+    assert json.loads((tmp_path / "c2" / "run.json").read_text())["amp"] == amp_name("cpu")
+    assert "amp" not in json.loads((kmer_run / "run.json").read_text())  # no torch, no precision
+    code, _, err = run(capsys, "--amp", "half", "train", data["dataset"], "--model", "cnn", "--out", tmp_path / "c3")
+    assert_one_line_error(code, err, "--amp 'half' is not a mode", "auto, off, bf16, fp16")
+
+
 def test_train_refuses_a_non_empty_directory(capsys, data, kmer_run):
     before = (kmer_run / "run.json").read_text()
     code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--out", kmer_run)

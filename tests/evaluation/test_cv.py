@@ -104,7 +104,7 @@ def test_resume_refits_only_unfinished_or_changed_fits(sim_df, tmp_path, fitted_
     assert fitted_into[7:] == ["fold0", "fold1", "fold2"]
 
 
-def test_fit_key_tells_fits_apart(sim_df, tmp_path):
+def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     from genomic_ulmfit.data.split import assign_splits
     from genomic_ulmfit.evaluation.benchmark import fit_key
 
@@ -117,6 +117,10 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path):
     assert fit_key("kmer", moved, preset="cpu", lm_dir=None, finetune=True, seed=0)["train"] != base["train"]
     assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=1) != base
     assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != base
+    monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "bf16")
+    bf16 = fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0)
+    monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "off")
+    assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != bf16  # an fp32 fit is another fit
     lm = tmp_path / "lm"
     lm.mkdir()
     (lm / "lm.json").write_text('{"run": 1}')

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from genomic_ulmfit.config import get_preset
+from genomic_ulmfit.config import AMP_ENV, get_preset
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models import ensemble as ensemble_module
@@ -152,6 +153,18 @@ def test_predictions_are_batch_size_invariant(fitted, data, name):
         ref = model.predict_proba(seqs, batch_size=64)
         for bs in (1, 3, None):
             np.testing.assert_allclose(model.predict_proba(seqs, batch_size=bs), ref, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["cnn-modern", "ulmfit-encoder"])
+def test_bf16_predictions_agree_with_fp32(fitted, data, name, monkeypatch):
+    te_s = data[2]
+    monkeypatch.setenv(AMP_ENV, "off")
+    p32 = fitted[name].predict_proba(te_s)
+    monkeypatch.setenv(AMP_ENV, "bf16")
+    p16 = fitted[name].predict_proba(te_s)
+    assert not np.array_equal(p32, p16)  # the prediction really ran in bf16
+    assert np.abs(p32 - p16).max() < 0.05
+    assert spearmanr(p32, p16).statistic > 0.99
 
 
 @pytest.mark.parametrize("name", ["ulmfit", "ulmfit-encoder"])

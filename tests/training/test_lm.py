@@ -157,6 +157,9 @@ def test_continued_pretraining_starts_from_the_given_lm_and_adds_up_tokens(sim, 
                                                        + meta["used"]["train_tokens_seen"])
     assert total_tokens_seen(before) == before["used"]["train_tokens_seen"]  # a run from scratch: its own count
     assert total_tokens_seen(meta) == meta["used"]["total_train_tokens_seen"]
+    from genomic_ulmfit.training.loop import amp_name
+
+    assert meta["used"]["amp"] == before["used"]["amp"] == amp_name("cpu")  # the precision it trained in
     # The warm start is already a trained model: one more epoch ends at least as good as the
     # first run's and far below a fresh model after one epoch.
     fresh = pretrain_lm([sim["genome"]], tmp_path / "fresh", preset=preset().replace(**{"pretrain.epochs": 1}),

@@ -9,14 +9,19 @@ import pytest
 import torch
 from torch import nn
 
+from genomic_ulmfit.config import AMP_ENV
 from genomic_ulmfit.data.corpus import ClassificationBatches, LMBatches
+from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.training import loop
 from genomic_ulmfit.training.checkpoint import checkpoint_exists, read_meta
 from genomic_ulmfit.training.loop import (
     ClassificationTask,
     LanguageModelTask,
+    amp_name,
     auroc_metrics,
     evaluate,
     fit_one_cycle,
+    resolve_amp,
 )
 
 V = 10
@@ -101,6 +106,36 @@ def _interrupt_after(n_epochs: int):
             raise Interrupt
 
     return hook
+
+
+@pytest.mark.parametrize("amp", ["off", "bf16"])
+def test_lm_loss_falls_in_either_precision(amp):
+    model = ToyLM()
+    result = _fit(model, amp=amp)
+    assert result.history[-1]["valid_accuracy"] > 0.5
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast: weights stay fp32
+
+
+def test_amp_modes_and_the_cpu_default(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.delenv(AMP_ENV, raising=False)
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)
+    assert resolve_amp(None, cpu) is torch.bfloat16 and amp_name(cpu) == "bf16"
+    assert resolve_amp("off", cpu) is None and resolve_amp(False, cpu) is None
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: False)  # bf16 would be emulated: fp32
+    assert resolve_amp(None, cpu) is None and amp_name("cpu") == "off"
+    assert resolve_amp(True, cpu) is torch.bfloat16 and resolve_amp("fp16", cpu) is torch.float16
+    monkeypatch.setenv(AMP_ENV, "BF16")
+    assert resolve_amp(None, cpu) is torch.bfloat16 and amp_name(cpu) == "bf16"
+    monkeypatch.setattr(loop, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv(AMP_ENV, "off")
+    assert resolve_amp(None, cpu) is None
+    assert resolve_amp("bf16", cpu) is torch.bfloat16  # an explicit argument wins over the environment
+    monkeypatch.setenv(AMP_ENV, "fast")
+    with pytest.raises(ConfigError, match="GENOMIC_ULMFIT_AMP='fast' is not a mode"):
+        resolve_amp(None, cpu)
+    with pytest.raises(ConfigError, match="amp='half' is not allowed"):
+        resolve_amp("half", cpu)
 
 
 def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):

@@ -17,6 +17,26 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _global_options(
+    amp: str | None = typer.Option(
+        None, "--amp", metavar="MODE",
+        help="Autocast precision of the torch models (ULMFiT, its LM, the CNNs), in training and prediction: "
+             "auto (default: bf16 on CUDA and on CPUs with native bf16 units such as Intel AMX, else fp32), "
+             "off (fp32), bf16 or fp16. Same as $GENOMIC_ULMFIT_AMP."),
+) -> None:
+    """Enhancer classification from DNA: k-mer tokens, genome language models, ULMFiT, CNN and k-mer baselines."""
+    import os
+
+    from genomic_ulmfit.config import AMP_ENV, AMP_MODES
+    from genomic_ulmfit.errors import ConfigError
+
+    if amp is not None:
+        if amp.lower() not in AMP_MODES:
+            raise ConfigError(f"--amp {amp!r} is not a mode; use one of {', '.join(AMP_MODES)}")
+        os.environ[AMP_ENV] = amp.lower()
+
+
 def warn(message: str) -> None:
     """One warning line on stderr (yellow on a terminal); the command goes on."""
     from rich.console import Console

@@ -113,7 +113,8 @@ def fit_for(
     from genomic_ulmfit.training.runs import train_model
 
     out_dir = Path(out_dir)
-    key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed)
+    key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed,
+                  device=device)
     record = out_dir / FIT_RECORD
     done = _read_record(record) if resume else {}
     if done.get("key") == key:
@@ -196,11 +197,16 @@ def _read_record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int) -> dict:
-    """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model."""
+def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
+            device: str | None = None) -> dict:
+    """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
+
+    It includes the autocast precision the fit would train with on ``device``
+    (:func:`~genomic_ulmfit.training.loop.amp_name`): a bf16 fit is not reused for an fp32 run."""
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import dataset_hash
     from genomic_ulmfit.training.lm import LM_JSON
+    from genomic_ulmfit.training.loop import amp_name
 
     split = train_df["split"]
     lm_record = Path(lm_dir) / LM_JSON if lm_dir is not None else None
@@ -208,7 +214,7 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
            "lm": str(Path(lm_dir).resolve()) if lm_dir is not None else None,
            # a rebuilt LM in the same directory is another LM
            "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
-           "finetune": finetune, "seed": seed,
+           "finetune": finetune, "seed": seed, "amp": amp_name(device),
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
     return json.loads(json.dumps(key))  # tuples → lists, as a record read back from disk has them
 

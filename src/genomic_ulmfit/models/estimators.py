@@ -97,11 +97,16 @@ def _eval_mode(model):
 
 
 def _predict_batches(model, make_x, n: int, batch_size: int, device) -> np.ndarray:
-    """softmax P(class 1) of ``model(make_x(i, j))`` over index ranges, shape (n,)."""
+    """softmax P(class 1) of ``model(make_x(i, j))`` over index ranges, shape (n,), under the
+    training loop's autocast (:func:`~genomic_ulmfit.training.loop.resolve_amp`)."""
     import torch
 
+    from genomic_ulmfit.training.loop import resolve_amp
+
+    amp = resolve_amp(None, device)
     out = np.empty(n, dtype=np.float64)
-    with _eval_mode(model), torch.no_grad():
+    with _eval_mode(model), torch.no_grad(), torch.autocast(device.type, dtype=amp or torch.float32,
+                                                             enabled=amp is not None):
         for i in range(0, n, batch_size):
             j = min(n, i + batch_size)
             logits = model(make_x(i, j).to(device))

@@ -144,10 +144,10 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
     """Run one fit_one_cycle of ``model`` on ``corpus``.
 
     Returns ``(FitResult, used)`` where ``used`` counts the tokens actually trained and validated on
-    (``train_tokens_per_epoch``, ``valid_tokens``, ``train_tokens_seen``).
+    (``train_tokens_per_epoch``, ``valid_tokens``, ``train_tokens_seen``) and the autocast ``amp``.
     """
     from genomic_ulmfit.data.corpus import LMBatches
-    from genomic_ulmfit.training.loop import LanguageModelTask, fit_one_cycle
+    from genomic_ulmfit.training.loop import LanguageModelTask, amp_name, fit_one_cycle
 
     train_tokens, starts = corpus.train_tokens, corpus.train_starts
     if train_cfg.max_tokens is not None:
@@ -176,7 +176,8 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
     )
     used = {"train_tokens_per_epoch": int(len(train_tokens)),
             "valid_tokens": int(len(valid_tokens)) if valid is not None else 0,
-            "train_tokens_seen": int(len(train_tokens)) * train_cfg.epochs}
+            "train_tokens_seen": int(len(train_tokens)) * train_cfg.epochs,
+            "amp": amp_name(device)}  # autocast precision (weights stay fp32)
     return result, used
 
 

@@ -85,6 +85,8 @@ def train_model(
 
     Returns the fitted model. ``run.json`` records what was trained on what.
     """
+    from genomic_ulmfit.training.loop import amp_name
+
     out = Path(out_dir)
     if resume and "resume" not in inspect.signature(model.fit).parameters:
         raise ConfigError(f"{out}: a {model.kind} model trains in one step, so there is nothing to resume; "
@@ -109,5 +111,7 @@ def train_model(
                                               "train_rows": int(len(train)),
                                               "valid_rows": int(0 if valid is None else len(valid))},
         seed=seed, seconds=seconds,
+        # torch models: the autocast precision they trained with
+        extra={"amp": amp_name(model.device_)} if hasattr(model, "device_") else None,
     ))
     return model
