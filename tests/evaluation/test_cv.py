@@ -121,12 +121,18 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     bf16 = fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0)
     monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "off")
     assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != bf16  # an fp32 fit is another fit
+    assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=0) == base  # no torch, no precision
     lm = tmp_path / "lm"
     lm.mkdir()
     (lm / "lm.json").write_text('{"run": 1}')
     with_lm = fit_key("ulmfit", df, preset="cpu", lm_dir=lm, finetune=True, seed=0)
     (lm / "lm.json").write_text('{"run": 2}')  # an LM rebuilt in the same directory
     assert fit_key("ulmfit", df, preset="cpu", lm_dir=lm, finetune=True, seed=0) != with_lm
+    # what a model does not use does not count: adding --lm to a CV keeps its k-mer and CNN fits
+    assert fit_key("kmer", df, preset="cpu", lm_dir=lm, finetune=False, seed=0) == base
+    assert (fit_key("cnn:modern", df, preset="cpu", lm_dir=lm, finetune=True, seed=0)
+            == fit_key("cnn:modern", df, preset="cpu", lm_dir=None, finetune=True, seed=0))
+    assert fit_key("ulmfit:noft", df, preset="cpu", lm_dir=lm, finetune=False, seed=0)["lm"] == str(lm.resolve())
     assert json.loads(json.dumps(with_lm)) == with_lm
 
 

@@ -201,20 +201,26 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
             device: str | None = None) -> dict:
     """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
 
-    It includes the autocast precision the fit would train with on ``device``
-    (:func:`~genomic_ulmfit.training.loop.amp_name`): a bf16 fit is not reused for an fp32 run."""
+    Only what the model uses counts: the LM (and whether it is fine-tuned) for ULMFiT, and for the
+    torch models the autocast precision they would train with on ``device``
+    (:func:`~genomic_ulmfit.training.loop.amp_name`: a bf16 fit is not reused for an fp32 run). So
+    adding ``--lm`` or ULMFiT to a CV reuses its k-mer and CNN fits."""
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import dataset_hash
     from genomic_ulmfit.training.lm import LM_JSON
     from genomic_ulmfit.training.loop import amp_name
 
     split = train_df["split"]
+    name = model_name.partition(":")[0]
+    if name != "ulmfit":
+        lm_dir, finetune = None, None
     lm_record = Path(lm_dir) / LM_JSON if lm_dir is not None else None
     key = {"model": model_name, "preset": get_preset(preset).to_dict(),
            "lm": str(Path(lm_dir).resolve()) if lm_dir is not None else None,
            # a rebuilt LM in the same directory is another LM
            "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
-           "finetune": finetune, "seed": seed, "amp": amp_name(device),
+           "finetune": finetune, "seed": seed,
+           "amp": amp_name(device) if name in EPOCH_TRAINED else None,  # EPOCH_TRAINED: the torch models
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
     return json.loads(json.dumps(key))  # tuples → lists, as a record read back from disk has them
 
