@@ -3,7 +3,7 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp
-#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista vista_ulmfit nhlf nhlf_ulmfit leakage
+#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer vista vista_ulmfit nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
@@ -144,6 +144,11 @@ PY
       fresh "$W/ienhancer_cv_3mer"
       $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$L3" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_3mer"
+      ;;
+    ienhancer_4)   # same folds, the four models k-mer LR, CNN modern, gkm-SVM, ULMFiT and their ensemble (ninth session)
+      fresh "$W/ienhancer_cv_4"
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkmsvm,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+        --out "$W/ienhancer_cv_4"
       ;;
     vista)
       fresh "$W/vista_cv"
