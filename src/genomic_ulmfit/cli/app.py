@@ -23,7 +23,7 @@ def _global_options(
         None, "--amp", metavar="MODE",
         help="Autocast precision of the torch models (ULMFiT, its LM, the CNNs), in training and prediction: "
              "auto (default: bf16 on CUDA and on CPUs with native bf16 units such as Intel AMX, else fp32), "
-             "off (fp32), bf16 or fp16. Same as $GENOMIC_ULMFIT_AMP."),
+             "off (fp32), bf16, or fp16 (CUDA only). Same as $GENOMIC_ULMFIT_AMP. Give it before the command."),
 ) -> None:
     """Enhancer classification from DNA: k-mer tokens, genome language models, ULMFiT, CNN and k-mer baselines."""
     import os

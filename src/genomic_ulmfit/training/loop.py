@@ -254,8 +254,8 @@ def to_device(batch: Any, device: torch.device) -> Batch:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (Intel AMX tiles), so bf16 autocast is
-    faster than fp32, not slower (on CPUs without AMX, oneDNN emulates bf16)."""
+    """Whether this CPU has Intel AMX tiles, on which oneDNN runs bf16 matrix products natively
+    and bf16 autocast is measured to be 2.6–3.6× faster than fp32 (benchmarks/amp_speed.py)."""
     check = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
     try:
         return bool(check()) if check is not None else False
@@ -276,10 +276,11 @@ def resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | N
 
     ``None`` takes the mode from :func:`amp_mode` (``$GENOMIC_ULMFIT_AMP``, default ``"auto"``).
     ``"auto"``: bf16 on CUDA (fp16 without bf16 support) and on CPUs with native bf16 matrix
-    units (:func:`cpu_has_native_bf16`; 2.4–3.7× faster AWD-LSTM training and inference there,
-    same LM loss, see benchmarks/amp_speed.py), fp32 on other CPUs. ``False``/``"off"`` = fp32;
-    ``True`` = as auto but bf16 on any CPU; ``"bf16"``/``"fp16"`` forced. Weights, optimiser
-    state and losses stay fp32 in every mode (autocast)."""
+    units (:func:`cpu_has_native_bf16`; on an AMX Xeon 2.6–2.8× faster AWD-LSTM training and
+    3.5–3.6× faster inference, same LM loss, see benchmarks/amp_speed.py), fp32 on other CPUs (a
+    conservative choice: bf16 was not measured on CPUs without AMX). ``False``/``"off"`` = fp32;
+    ``True`` = as auto but bf16 on any CPU; ``"bf16"`` forced; ``"fp16"`` forced, CUDA only (the
+    CPU LSTM has no fp16 kernel). Weights, optimiser state and losses stay fp32 in every mode."""
     if amp is None:
         amp = amp_mode()
     if amp is False or amp == "off":
@@ -287,6 +288,10 @@ def resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | N
     if amp in ("bf16", "bfloat16"):
         return torch.bfloat16
     if amp in ("fp16", "float16"):
+        if device.type != "cuda":
+            # torch's CPU LSTM (oneDNN) has no fp16 kernel: the first ULMFiT batch would fail
+            raise ConfigError(f"fp16 autocast runs on CUDA only, not on {device.type}; use --amp bf16 or --amp off "
+                              f"(or unset {AMP_ENV})")
         return torch.float16
     if amp == "auto" or amp is True:
         if device.type == "cuda":
