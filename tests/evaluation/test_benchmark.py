@@ -175,6 +175,33 @@ def test_fit_for_ulmfit_comp_builds_the_composition_head(dataset, tmp_path):
     assert "comp" in VARIANTS["ulmfit"] and parse_models("ulmfit:comp") == ["ulmfit:comp"]
 
 
+def test_fit_records_from_before_the_precision_key_are_reused_where_they_still_hold(dataset, tmp_path,
+                                                                                    monkeypatch):
+    from genomic_ulmfit.evaluation.benchmark import FIT_RECORD
+
+    df = assign_splits(load_dataset(dataset), seed=0)
+    df = df[df["split"] != "test"]
+    kw = {"preset": "tiny", "lm_dir": None, "finetune": True, "progress": False}
+    for name in ("kmer", "cnn"):
+        fit_for(name, df, tmp_path / name, **kw)
+        rec = json.loads((tmp_path / name / FIT_RECORD).read_text())
+        del rec["key"]["amp"]  # the key as the eighth session wrote it: no precision, LM fields for all
+        rec["key"].update(lm="/old/lm", lm_record="abc", finetune=True)
+        (tmp_path / name / FIT_RECORD).write_text(json.dumps(rec))
+    said = []
+    fit_for("kmer", df, tmp_path / "kmer", resume=True, log=said.append, **kw)
+    assert len(said) == 1 and "loaded the finished fit" in said[0]  # no torch, no precision: reused
+    monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "off")
+    said.clear()
+    fit_for("cnn", df, tmp_path / "cnn", resume=True, log=said.append, **kw)
+    assert len(said) == 1 and "loaded the finished fit" in said[0]  # an fp32 run reuses the fp32 CNN
+    monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "bf16")
+    said.clear()
+    fit_for("cnn", df, tmp_path / "cnn", resume=True, log=said.append, **kw)
+    assert said == []  # that CNN trained in fp32: refitted for a bf16 run
+    assert json.loads((tmp_path / "cnn" / FIT_RECORD).read_text())["key"]["amp"] == "bf16"
+
+
 def test_fit_for_continues_a_stopped_ulmfit_fit_where_it_stopped(dataset, tmp_path, monkeypatch):
     import genomic_ulmfit.training.loop as loop
     from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, FIT_STARTED

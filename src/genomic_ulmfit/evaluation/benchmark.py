@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -117,7 +118,7 @@ def fit_for(
                   device=device)
     record = out_dir / FIT_RECORD
     done = _read_record(record) if resume else {}
-    if done.get("key") == key:
+    if _current_key(done.get("key")) == key:
         if log is not None:
             log(f"   loaded the finished fit in {out_dir} (it took {float(done['seconds']):.0f} s)")
         return load_model(out_dir), float(done["seconds"])
@@ -195,6 +196,21 @@ def _read_record(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _current_key(old: Any) -> Any:
+    """A fit key as :func:`fit_key` writes it now. Keys written before the precision was part of
+    the key came from fp32 fits (on a CPU; on CUDA they trained under autocast, so they stay
+    unmatched) and held the LM fields for every model: a k-mer or gkm-SVM fit is reused, a torch
+    fit only by an fp32 run."""
+    if not isinstance(old, dict) or "amp" in old:
+        return old
+    key = dict(old)
+    name = str(key.get("model", "")).partition(":")[0]
+    if name != "ulmfit":
+        key.update(lm=None, lm_record=None, finetune=None)
+    key["amp"] = "off" if name in EPOCH_TRAINED else None
+    return key
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
