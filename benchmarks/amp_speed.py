@@ -6,7 +6,7 @@ classifier (64 × 249 tokens, a 500-bp view, every layer unfrozen) and the moder
 batches (eval mode, no grad) in fp32 and under bf16 autocast, alternating the two precisions
 ``--rounds`` times so that both see the same machine load, and prints the median of each with the
 bf16 / fp32 ratio. On CPUs with Intel AMX (``torch.cpu._is_amx_tile_supported()``) oneDNN runs
-bf16 matrix products on the AMX tiles; elsewhere bf16 is emulated and slower, which is why the
+bf16 matrix products on the AMX tiles; bf16 was not measured on CPUs without AMX, which is why the
 project's default precision (``--amp auto``) uses bf16 only on such CPUs (and on CUDA).
 
 Run from the project root on an idle core::

@@ -11,8 +11,8 @@
 # With --3mer: one run of the cpu preset with 3-mer/1 tokens, 16 M tokens from scratch (seed 0)
 #   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 96 M: 48 M tokens × 2 bp).
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
-# `genomic-ulmfit --amp`) the three runs took 13 + 33 + 22 min on two threads (ninth session; run 2
-# shared the cores with another job; run 3 ran alone at 18k tokens/s).
+# `genomic-ulmfit --amp`) the three runs took 13 + 33 + 22 min on two threads (ninth session; runs 1
+# and 2 shared the cores with other jobs; run 3 ran alone at 18k tokens/s).
 # An interrupted run resumes from its last checkpoint.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

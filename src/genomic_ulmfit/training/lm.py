@@ -335,7 +335,8 @@ def finetune_lm(
 
 def lm_accuracy(lm_dir: str | os.PathLike, sequences: Sequence[str], *, batch_size: int = 32, bptt: int = 70,
                 device: str | None = None) -> dict[str, float]:
-    """Next-token loss and accuracy of a saved LM on ``sequences`` (each its own document)."""
+    """Next-token loss and accuracy of a saved LM on ``sequences`` (each its own document), always
+    in fp32 whatever ``--amp`` says, so that LMs trained in different precisions compare exactly."""
     import torch
 
     from genomic_ulmfit.data.corpus import LMBatches
