@@ -160,6 +160,15 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
     assert [r["epoch"] for r in lines] == [0, 1, 2]
 
 
+def test_a_stopped_run_continues_only_in_its_own_precision(tmp_path):
+    with pytest.raises(Interrupt):
+        _fit(ToyLM(), tmp_path / "cut", amp="off", on_epoch_end=_interrupt_after(1))
+    assert read_meta(tmp_path / "cut" / "checkpoints" / "last")["fit"]["amp"] == "off"
+    with pytest.raises(ConfigError, match="was training with --amp off; continue it with --amp off"):
+        _fit(ToyLM(), tmp_path / "cut", amp="bf16", resume=True)
+    assert len(_fit(ToyLM(), tmp_path / "cut", amp="off", resume=True).history) == 3
+
+
 def _stages(model, out_dir, resume=False, hook=None):
     train, valid = _lm_data()
     common = {"progress": False, "out_dir": out_dir, "resume": resume}

@@ -304,7 +304,10 @@ def amp_name(device: str | torch.device | None = None) -> str:
     """What :func:`resolve_amp` (default mode) gives on ``device``, as ``"bf16"``/``"fp16"``/``"off"``
     — for run records and fit keys (a bf16 fit and an fp32 fit are different fits)."""
     device = resolve_device(device) if not isinstance(device, torch.device) else device
-    dtype = resolve_amp(None, device)
+    return _amp_label(resolve_amp(None, device))
+
+
+def _amp_label(dtype: torch.dtype | None) -> str:
     return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "off")
 
 
@@ -692,6 +695,10 @@ def fit_one_cycle(
     start_epoch = 0
     if resume_here:
         meta_last = load_checkpoint(_ckpt(out, "last"), model, optimizer)
+        was = (meta_last.get("fit") or {}).get("amp")  # checkpoints from before --amp do not say
+        if was is not None and was != _amp_label(amp_dtype):
+            raise ConfigError(f"{out}: stage {stage_name!r} was training with --amp {was}; continue it with "
+                              f"--amp {was} (or start afresh without --resume)")
         start_epoch = int(meta_last["epochs_done"])
         set_rng_state(meta_last["rng"])
         if scaler is not None and meta_last.get("scaler"):
@@ -721,7 +728,8 @@ def fit_one_cycle(
                 "rng": rng_state(),
                 "scaler": scaler.state_dict() if scaler is not None else None,
                 "fit": {"lr": lrs.tolist(), "moms": list(moms), "wd": wd, "pct_start": pct_start, "div": div,
-                        "div_final": div_final, "clip": clip, "freeze_to": freeze_to, "seed": seed},
+                        "div_final": div_final, "clip": clip, "freeze_to": freeze_to, "seed": seed,
+                        "amp": _amp_label(amp_dtype)},
             },
         )
 
