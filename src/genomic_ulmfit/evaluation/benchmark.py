@@ -198,6 +198,16 @@ def _read_record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
+def _only_used(key: dict, amp: str | None) -> dict:
+    """``key`` with what its model does not use blanked: the LM fields unless ULMFiT, the autocast
+    precision ``amp`` unless a torch model (``EPOCH_TRAINED``)."""
+    name = str(key.get("model", "")).partition(":")[0]
+    if name != "ulmfit":
+        key.update(lm=None, lm_record=None, finetune=None)
+    key["amp"] = amp if name in EPOCH_TRAINED else None
+    return key
+
+
 def _current_key(old: Any) -> Any:
     """A fit key as :func:`fit_key` writes it now. Keys written before the precision was part of
     the key came from fp32 fits (on a CPU; on CUDA they trained under autocast, so they stay
@@ -205,12 +215,7 @@ def _current_key(old: Any) -> Any:
     fit only by an fp32 run."""
     if not isinstance(old, dict) or "amp" in old:
         return old
-    key = dict(old)
-    name = str(key.get("model", "")).partition(":")[0]
-    if name != "ulmfit":
-        key.update(lm=None, lm_record=None, finetune=None)
-    key["amp"] = "off" if name in EPOCH_TRAINED else None
-    return key
+    return _only_used(dict(old), "off")
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
@@ -227,18 +232,15 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     from genomic_ulmfit.training.loop import amp_name
 
     split = train_df["split"]
-    name = model_name.partition(":")[0]
-    if name != "ulmfit":
-        lm_dir, finetune = None, None
     lm_record = Path(lm_dir) / LM_JSON if lm_dir is not None else None
     key = {"model": model_name, "preset": get_preset(preset).to_dict(),
            "lm": str(Path(lm_dir).resolve()) if lm_dir is not None else None,
            # a rebuilt LM in the same directory is another LM
            "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
            "finetune": finetune, "seed": seed,
-           "amp": amp_name(device) if name in EPOCH_TRAINED else None,  # EPOCH_TRAINED: the torch models
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
-    return json.loads(json.dumps(key))  # tuples → lists, as a record read back from disk has them
+    # tuples → lists, as a record read back from disk has them
+    return json.loads(json.dumps(_only_used(key, amp_name(device))))
 
 
 def _label(model_name: str) -> str:
