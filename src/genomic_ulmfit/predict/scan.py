@@ -87,8 +87,9 @@ def training_width(run_dir: str | os.PathLike) -> int | None:
 
     run_dir = Path(run_dir)
     median = field(run_dir / "run.json", "data", "length", "median")
-    if median is None and field(run_dir / "model.json", "kind") == "ensemble":
-        members = field(run_dir / "model.json", "params", "members") or []
+    model = field(run_dir / "model.json") if median is None else None
+    if isinstance(model, dict) and model.get("kind") == "ensemble":
+        members = (model.get("params") or {}).get("members") or []
         median = next((m for m in (training_width(d) for d in members) if m is not None), None)
     return int(median) if isinstance(median, (int, float)) else None
 
