@@ -133,6 +133,13 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     assert (fit_key("cnn:modern", df, preset="cpu", lm_dir=lm, finetune=True, seed=0)
             == fit_key("cnn:modern", df, preset="cpu", lm_dir=None, finetune=True, seed=0))
     assert fit_key("ulmfit:noft", df, preset="cpu", lm_dir=lm, finetune=False, seed=0)["lm"] == str(lm.resolve())
+    assert (fit_key("ulmfit:noft", df, preset="cpu", lm_dir=lm, finetune=False, seed=0)
+            == fit_key("ulmfit:noft", df, preset="cpu", lm_dir=lm, finetune=True, seed=0))  # never fine-tuned
+    for own_lm in ("ulmfit:nolm", "ulmfit:scratch"):  # neither reads the genome LM: adding --lm keeps their fits
+        assert (fit_key(own_lm, df, preset="cpu", lm_dir=lm, finetune=True, seed=0)
+                == fit_key(own_lm, df, preset="cpu", lm_dir=None, finetune=True, seed=0))
+    assert fit_key("ulmfit:scratch", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != fit_key(
+        "ulmfit:nolm", df, preset="cpu", lm_dir=None, finetune=True, seed=0)
     assert json.loads(json.dumps(with_lm)) == with_lm
 
 

@@ -147,7 +147,7 @@ def fit_for(
             raise ConfigError("ulmfit:noft needs a pretrained LM (--lm)")
         if variant == "nolm":
             encoder = None
-        elif variant != "noft" and finetune:
+        elif variant == "scratch" or (variant != "noft" and finetune):  # scratch: its LM is all it has
             train_seqs = train_df.loc[train_df["split"] == "train", "sequence"].tolist()
             encoder = finetune_lm(train_seqs, lm_out, from_dir=None if variant == "scratch" else lm_dir,
                                   preset=preset, seed=seed, device=device, progress=progress, resume=partial)
@@ -199,11 +199,15 @@ def _read_record(path: Path) -> dict:
 
 
 def _only_used(key: dict, amp: str | None) -> dict:
-    """``key`` with what its model does not use blanked: the LM fields unless ULMFiT, the autocast
-    precision ``amp`` unless a torch model (``EPOCH_TRAINED``)."""
-    name = str(key.get("model", "")).partition(":")[0]
-    if name != "ulmfit":
-        key.update(lm=None, lm_record=None, finetune=None)
+    """``key`` with what its model does not use blanked: the genome LM unless ULMFiT with one
+    (``ulmfit:nolm`` has no LM, ``ulmfit:scratch`` trains its own), whether it is fine-tuned unless
+    ULMFiT's default or ``comp`` (``noft`` never fine-tunes, ``scratch`` always trains its LM), and
+    the autocast precision ``amp`` unless a torch model (``EPOCH_TRAINED``)."""
+    name, _, variant = str(key.get("model", "")).partition(":")
+    if name != "ulmfit" or variant in ("nolm", "scratch"):
+        key.update(lm=None, lm_record=None)
+    if name != "ulmfit" or variant in ("nolm", "scratch", "noft"):
+        key["finetune"] = None
     key["amp"] = amp if name in EPOCH_TRAINED else None
     return key
 
@@ -212,10 +216,10 @@ def _current_key(old: Any) -> Any:
     """A fit key as :func:`fit_key` writes it now. Keys written before the precision was part of
     the key came from fp32 fits (on a CPU; on CUDA they trained under autocast, so they stay
     unmatched) and held the LM fields for every model: a k-mer or gkm-SVM fit is reused, a torch
-    fit only by an fp32 run."""
-    if not isinstance(old, dict) or "amp" in old:
+    fit only by an fp32 run. Keys that held fields their model does not use lose them."""
+    if not isinstance(old, dict):
         return old
-    return _only_used(dict(old), "off")
+    return _only_used(dict(old), old.get("amp", "off"))
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
