@@ -45,6 +45,15 @@ AMP_ENV = "GENOMIC_ULMFIT_AMP"
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 
 
+def check_amp_mode(mode: str, given_as: str = f"{AMP_ENV}=") -> str:
+    """``mode`` lower-cased (empty means ``auto``) if it is one of :data:`AMP_MODES`, else a
+    :class:`ConfigError` that quotes it as given (``given_as``: ``"--amp "`` or the variable)."""
+    checked = mode.strip().lower() or "auto"
+    if checked not in AMP_MODES:
+        raise ConfigError(f"{given_as}{mode!r} is not a mode; use one of {', '.join(AMP_MODES)}")
+    return checked
+
+
 @dataclass
 class TokenizerConfig:
     """K-mer tokenizer: k-mers of length ``k`` taken every ``stride`` bases."""

@@ -28,13 +28,10 @@ def _global_options(
     """Enhancer classification from DNA: k-mer tokens, genome language models, ULMFiT, CNN and k-mer baselines."""
     import os
 
-    from genomic_ulmfit.config import AMP_ENV, AMP_MODES
-    from genomic_ulmfit.errors import ConfigError
+    from genomic_ulmfit.config import AMP_ENV, check_amp_mode
 
     if amp is not None:
-        if amp.lower() not in AMP_MODES:
-            raise ConfigError(f"--amp {amp!r} is not a mode; use one of {', '.join(AMP_MODES)}")
-        os.environ[AMP_ENV] = amp.lower()
+        os.environ[AMP_ENV] = check_amp_mode(amp, "--amp ")
 
 
 def warn(message: str) -> None:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genomic_ulmfit.config import AMP_ENV, AMP_MODES
+from genomic_ulmfit.config import AMP_ENV, check_amp_mode
 from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.training import optim as _optim
 from genomic_ulmfit.training.checkpoint import (
@@ -265,10 +265,7 @@ def cpu_has_native_bf16() -> bool:
 
 def amp_mode() -> str:
     """The autocast mode asked for by ``$GENOMIC_ULMFIT_AMP`` (``genomic-ulmfit --amp``); default auto."""
-    mode = os.environ.get(AMP_ENV, "auto").strip().lower() or "auto"
-    if mode not in AMP_MODES:
-        raise ConfigError(f"{AMP_ENV}={mode!r} is not a mode; use one of {', '.join(AMP_MODES)}")
-    return mode
+    return check_amp_mode(os.environ.get(AMP_ENV, "auto"))
 
 
 def resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | None:
