@@ -15,6 +15,7 @@ from genomic_ulmfit.data.dataset import (
     dataset_hash,
     import_sources,
     load_dataset,
+    no_base_note,
     read_sidecar,
     read_table_or_dataset,
     records_to_frame,
@@ -117,6 +118,14 @@ def test_fold_column_roundtrip(tmp_path):
     save_dataset(df, tmp_path / "f.parquet")
     back = load_dataset(tmp_path / "f.parquet")
     assert back["fold"].dtype == np.int16 and back["fold"].tolist() == [0, -1]
+
+
+def test_no_base_note_counts_sequences_without_a_base_and_names_the_first():
+    df = pd.DataFrame({"id": ["a", "b", "c", "d"], "sequence": ["ACGN", "NNNN", "TTTT", "NNNNN"]})
+    assert no_base_note(df) == "2 sequence(s) have no A/C/G/T base (first: b)"
+    df["source"] = ["x.fa", "y.fa", "x.fa", "z.fa"]
+    assert no_base_note(df) == "2 sequence(s) have no A/C/G/T base (first: b from y.fa)"
+    assert no_base_note(df[df["id"].isin(["a", "c"])]) is None
 
 
 def test_dataset_hash_content_only():

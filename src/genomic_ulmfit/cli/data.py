@@ -71,7 +71,14 @@ def import_cmd(
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from genomic_ulmfit.data.dataset import Source, dataset_counts, dataset_hash, import_sources, save_dataset
+    from genomic_ulmfit.data.dataset import (
+        Source,
+        dataset_counts,
+        dataset_hash,
+        import_sources,
+        no_base_note,
+        save_dataset,
+    )
 
     check_out_file(out, suffix=".parquet")
     sources: list[Source] = []
@@ -108,10 +115,8 @@ def import_cmd(
     save_dataset(df, out, sources=sources)
     _print_counts(console, dataset_counts(df), title=f"{out} ({len(df):,} sequences)")
     console.print(f"content hash {dataset_hash(df)[:16]}…")
-    blank = ~df["sequence"].str.contains("[ACGT]", regex=True)
-    if blank.any():
-        warn(f"{int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]} from "
-             f"{df['source'][blank].iloc[0]}); they carry no sequence information, so drop them from the input")
+    if note := no_base_note(df):
+        warn(f"{note}; they carry no sequence information, so drop them from the input")
 
 
 def _print_counts(console, counts: dict, title: str) -> None:

@@ -298,6 +298,18 @@ def dataset_hash(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def no_base_note(df: pd.DataFrame) -> str | None:
+    """``"N sequence(s) have no A/C/G/T base (first: ID [from SOURCE])"`` for the sequences of ``df``
+    made of N (or other masked) letters only, or None when every sequence has a base. Such
+    sequences get a score from any model, but it says nothing about them."""
+    blank = ~df["sequence"].str.contains("[ACGT]", regex=True)
+    if not blank.any():
+        return None
+    first = df[blank].iloc[0]
+    source = f" from {first['source']}" if "source" in df.columns else ""
+    return f"{int(blank.sum())} sequence(s) have no A/C/G/T base (first: {first['id']}{source})"
+
+
 def dataset_counts(df: pd.DataFrame) -> dict[str, Any]:
     """Counts per species, label and split: ``{"n", "species": {sp: {"0", "1"}}, "split": {...}}``."""
     by_sp = df.groupby(["species", "label"]).size()

@@ -36,16 +36,14 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
     ``warn`` (a callable taking a string), when given, is told about sequences without a single
     A/C/G/T base: they get a score, but it says nothing about them.
     """
-    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.data.dataset import no_base_note, read_table_or_dataset
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.utils import write_text_atomic
 
     model = load_model(run_dir)
     df = read_table_or_dataset(input_path, require_label=False, mask_iupac=mask_iupac)
-    blank = None if warn is None else ~df["sequence"].str.contains("[ACGT]", regex=True)
-    if blank is not None and blank.any():
-        warn(f"{input_path}: {int(blank.sum())} sequence(s) have no A/C/G/T base (first: {df['id'][blank].iloc[0]}); "
-             "their scores carry no sequence information")
+    if warn is not None and (note := no_base_note(df[["id", "sequence"]])):  # the file is named already
+        warn(f"{input_path}: {note}; their scores carry no sequence information")
     try:
         scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
     except InputError as exc:  # "sequence i" is the file's i-th record: say which file
