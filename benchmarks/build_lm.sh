@@ -4,15 +4,18 @@
 #        benchmarks/build_lm.sh --3mer [LM_DIR] (the 3-mer/1 ablation's LM instead, see below)
 # Genomes: ../shared/data/genomes (or $GENOMIC_ULMFIT_DATA/genomes): human, chimpanzee, gorilla,
 # orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory.
-# Three runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
+# Five runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
 #   1. 8 M tokens from scratch (seed 0)                              → $BASE       (~20 min, one thread)
 #   2. 16 M more tokens from run 1 (seed 1: other pieces, lr 3e-3)   → $BASE-24m   (~42 min, one thread)
-#   3. 24 M more tokens from run 2 (seed 2: other pieces, lr 2e-3)   → LM_DIR      (~65 min, one thread)
+#   3. 24 M more tokens from run 2 (seed 2: other pieces, lr 2e-3)   → $BASE-48m   (~65 min, one thread)
+#   4. 24 M more tokens from run 3 (seed 3, lr 1.5e-3)               → $BASE-72m   (~65 min, one thread, est.)
+#   5. 24 M more tokens from run 4 (seed 4, lr 1e-3)                 → LM_DIR      (~65 min, one thread, est.)
+# (LM_DIR defaults to $BASE-96m; up to the ninth session the default was the 48 M-token LM of run 3.)
 # With --3mer: one run of the cpu preset with 3-mer/1 tokens, 16 M tokens from scratch (seed 0)
-#   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 96 M: 48 M tokens × 2 bp).
+#   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 192 M: 96 M tokens × 2 bp).
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
-# `genomic-ulmfit --amp`) the three runs took 13 + 33 + 22 min on two threads (ninth session; runs 1
-# and 2 shared the cores with other jobs; run 3 ran alone at 18k tokens/s).
+# `genomic-ulmfit --amp`) the five runs took 13 + 33 + 22 + 22 + 22 min on two threads (ninth and tenth
+# sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s).
 # An interrupted run resumes from its last checkpoint.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +24,7 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 K3=0
 if [ "${1:-}" = "--3mer" ]; then K3=1; shift; fi
 BASE=${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
-LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-48m}}
+LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-96m}}
 DATA=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 G="$DATA/genomes"
 GENOMES=("$G/human_chr22_epo_blocks.fa.gz" "$G/chimpanzee_chr22_epo_blocks.fa.gz" "$G/gorilla_chr22_epo_blocks.fa.gz"
@@ -51,5 +54,7 @@ if [ $K3 = 1 ]; then
 fi
 build "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
 build "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
-build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
+build "$BASE-48m" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
+build "$BASE-72m" --kmer 4 --stride 2 --preset cpu --init "$BASE-48m" --seed 3 --max-tokens 24000000 --lr 1.5e-3
+build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE-72m" --seed 4 --max-tokens 24000000 --lr 1e-3
 echo "$LM"

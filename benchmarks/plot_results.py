@@ -22,12 +22,14 @@ import pandas as pd  # noqa: E402
 
 # (step, test label in its metrics.json → figure label): the holdout outputs of benchmarks/real_data.sh
 HOLDOUTS = [
-    ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn"}),
-    ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft (24M LM)", "ulmfit-nolm": "ulmfit-nolm", "ulmfit-scratch": "ulmfit-scratch"}),
+    ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn", "ulmfit": "ulmfit (96M LM)", "ensemble": "ensemble (96M LM)"}),
+    ("cohn_ulmfit72", {"ulmfit": "ulmfit (72M LM)"}),
+    ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft (96M LM)", "ulmfit-nolm": "ulmfit-nolm", "ulmfit-scratch": "ulmfit-scratch"}),
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft (48M LM)"}),
     ("cohn_comp", {"ulmfit-comp": "ulmfit-comp (48M LM)"}),
 ]
-LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m"]  # benchmarks/build_lm.sh, in order
+LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m", "primate-cpu-k4s2-72m",
+           "primate-cpu-k4s2-96m"]  # benchmarks/build_lm.sh, in order
 # (data set, cv step, {model in its cv_summary.tsv → figure label} or None for all models as they are)
 # A later entry's (data set, model) replaces an earlier one's: the *_ulmfit runs repeat the k-mer LR
 # and CNN on the same folds and their ensemble has ULMFiT in it.
@@ -45,8 +47,8 @@ CVS = [
 
 # (step, model label in its eval/metrics.json → figure label): the evaluate outputs on the Cohn test split
 EVALS = [
-    ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (24M LM)"}),
-    ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (24M LM)",
+    ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (96M LM)"}),
+    ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (96M LM)",
                              "cohn_ulmfit48_seed0/runs/ulmfit": "ulmfit (48M LM)", "ensemble": "ensemble (48M LM)"}),
     ("cohn_3mer", {"cohn_3mer/runs/ulmfit": "ulmfit 3-mer/1 (16M LM)",
                    "cohn_3mer/ensemble": "ensemble + ulmfit 3-mer/1"}),
@@ -120,7 +122,7 @@ def plot_lm(lm: pd.DataFrame, out: str) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle("Primate genome LM (cpu preset, 4.2 M parameters): three continued pretraining runs")
+    fig.suptitle(f"Primate genome LM (cpu preset, 4.2 M parameters): {len(lm)} continued pretraining runs")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"figure → {out}")

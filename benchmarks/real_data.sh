@@ -2,7 +2,7 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp
 #   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
@@ -12,10 +12,14 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
-LM=${GENOMIC_ULMFIT_LM:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m}   # built by benchmarks/build_lm.sh
+LMS=$HOME/.cache/genomic-ulmfit/lm
+LM=${GENOMIC_ULMFIT_LM:-$LMS/primate-cpu-k4s2-96m}   # the default LM, built by benchmarks/build_lm.sh (tenth session on)
+# Up to the ninth session the default was the 48 M-token LM (run 3 of build_lm.sh): the steps named after it use it
+# explicitly; rerun any other step with GENOMIC_ULMFIT_LM=$L48 to reproduce the rows RESULTS.md gives with it.
+L48=${GENOMIC_ULMFIT_LM_48M:-$LMS/primate-cpu-k4s2-48m}
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
 
@@ -78,22 +82,27 @@ PY
       ;;
     cohn_lm_seeds)   # ULMFiT on the recipe protocol with the 24 M- and 48 M-token LMs and two seeds (needs cohn_recipe)
       # run 2 of build_lm.sh. The 24m/seed-0 ULMFiT is cohn_recipe's own run from when the 24m LM was the default
-      # (GENOMIC_ULMFIT_LM=<24m LM> real_data.sh WORK cohn_recipe); with the 48m default, $R/ulmfit below is 48m/seed 0.
-      L24=${GENOMIC_ULMFIT_LM_24M:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-24m}
+      # (GENOMIC_ULMFIT_LM=<24m LM> real_data.sh WORK cohn_recipe).
+      L24=${GENOMIC_ULMFIT_LM_24M:-$LMS/primate-cpu-k4s2-24m}
       fresh "$W/cohn_ulmfit_seed1"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L24" --seed 1 --out "$W/cohn_ulmfit_seed1"
       for s in 0 1; do
         fresh "$W/cohn_ulmfit48_seed$s"
-        $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LM" --seed $s \
+        $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L48" --seed $s \
           --out "$W/cohn_ulmfit48_seed$s"
       done
       fresh "$W/cohn_noft48"   # the one ablation that uses the genome LM, with the 48m LM
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LM" --out "$W/cohn_noft48"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$L48" --out "$W/cohn_noft48"
       # the recipe's ensemble with the 48m ULMFiT: the seed-0 k-mer and CNN runs of cohn_recipe share its TRAIN/valid split
       R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
       $GU ensemble "$R/kmer" "$R/cnn" "$U" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_ulmfit48_seed0/ensemble"
       $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_ulmfit48_seed0/eval"
+      ;;
+    cohn_ulmfit72)   # ULMFiT on the 72 M-token LM (run 4 of build_lm.sh), recipe protocol (ninth session)
+      fresh "$W/cohn_ulmfit72"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LMS/primate-cpu-k4s2-72m" \
+        --out "$W/cohn_ulmfit72"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
@@ -108,7 +117,7 @@ PY
     cohn_comp)   # ULMFiT with the composition head (ulmfit:comp), recipe protocol; same LM, seed and split as
       # cohn_ulmfit48_seed0's ULMFiT, so the two differ only in the head (needs cohn_recipe, cohn_lm_seeds)
       fresh "$W/cohn_comp"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:comp --lm "$LM" --out "$W/cohn_comp"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:comp --lm "$L48" --out "$W/cohn_comp"
       U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
       $GU evaluate "$U" "$W/cohn_comp/runs/ulmfit-comp" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_comp/eval"
       ;;
@@ -116,7 +125,7 @@ PY
       # the full-TRAIN points are cohn_recipe (k-mer, CNN) and cohn_noft48 (ULMFiT). ~75 min on one thread
       fresh "$W/cohn_learning_curve"
       "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
-        "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$LM" --fractions 0.125,0.25,0.5 --seeds 0,1
+        "$W/cohn_learning_curve" --models kmer,cnn:modern,ulmfit:noft --lm "$L48" --fractions 0.125,0.25,0.5 --seeds 0,1
       fresh "$W/cohn_learning_curve_kmer"   # the k-mer LR alone, three seeds, 1 min
       "$ROOT/.venv/bin/python" "$ROOT/benchmarks/learning_curve.py" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
         "$W/cohn_learning_curve_kmer" --models kmer --fractions 0.125,0.25,0.5,1 --seeds 0,1,2
