@@ -52,6 +52,11 @@ if [ $K3 = 1 ]; then
   echo "$LM"
   exit 0
 fi
+if [ -f "$LM/lm.json" ]; then   # a finished LM: nothing to build (whatever run it came from)
+  echo "using the pretrained LM in $LM" >&2
+  echo "$LM"
+  exit 0
+fi
 build "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
 build "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
 build "$BASE-48m" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -20,13 +21,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-# (step, test label in its metrics.json → figure label): the holdout outputs of benchmarks/real_data.sh
+# (step, test label in its metrics.json → figure label): the holdout outputs of benchmarks/real_data.sh.
+# "{lm:RUN}" in a figure label becomes the genome LM that the ULMFiT fit in WORK/RUN used (see lm_tag).
+R_U = "{lm:cohn_recipe/runs/ulmfit}"
 HOLDOUTS = [
-    ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn", "ulmfit": "ulmfit (96M LM)", "ensemble": "ensemble (96M LM)"}),
-    ("cohn_ulmfit72", {"ulmfit": "ulmfit (72M LM)"}),
-    ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft (96M LM)", "ulmfit-nolm": "ulmfit-nolm", "ulmfit-scratch": "ulmfit-scratch"}),
-    ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft (48M LM)"}),
-    ("cohn_comp", {"ulmfit-comp": "ulmfit-comp (48M LM)"}),
+    ("cohn_recipe", {"kmer": "kmer", "cnn": "cnn", "ulmfit": f"ulmfit ({R_U})", "ensemble": f"ensemble ({R_U})"}),
+    ("cohn_ulmfit72", {"ulmfit": "ulmfit ({lm:cohn_ulmfit72/runs/ulmfit})"}),
+    ("cohn_ablations", {"ulmfit-noft": "ulmfit-noft ({lm:cohn_ablations/runs/ulmfit-noft})", "ulmfit-nolm": "ulmfit-nolm",
+                        "ulmfit-scratch": "ulmfit-scratch"}),
+    ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft ({lm:cohn_noft48/runs/ulmfit-noft})"}),
+    ("cohn_comp", {"ulmfit-comp": "ulmfit-comp ({lm:cohn_comp/runs/ulmfit-comp})"}),
 ]
 LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m", "primate-cpu-k4s2-72m",
            "primate-cpu-k4s2-96m"]  # benchmarks/build_lm.sh, in order
@@ -47,9 +51,10 @@ CVS = [
 
 # (step, model label in its eval/metrics.json → figure label): the evaluate outputs on the Cohn test split
 EVALS = [
-    ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": "ensemble + gkm-SVM (96M LM)"}),
-    ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": "ulmfit (96M LM)",
-                             "cohn_ulmfit48_seed0/runs/ulmfit": "ulmfit (48M LM)", "ensemble": "ensemble (48M LM)"}),
+    ("cohn_gkmsvm", {"gkmsvm": "gkmsvm", "ensemble4": f"ensemble + gkm-SVM ({R_U})"}),
+    ("cohn_ulmfit48_seed0", {"kmer": "kmer", "cnn": "cnn", "cohn_recipe/runs/ulmfit": f"ulmfit ({R_U})",
+                             "cohn_ulmfit48_seed0/runs/ulmfit": "ulmfit ({lm:cohn_ulmfit48_seed0/runs/ulmfit})",
+                             "ensemble": "ensemble ({lm:cohn_ulmfit48_seed0/runs/ulmfit})"}),
     ("cohn_3mer", {"cohn_3mer/runs/ulmfit": "ulmfit 3-mer/1 (16M LM)",
                    "cohn_3mer/ensemble": "ensemble + ulmfit 3-mer/1"}),
 ]
@@ -65,9 +70,29 @@ def _test_metrics(work: Path, step: str, evaluated: bool) -> dict[str, dict]:
     return {r["model"]: r for r in meta["results"]} if evaluated else meta["test_metrics"]
 
 
+def lm_tag(work: Path, run: str) -> str:
+    """``"48M LM"``: the genome LM that the ULMFiT fit in ``work/run`` used (its ``fit.json`` key),
+    by the tokens it was pretrained on (its directory name when its ``lm.json`` is gone)."""
+    from genomic_ulmfit.training.lm import LM_JSON, read_lm_meta, total_tokens_seen
+
+    try:
+        lm = json.loads((work / run / "fit.json").read_text())["key"]["lm"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "LM unknown"
+    if lm is None:
+        return "no genome LM"
+    if not (Path(lm) / LM_JSON).is_file():
+        return Path(lm).name
+    return f"{total_tokens_seen(read_lm_meta(lm)) / 1e6:.0f}M LM"
+
+
+def _label(work: Path, label: str) -> str:
+    return re.sub(r"\{lm:([^}]+)\}", lambda m: lm_tag(work, m.group(1)), label)
+
+
 def holdout_points(work: Path) -> pd.DataFrame:
     rows = [
-        {"model": names[label], "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]}
+        {"model": _label(work, names[label]), "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"]}
         for steps, evaluated in ((HOLDOUTS, False), (EVALS, True))
         for step, names in steps
         for label, m in _test_metrics(work, step, evaluated).items()
@@ -122,7 +147,7 @@ def plot_lm(lm: pd.DataFrame, out: str) -> None:
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"Primate genome LM (cpu preset, 4.2 M parameters): {len(lm)} continued pretraining runs")
+    fig.suptitle(f"Primate genome LM (cpu preset, 4.2 M parameters): {len(lm)} pretraining runs, each continuing the one before")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"figure → {out}")

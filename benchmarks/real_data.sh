@@ -18,8 +18,10 @@ export COLUMNS=${COLUMNS:-160}
 LMS=$HOME/.cache/genomic-ulmfit/lm
 LM=${GENOMIC_ULMFIT_LM:-$LMS/primate-cpu-k4s2-96m}   # the default LM, built by benchmarks/build_lm.sh (tenth session on)
 # Up to the ninth session the default was the 48 M-token LM (run 3 of build_lm.sh): the steps named after it use it
-# explicitly; rerun any other step with GENOMIC_ULMFIT_LM=$L48 to reproduce the rows RESULTS.md gives with it.
+# explicitly; rerun any other step with GENOMIC_ULMFIT_LM=~/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m to
+# reproduce the rows RESULTS.md gives with it.
 L48=${GENOMIC_ULMFIT_LM_48M:-$LMS/primate-cpu-k4s2-48m}
+L72=${GENOMIC_ULMFIT_LM_72M:-$LMS/primate-cpu-k4s2-72m}
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
 
@@ -101,7 +103,7 @@ PY
       ;;
     cohn_ulmfit72)   # ULMFiT on the 72 M-token LM (run 4 of build_lm.sh), recipe protocol (ninth session)
       fresh "$W/cohn_ulmfit72"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LMS/primate-cpu-k4s2-72m" \
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L72" \
         --out "$W/cohn_ulmfit72"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)

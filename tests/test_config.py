@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from genomic_ulmfit.config import PRESETS, Preset, Stage, get_preset
+from genomic_ulmfit.config import PRESETS, Preset, Stage, check_amp_mode, get_preset
 from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.models.awd_lstm import LanguageModel, count_parameters, fastai_awd_lstm_param_count
 from genomic_ulmfit.models.estimators import ULMFiTModel
@@ -270,3 +270,11 @@ def test_resolve_device_rejects_unknown_and_unavailable_devices():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA; use --device cpu"):
             resolve_device("cuda")
+
+
+def test_check_amp_mode_normalises_and_names_where_a_bad_mode_came_from():
+    assert [check_amp_mode(m) for m in ("BF16", " off ", "", "auto")] == ["bf16", "off", "auto", "auto"]
+    with pytest.raises(ConfigError, match=r"^--amp 'half' is not a mode; use one of auto, off, bf16, fp16$"):
+        check_amp_mode("half", "--amp ")
+    with pytest.raises(ConfigError, match=r"^GENOMIC_ULMFIT_AMP='fp8' is not a mode"):
+        check_amp_mode("fp8")

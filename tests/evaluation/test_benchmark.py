@@ -202,6 +202,27 @@ def test_fit_records_from_before_the_precision_key_are_reused_where_they_still_h
     assert json.loads((tmp_path / "cnn" / FIT_RECORD).read_text())["key"]["amp"] == "bf16"
 
 
+def test_older_ulmfit_variant_records_are_read_without_what_the_variant_does_not_use():
+    from genomic_ulmfit.evaluation.benchmark import _current_key
+
+    key = {"model": "ulmfit:nolm", "lm": "/old/lm", "lm_record": "abc", "finetune": True, "amp": "bf16"}
+    assert _current_key(key) == {"model": "ulmfit:nolm", "lm": None, "lm_record": None, "finetune": None, "amp": "bf16"}
+    noft = _current_key({"model": "ulmfit:noft", "lm": "/lm", "lm_record": "abc", "finetune": True, "amp": "bf16"})
+    assert noft["lm"] == "/lm" and noft["finetune"] is None  # noft never fine-tunes: either flag is the same fit
+    # before, ulmfit:scratch without fine-tuning used the genome LM as its encoder: never the same fit as now
+    old_scratch = {"model": "ulmfit:scratch", "lm": "/lm", "lm_record": "abc", "finetune": False, "amp": "bf16"}
+    assert _current_key(old_scratch) == old_scratch
+    assert _current_key({**old_scratch, "finetune": True})["lm"] is None
+
+
+def test_ulmfit_scratch_trains_its_own_lm_even_without_fine_tuning(dataset, tmp_path):
+    df = assign_splits(load_dataset(dataset), seed=0)
+    df = df[df["split"] != "test"]
+    fit_for("ulmfit:scratch", df, tmp_path / "run", preset="tiny", lm_dir=None, finetune=False, progress=False)
+    lm_meta = json.loads((tmp_path / "run" / "lm_finetuned" / "lm.json").read_text())
+    assert lm_meta.get("pretrained_from") is None  # trained from scratch on the training sequences
+
+
 def test_fit_for_continues_a_stopped_ulmfit_fit_where_it_stopped(dataset, tmp_path, monkeypatch):
     import genomic_ulmfit.training.loop as loop
     from genomic_ulmfit.evaluation.benchmark import FIT_RECORD, FIT_STARTED

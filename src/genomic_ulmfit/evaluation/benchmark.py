@@ -103,7 +103,10 @@ def fit_for(
     state (checkpoints, metrics, fine-tuned LM) left in ``out_dir`` by another fit.
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
-    sequences only (never valid/test), then the classifier is trained from that encoder.
+    sequences only (never valid/test) unless ``finetune`` is False, then the classifier is trained
+    from that encoder. Variants: ``ulmfit:noft`` trains the classifier on ``lm_dir`` itself,
+    ``ulmfit:scratch`` on an LM trained on the training sequences alone (whatever ``lm_dir`` and
+    ``finetune``), ``ulmfit:nolm`` on a random encoder.
     Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
     when a finished fit is loaded instead of refitted.
     """
@@ -128,7 +131,7 @@ def fit_for(
     name, _, variant = model_name.partition(":")
     lm_out = out_dir / "lm_finetuned"
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
-    partial = resume and name in EPOCH_TRAINED and started.get("key") == key
+    partial = resume and name in EPOCH_TRAINED and _current_key(started.get("key")) == key
     if partial:
         # the stopped run's finished epochs count towards the fit's time
         earlier = finished_epoch_seconds(out_dir) + finished_epoch_seconds(lm_out)
@@ -216,8 +219,10 @@ def _current_key(old: Any) -> Any:
     """A fit key as :func:`fit_key` writes it now. Keys written before the precision was part of
     the key came from fp32 fits (on a CPU; on CUDA they trained under autocast, so they stay
     unmatched) and held the LM fields for every model: a k-mer or gkm-SVM fit is reused, a torch
-    fit only by an fp32 run. Keys that held fields their model does not use lose them."""
-    if not isinstance(old, dict):
+    fit only by an fp32 run. Keys that held fields their model does not use lose them, except an
+    ``ulmfit:scratch`` fit without fine-tuning: that one used ``lm`` as its encoder then, so it
+    stays unmatched."""
+    if not isinstance(old, dict) or (old.get("model") == "ulmfit:scratch" and old.get("finetune") is False):
         return old
     return _only_used(dict(old), old.get("amp", "off"))
 
@@ -226,10 +231,11 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
             device: str | None = None) -> dict:
     """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
 
-    Only what the model uses counts: the LM (and whether it is fine-tuned) for ULMFiT, and for the
-    torch models the autocast precision they would train with on ``device``
+    Only what the model uses counts: the LM (and whether it is fine-tuned) for ULMFiT (neither for
+    ``ulmfit:nolm`` and ``ulmfit:scratch``, only the LM for ``ulmfit:noft``), and for the torch
+    models the autocast precision they would train with on ``device``
     (:func:`~genomic_ulmfit.training.loop.amp_name`: a bf16 fit is not reused for an fp32 run). So
-    adding ``--lm`` or ULMFiT to a CV reuses its k-mer and CNN fits."""
+    adding ``--lm`` or ULMFiT to a CV reuses its k-mer, CNN and gkm-SVM fits."""
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import dataset_hash
     from genomic_ulmfit.training.lm import LM_JSON
