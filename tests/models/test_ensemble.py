@@ -136,6 +136,63 @@ def test_save_load_round_trip(tmp_path):
     assert training_width(tmp_path / "ens") == 50  # an ensemble takes its first recorded member's
 
 
+def _saved_ensemble(tmp_path):
+    """Two k-mer LR members in tmp_path/runs/m0, m1 and their ensemble in tmp_path/runs/ens."""
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    seqs = _seqs(120, 5)
+    y = np.array([int((s.count("G") + s.count("C")) / len(s) > 0.4) for s in seqs])
+    runs = {}
+    for i, k_max in enumerate((2, 3)):
+        d = tmp_path / "runs" / f"m{i}"
+        KmerLogistic(k_max=k_max, cv=2).fit(seqs, y).save(d)
+        runs[str(d)] = load_model(d)
+    EnsembleModel.from_models(runs, seqs[:40]).save(tmp_path / "runs" / "ens")
+    return seqs, y
+
+
+def test_a_moved_results_tree_loads_its_own_members_not_what_now_sits_at_the_old_paths(tmp_path):
+    from genomic_ulmfit.models.kmer import KmerLogistic
+    from genomic_ulmfit.predict.scan import training_width
+
+    seqs, y = _saved_ensemble(tmp_path)
+    before = load_model(tmp_path / "runs" / "ens").predict_proba(seqs)
+    (tmp_path / "runs").rename(tmp_path / "old")
+    moved = load_model(tmp_path / "old" / "ens")
+    assert [m.split("/")[-2:] for m in moved.members] == [["old", "m0"], ["old", "m1"]]
+    np.testing.assert_allclose(moved.predict_proba(seqs), before, rtol=1e-12)
+    (tmp_path / "old" / "m0" / "run.json").write_text(json.dumps({"data": {"length": {"median": 77}}}))
+    assert training_width(tmp_path / "old" / "ens") == 77  # the moved member's record
+    # other models fitted at the old paths are not taken for the members
+    for i in (0, 1):
+        KmerLogistic(k_max=1, cv=2).fit(seqs, 1 - y).save(tmp_path / "runs" / f"m{i}")
+    np.testing.assert_allclose(load_model(tmp_path / "old" / "ens").predict_proba(seqs), before, rtol=1e-12)
+
+
+def test_an_ensemble_refuses_a_member_refitted_since_it_was_calibrated(tmp_path):
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    seqs, y = _saved_ensemble(tmp_path)
+    KmerLogistic(k_max=1, cv=2).fit(seqs, y).save(tmp_path / "runs" / "m1")  # refitted in place
+    with pytest.raises(InputError, match=r"member .*m1 is not the model this ensemble was calibrated on"):
+        load_model(tmp_path / "runs" / "ens")
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "m0")
+    with pytest.raises(InputError, match=r"member .*m0 is gone"):
+        load_model(tmp_path / "runs" / "ens")
+
+
+def test_an_ensemble_saved_before_member_fingerprints_loads_its_members_by_path(tmp_path):
+    seqs, _ = _saved_ensemble(tmp_path)
+    path = tmp_path / "runs" / "ens" / "model.json"
+    meta = json.loads(path.read_text())
+    del meta["member_files"]
+    path.write_text(json.dumps(meta))
+    back = load_model(tmp_path / "runs" / "ens")
+    assert back.members == [str(tmp_path / "runs" / "m0"), str(tmp_path / "runs" / "m1")]
+
+
 def test_fit_checks_members_and_weights():
     with pytest.raises(ConfigError, match="at least one member"):
         EnsembleModel([]).fit(["ACGT"])

@@ -172,6 +172,22 @@ def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str,
     return meta
 
 
+def model_fingerprint(directory: str | Path) -> str:
+    """Hex SHA-256 of a saved model: its ``model.json`` and ``*.safetensors`` files (names and bytes).
+
+    Two directories holding the same saved model have the same fingerprint; a model refitted or
+    replaced in the same directory (almost surely) gets another one."""
+    import hashlib
+
+    from genomic_ulmfit.utils import sha256_file
+
+    directory = Path(directory)
+    h = hashlib.sha256()
+    for f in [directory / "model.json", *sorted(directory.glob("*.safetensors"))]:
+        h.update(f"{f.name}:{sha256_file(f)}\n".encode())
+    return h.hexdigest()
+
+
 def save_arrays(directory: str | Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Save a model held in NumPy arrays: ``directory/weights.safetensors`` + ``model.json``.
 

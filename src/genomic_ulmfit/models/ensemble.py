@@ -29,6 +29,7 @@ from genomic_ulmfit.models.base import (
     check_binary_labels,
     check_sequences,
     load_model,
+    model_fingerprint,
     read_model_json,
     register_model,
 )
@@ -173,8 +174,14 @@ class EnsembleModel(SequenceModel):
         if gone:
             raise ConfigError(f"ensemble: member {gone[0]!r} is not a saved run directory, so a saved ensemble could "
                               "not load it; save each member (model.save(dir)) and key from_models by those dirs")
-        write_json_atomic(Path(directory) / "model.json", {
-            "kind": self.kind, "params": self.get_params(), "weights_": self.weights_,
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        # Each member by its path relative to the ensemble too (so a results tree can be moved or
+        # copied whole) and by its fingerprint (so a member refitted or replaced since is noticed).
+        member_files = [{"relative": os.path.relpath(os.path.abspath(m), os.path.abspath(directory)),
+                         "sha256": model_fingerprint(m)} for m in self.members]
+        write_json_atomic(directory / "model.json", {
+            "kind": self.kind, "params": self.get_params(), "member_files": member_files, "weights_": self.weights_,
             "calibration": {"mean": self.mean_.tolist(), "std": self.std_.tolist()},
             "selection": getattr(self, "selection_", None),
         })
@@ -182,7 +189,10 @@ class EnsembleModel(SequenceModel):
     @classmethod
     def load(cls, directory):
         meta = read_model_json(directory)
-        self = cls(meta["params"]["members"], meta["params"].get("weights"))
+        members = meta["params"]["members"]
+        if meta.get("member_files"):  # else written before members had fingerprints: their paths as they are
+            members = [_find_member(Path(directory), m, f) for m, f in zip(members, meta["member_files"], strict=True)]
+        self = cls(members, meta["params"].get("weights"))
         try:
             self.models_ = [load_model(m) for m in self.members]
         except InputError as exc:
@@ -197,6 +207,23 @@ class EnsembleModel(SequenceModel):
         else:
             self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
         return self
+
+
+def _find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:
+    """The member saved as ``path`` (absolute) and ``files`` (its path relative to the ensemble
+    ``directory`` and its fingerprint): the relative location first, then the absolute one,
+    whichever holds the very model the ensemble was calibrated on."""
+    tried = []
+    for where in (Path(os.path.normpath(directory / files["relative"])), Path(path)):
+        if (where / "model.json").is_file():
+            if model_fingerprint(where) == files["sha256"]:
+                return str(where)
+            tried.append(str(where))
+    if tried:
+        raise InputError(f"ensemble {directory}: member {tried[0]} is not the model this ensemble was calibrated on "
+                         "(it was refitted or replaced since); rebuild the ensemble with 'genomic-ulmfit ensemble'")
+    raise InputError(f"ensemble {directory}: member {path} is gone (looked also in {os.path.normpath(directory / files['relative'])}); "
+                     "was it moved or deleted? rebuild the ensemble with 'genomic-ulmfit ensemble'")
 
 
 def parse_weights(text: str) -> list[float]:
