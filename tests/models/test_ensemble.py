@@ -183,6 +183,36 @@ def test_an_ensemble_refuses_a_member_refitted_since_it_was_calibrated(tmp_path)
         load_model(tmp_path / "runs" / "ens")
 
 
+def test_an_ensemble_moved_alone_finds_its_members_where_they_were(tmp_path):
+    seqs, _ = _saved_ensemble(tmp_path)
+    before = load_model(tmp_path / "runs" / "ens").predict_proba(seqs)
+    (tmp_path / "runs" / "ens").rename(tmp_path / "ens")  # its relative paths now point nowhere
+    back = load_model(tmp_path / "ens")
+    assert back.members == [str(tmp_path / "runs" / "m0"), str(tmp_path / "runs" / "m1")]
+    np.testing.assert_allclose(back.predict_proba(seqs), before, rtol=1e-12)
+
+
+def test_a_member_refitted_between_calibration_and_save_is_not_recorded_as_the_member(tmp_path):
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    seqs, y = _saved_ensemble(tmp_path)
+    ens = EnsembleModel([tmp_path / "runs" / "m0", tmp_path / "runs" / "m1"]).fit(seqs[:40])
+    KmerLogistic(k_max=1, cv=2).fit(seqs, y).save(tmp_path / "runs" / "m1")  # e.g. by another process
+    ens.save(tmp_path / "ens2")
+    with pytest.raises(InputError, match="m1 is not the model this ensemble was calibrated on"):
+        load_model(tmp_path / "ens2")
+
+
+def test_a_malformed_member_list_is_one_clear_error(tmp_path):
+    _saved_ensemble(tmp_path)
+    path = tmp_path / "runs" / "ens" / "model.json"
+    meta = json.loads(path.read_text())
+    meta["member_files"] = meta["member_files"][:1]
+    path.write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="member_files is malformed"):
+        load_model(tmp_path / "runs" / "ens")
+
+
 def test_an_ensemble_saved_before_member_fingerprints_loads_its_members_by_path(tmp_path):
     seqs, _ = _saved_ensemble(tmp_path)
     path = tmp_path / "runs" / "ens" / "model.json"

@@ -82,6 +82,7 @@ class EnsembleModel(SequenceModel):
         """
         self = cls(list(models), weights)
         self._check_weights()
+        self.fingerprints_ = _fingerprints(self.members)
         self.models_ = list(models.values())
         self._calibrate(calibration, labels)
         return self
@@ -96,6 +97,7 @@ class EnsembleModel(SequenceModel):
         """
         self = cls(members, weights)
         self._check_weights()
+        self.fingerprints_ = _fingerprints(self.members)
         self.models_ = []
         self._calibrate_logits(logit(np.asarray(calibration_scores, dtype=np.float64)), labels)
         return self
@@ -113,6 +115,7 @@ class EnsembleModel(SequenceModel):
         if not self.members:
             raise ConfigError("ensemble: give at least one member run directory")
         self._check_weights()
+        self.fingerprints_ = _fingerprints(self.members)  # before loading: a member changed meanwhile is refused later
         self.models_ = [load_model(m) for m in self.members]
         if valid_sequences is not None:
             self._calibrate(list(valid_sequences), valid_labels)
@@ -178,8 +181,10 @@ class EnsembleModel(SequenceModel):
         directory.mkdir(parents=True, exist_ok=True)
         # Each member by its path relative to the ensemble too (so a results tree can be moved or
         # copied whole) and by its fingerprint (so a member refitted or replaced since is noticed).
+        # (fingerprinted when the members were loaded or scored, so one refitted since is not taken for its own)
+        prints = getattr(self, "fingerprints_", None) or _fingerprints(self.members)
         member_files = [{"relative": os.path.relpath(os.path.abspath(m), os.path.abspath(directory)),
-                         "sha256": model_fingerprint(m)} for m in self.members]
+                         "sha256": f or model_fingerprint(m)} for m, f in zip(self.members, prints, strict=True)]
         write_json_atomic(directory / "model.json", {
             "kind": self.kind, "params": self.get_params(), "member_files": member_files, "weights_": self.weights_,
             "calibration": {"mean": self.mean_.tolist(), "std": self.std_.tolist()},
@@ -189,10 +194,16 @@ class EnsembleModel(SequenceModel):
     @classmethod
     def load(cls, directory):
         meta = read_model_json(directory)
-        members = meta["params"]["members"]
-        if meta.get("member_files"):  # else written before members had fingerprints: their paths as they are
-            members = [_find_member(Path(directory), m, f) for m, f in zip(members, meta["member_files"], strict=True)]
+        members, files = meta["params"]["members"], meta.get("member_files")
+        if files:  # else written before members had fingerprints: their paths as they are
+            if not (isinstance(files, list) and len(files) == len(members) and all(
+                    isinstance(f, dict) and isinstance(f.get("relative"), str) and isinstance(f.get("sha256"), str)
+                    for f in files)):
+                raise InputError(f"{directory}/model.json: member_files is malformed (one {{relative, sha256}} per "
+                                 "member expected); rebuild the ensemble with 'genomic-ulmfit ensemble'")
+            members = [_find_member(Path(directory), m, f) for m, f in zip(members, files)]
         self = cls(members, meta["params"].get("weights"))
+        self.fingerprints_ = [f["sha256"] for f in files] if files else _fingerprints(self.members)
         try:
             self.models_ = [load_model(m) for m in self.members]
         except InputError as exc:
@@ -207,6 +218,11 @@ class EnsembleModel(SequenceModel):
         else:
             self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
         return self
+
+
+def _fingerprints(members: Sequence[str]) -> list[str | None]:
+    """:func:`model_fingerprint` of each member saved on disk (None for one that is not)."""
+    return [model_fingerprint(m) if (Path(m) / "model.json").is_file() else None for m in members]
 
 
 def _find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:

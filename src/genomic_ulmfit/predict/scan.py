@@ -90,7 +90,7 @@ def training_width(run_dir: str | os.PathLike) -> int | None:
     model = field(run_dir / "model.json") if median is None else None
     if isinstance(model, dict) and model.get("kind") == "ensemble":
         # where the members are now (relative to the ensemble) first, then where they were saved from
-        members = [run_dir / f["relative"] for f in model.get("member_files") or [] if isinstance(f, dict)
+        members = [os.path.normpath(run_dir / f["relative"]) for f in model.get("member_files") or [] if isinstance(f, dict)
                    and isinstance(f.get("relative"), str)] + ((model.get("params") or {}).get("members") or [])
         median = next((m for m in (training_width(d) for d in members) if m is not None), None)
     return int(median) if isinstance(median, (int, float)) else None
