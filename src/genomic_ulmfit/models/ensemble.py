@@ -180,8 +180,8 @@ class EnsembleModel(SequenceModel):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         # Each member by its path relative to the ensemble too (so a results tree can be moved or
-        # copied whole) and by its fingerprint (so a member refitted or replaced since is noticed).
-        # (fingerprinted when the members were loaded or scored, so one refitted since is not taken for its own)
+        # copied whole) and by its fingerprint, taken when it was loaded or scored (so a member
+        # refitted or replaced since then is noticed).
         prints = getattr(self, "fingerprints_", None) or _fingerprints(self.members)
         member_files = [{"relative": os.path.relpath(os.path.abspath(m), os.path.abspath(directory)),
                          "sha256": f or model_fingerprint(m)} for m, f in zip(self.members, prints, strict=True)]
