@@ -12,6 +12,9 @@ GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 W=${1:-$HOME/.cache/genomic-ulmfit/results}
 shift || true
+# Ensembles made by a step from another step's runs (cohn_gkmsvm, cohn_lm_seeds, cohn_3mer use cohn_recipe's members)
+# record each member's fingerprint: after rerunning cohn_recipe, rerun those steps too (loading their old
+# ensembles is refused, as their members changed).
 STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
@@ -101,10 +104,14 @@ PY
       $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_ulmfit48_seed0/eval"
       ;;
-    cohn_ulmfit72)   # ULMFiT on the 72 M-token LM (run 4 of build_lm.sh), recipe protocol (ninth session)
+    cohn_ulmfit72)   # ULMFiT on the 72 M-token LM (run 4 of build_lm.sh), recipe protocol (ninth session), then the
+      # recipe's models (default LM) and it on the same TEST (tenth session; needs cohn_recipe)
       fresh "$W/cohn_ulmfit72"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L72" \
         --out "$W/cohn_ulmfit72"
+      R="$W/cohn_recipe/runs"
+      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_ulmfit72/runs/ulmfit" "$R/ensemble" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_lm_lengths/eval"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
