@@ -182,7 +182,7 @@ class EnsembleModel(SequenceModel):
         # Each member by its path relative to the ensemble too (so a results tree can be moved or
         # copied whole) and by its fingerprint, taken when it was loaded or scored (so a member
         # refitted or replaced since then is noticed).
-        prints = getattr(self, "fingerprints_", None) or _fingerprints(self.members)
+        prints = getattr(self, "fingerprints_", None) or [None] * len(self.members)
         member_files = [{"relative": os.path.relpath(os.path.abspath(m), os.path.abspath(directory)),
                          "sha256": f or model_fingerprint(m)} for m, f in zip(self.members, prints, strict=True)]
         write_json_atomic(directory / "model.json", {
@@ -225,12 +225,18 @@ def _fingerprints(members: Sequence[str]) -> list[str | None]:
     return [model_fingerprint(m) if (Path(m) / "model.json").is_file() else None for m in members]
 
 
+def member_places(directory: str | os.PathLike, path: str, files: Mapping[str, Any]) -> list[Path]:
+    """Where to look for a member that a saved ensemble in ``directory`` records as ``path``
+    (absolute) and ``files`` (its ``member_files`` entry): relative to the ensemble first (a tree
+    moved or copied whole), then where it was saved from."""
+    return [Path(os.path.normpath(Path(directory) / files["relative"])), Path(path)]
+
+
 def _find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:
-    """The member saved as ``path`` (absolute) and ``files`` (its path relative to the ensemble
-    ``directory`` and its fingerprint): the relative location first, then the absolute one,
-    whichever holds the very model the ensemble was calibrated on."""
+    """The member saved as ``path`` and ``files`` (see :func:`member_places`): the first place that
+    holds the very model the ensemble was calibrated on (same fingerprint)."""
     tried = []
-    for where in (Path(os.path.normpath(directory / files["relative"])), Path(path)):
+    for where in member_places(directory, path, files):
         if (where / "model.json").is_file():
             if model_fingerprint(where) == files["sha256"]:
                 return str(where)
@@ -238,8 +244,9 @@ def _find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:
     if tried:
         raise InputError(f"ensemble {directory}: member {tried[0]} is not the model this ensemble was calibrated on "
                          "(it was refitted or replaced since); rebuild the ensemble with 'genomic-ulmfit ensemble'")
-    raise InputError(f"ensemble {directory}: member {path} is gone (looked also in {os.path.normpath(directory / files['relative'])}); "
-                     "was it moved or deleted? rebuild the ensemble with 'genomic-ulmfit ensemble'")
+    raise InputError(f"ensemble {directory}: member {path} is gone (looked also in "
+                     f"{member_places(directory, path, files)[0]}); was it moved or deleted? rebuild the ensemble "
+                     "with 'genomic-ulmfit ensemble'")
 
 
 def parse_weights(text: str) -> list[float]:

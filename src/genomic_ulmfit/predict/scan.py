@@ -89,9 +89,12 @@ def training_width(run_dir: str | os.PathLike) -> int | None:
     median = field(run_dir / "run.json", "data", "length", "median")
     model = field(run_dir / "model.json") if median is None else None
     if isinstance(model, dict) and model.get("kind") == "ensemble":
+        from genomic_ulmfit.models.ensemble import member_places
+
         # where the members are now (relative to the ensemble) first, then where they were saved from
-        members = [os.path.normpath(run_dir / f["relative"]) for f in model.get("member_files") or [] if isinstance(f, dict)
-                   and isinstance(f.get("relative"), str)] + ((model.get("params") or {}).get("members") or [])
+        saved = (model.get("params") or {}).get("members") or []
+        members = [member_places(run_dir, path, f)[0] for path, f in zip(saved, model.get("member_files") or [])
+                   if isinstance(f, dict) and isinstance(f.get("relative"), str)] + saved
         median = next((m for m in (training_width(d) for d in members) if m is not None), None)
     return int(median) if isinstance(median, (int, float)) else None
 
