@@ -52,8 +52,8 @@ if [ $K3 = 1 ]; then
   echo "$LM"
   exit 0
 fi
-if [ -f "$LM/lm.json" ]; then   # a finished LM: nothing to build (whatever run it came from)
-  echo "using the pretrained LM in $LM" >&2
+if [ -f "$LM/lm.json" ]; then   # a finished LM, whatever run it came from: build only says it uses it
+  build "$LM"
   echo "$LM"
   exit 0
 fi
