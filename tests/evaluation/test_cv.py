@@ -122,6 +122,12 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "off")
     assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != bf16  # an fp32 fit is another fit
     assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=0) == base  # no torch, no precision
+    # ULMFiT on mixed lengths: fits from before its random-order batches (length-grouped) are not reused
+    assert "batches" not in fit_key("ulmfit", df, preset="cpu", lm_dir=None, finetune=True, seed=0)  # one length
+    mixed = df.copy()
+    mixed.loc[mixed.index[0], "sequence"] = mixed["sequence"].iloc[0][:-10]
+    assert fit_key("ulmfit", mixed, preset="cpu", lm_dir=None, finetune=True, seed=0)["batches"] == "random"
+    assert "batches" not in fit_key("cnn", mixed, preset="cpu", lm_dir=None, finetune=True, seed=0)
     lm = tmp_path / "lm"
     lm.mkdir()
     (lm / "lm.json").write_text('{"run": 1}')

@@ -388,7 +388,7 @@ def test_holdout_split_is_stratified_and_seeded(seed):
     assert 20 not in va4
 
 
-def test_ulmfit_batches_group_mixed_lengths_and_cut_the_padding():
+def test_ulmfit_training_batches_mix_lengths_and_are_cut_to_their_longest_member():
     seqs, y = planted(200, length=300, seed=4)
     model = ULMFiTModel(preset="tiny", seed=0)
     same = model.prepare(seqs, y)
@@ -401,8 +401,13 @@ def test_ulmfit_batches_group_mixed_lengths_and_cut_the_padding():
         for batch in data.batches(0):
             x = batch["x"].numpy()
             assert x.ndim == 2 and (x[:, -1] != 0).any()  # cut to its longest member, no all-pad column
-    widths = [b["x"].shape[1] for b in tr.batches(0)]
-    assert max(widths) > 2 * min(widths)  # similar lengths share a batch
+    # Training batches are random rows, not grouped by length: the head's BatchNorm must see every
+    # length in a batch, as it does in eval (grouped batches cost NHLF 0.033 AUROC on a fold).
+    for batch in tr.batches(0):
+        tokens = (batch["x"] != 0).sum(dim=1)
+        assert tokens.max() > 2 * tokens.min()
+    rows = np.concatenate([(b["x"] != 0).sum(dim=1).numpy() for b in va.batches(0)])
+    assert (np.diff(rows) <= 0).all() and rows[0] > 2 * rows[-1]  # validation (eval mode): longest first
 
 
 def test_ulmfit_batch_tokens_bounds_the_padded_tokens_of_a_training_batch():
@@ -413,7 +418,9 @@ def test_ulmfit_batch_tokens_bounds_the_padded_tokens_of_a_training_batch():
     assert max(b["x"].numel() for b in free.batches(0)) > 2000  # without a budget the long batch is bigger
     sizes = [b["x"].shape for b in capped.batches(0)]
     assert all(rows * width <= 2000 for rows, width in sizes)
-    assert min(rows for rows, _ in sizes) < 32 <= max(rows for rows, _ in sizes)  # long batches hold fewer rows
+    assert {b["x"].shape[0] for b in free.batches(0)} == {32}
+    by_width = sorted(sizes, key=lambda s: s[1])
+    assert max(rows for rows, _ in sizes) < 32 and by_width[0][0] > by_width[-1][0]  # long batches hold fewer rows
     same = [s[:300] for s in seqs]  # one length, but a full batch would pass the budget: rows are cut too
     fixed = ULMFiTModel(preset="tiny", seed=0, batch_tokens=1000).prepare(same, y)["train_data"]
     assert all(b["x"].numel() <= 1000 for b in fixed.batches(0))

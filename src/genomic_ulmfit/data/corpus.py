@@ -763,7 +763,8 @@ class ArrayBatches:
         saves the work on padding (VISTA elements, 315–8,061 bp, are 78% padding when padded to
         the longest); the models must ignore padding.
     sortish : int, default 50
-        Batches per sorted chunk.
+        Batches per sorted chunk; 1 gives batches of random rows (each still cut to its longest
+        member), for models whose BatchNorm must see every length in a batch (ULMFiT's head).
     max_tokens : int, optional
         With ``lengths``: a batch also stops growing before its rows × its longest length would
         pass ``max_tokens`` (one row always fits), so a batch of long sequences holds fewer rows and

@@ -235,7 +235,11 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     ``ulmfit:nolm`` and ``ulmfit:scratch``, only the LM for ``ulmfit:noft``), and for the torch
     models the autocast precision they would train with on ``device``
     (:func:`~genomic_ulmfit.training.loop.amp_name`: a bf16 fit is not reused for an fp32 run). So
-    adding ``--lm`` or ULMFiT to a CV reuses its k-mer, CNN and gkm-SVM fits."""
+    adding ``--lm`` or ULMFiT to a CV reuses its k-mer, CNN and gkm-SVM fits.
+
+    A ULMFiT fit on sequences of mixed lengths also holds ``"batches": "random"``: such fits
+    trained on length-grouped batches before (which cost accuracy; see the note in
+    ``ULMFiTModel.prepare``), and their records, without the field, are not reused. Fixed-length data batched the same way either way."""
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import dataset_hash
     from genomic_ulmfit.training.lm import LM_JSON
@@ -249,6 +253,8 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
            "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
            "finetune": finetune, "seed": seed,
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
+    if model_name.partition(":")[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
+        key["batches"] = "random"
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))
 

@@ -303,9 +303,13 @@ class ULMFiTModel(SequenceModel):
                                               ccfg.valid_frac, self.seed, min_length=tokenizer.k)
         tr_views = token_views(tokenizer, tr_s, strands=self.rc_augment, frames=self.frames)  # (n, V, T)
         va_views = token_views(tokenizer, va_s, strands=False, frames=False)
-        # Mixed lengths (e.g. VISTA, 315–8,061 bp): batch similar lengths and cut each batch to its
-        # longest member, as for the CNN; the encoder ignores right padding. Long batches hold fewer
-        # rows (batch_tokens; validation, without gradients, twice the budget with twice the rows).
+        # Mixed lengths (e.g. NHLF, 406–996 bp): each batch is cut to its longest member (the encoder
+        # ignores right padding) and long batches hold fewer rows (batch_tokens; validation, without
+        # gradients, twice the budget with twice the rows). Training batches are drawn in random
+        # order (sortish=1), not grouped by length as the CNN's are: the head's BatchNorm then sees
+        # batches of one length in training but every length in eval, and on NHLF (length alone
+        # 0.62 AUROC) grouped batches cost 0.033 test AUROC on one CV fold (0.819 vs 0.852).
+        # Validation order does not matter (eval mode), so it stays longest first.
         cap = self.batch_tokens
         vcap = None if cap is None else 2 * cap
         return {
@@ -313,7 +317,7 @@ class ULMFiTModel(SequenceModel):
             "train_data": ArrayBatches(tr_views, tr_y, ccfg.batch_size, shuffle=True, seed=self.seed,
                                        transform=_view_pick, drop_last=len(tr_y) > ccfg.batch_size,
                                        lengths=_batch_lengths(tr_views, ccfg.batch_size, cap),
-                                       max_tokens=cap),
+                                       max_tokens=cap, sortish=1),
             "valid_data": ArrayBatches(va_views, va_y, ccfg.batch_size * 2, shuffle=False, transform=_first_view,
                                        lengths=_batch_lengths(va_views, ccfg.batch_size * 2, vcap),
                                        max_tokens=vcap),
