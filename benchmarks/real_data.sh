@@ -182,8 +182,8 @@ PY
       fresh "$W/nhlf_cv"
       $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
       ;;
-    nhlf_ulmfit)   # same folds as nhlf, with ULMFiT and the 3-model ensemble. ~30 min per fold on one thread
-      # (2.3k training sequences of ~700 bp): no `fresh`, and --resume loads the folds an earlier run finished
+    nhlf_ulmfit)   # same folds as nhlf, with ULMFiT and the 3-model ensemble. ~9 min per fold (bf16, two threads;
+      # 35 min in fp32 on one): no `fresh`, and --resume loads the folds an earlier run finished
       $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/nhlf_cv_ulmfit" --resume
       ;;

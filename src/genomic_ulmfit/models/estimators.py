@@ -174,8 +174,9 @@ def _batch_lengths(views: np.ndarray, batch_size: int | None = None,
     """Tokens in each row's longest view of right-padded (n, V, T) views, or None for plain batches.
 
     The lengths are needed (for :class:`ArrayBatches`' ``lengths``) when rows differ in length, to
-    batch similar lengths, or when a full batch of ``batch_size`` rows would pass ``max_tokens``,
-    for the token budget to apply. Otherwise None keeps the plain batches.
+    cut each batch to its longest member (and, for validation, to batch similar lengths), or when
+    a full batch of ``batch_size`` rows would pass ``max_tokens``, for the token budget to apply.
+    Otherwise None keeps the plain batches.
     """
     lens = (views != 0).sum(axis=-1).max(axis=-1).astype(np.int64)
     if not len(lens):
