@@ -239,7 +239,8 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
 
     A ULMFiT fit on sequences of mixed lengths also holds ``"batches": "random"``: such fits
     trained on length-grouped batches before (which cost accuracy; see the note in
-    ``ULMFiTModel.prepare``), and their records, without the field, are not reused. Fixed-length data batched the same way either way."""
+    ``ULMFiTModel.prepare``), and their records, without the field, are not reused. Fixed-length
+    data batched the same way either way."""
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import dataset_hash
     from genomic_ulmfit.training.lm import LM_JSON
