@@ -765,6 +765,8 @@ class ArrayBatches:
     sortish : int, default 50
         Batches per sorted chunk; 1 gives batches of random rows (each still cut to its longest
         member), for models whose BatchNorm must see every length in a batch (ULMFiT's head).
+        With ``max_tokens`` a chunk of ``batch_size`` random rows that passes the budget is split
+        longest rows first, so its parts hold similar lengths.
     max_tokens : int, optional
         With ``lengths``: a batch also stops growing before its rows × its longest length would
         pass ``max_tokens`` (one row always fits), so a batch of long sequences holds fewer rows and

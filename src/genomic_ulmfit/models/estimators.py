@@ -310,7 +310,8 @@ class ULMFiTModel(SequenceModel):
         # order (sortish=1), not grouped by length as the CNN's are: the head's BatchNorm then sees
         # batches of one length in training but every length in eval, and on NHLF (length alone
         # 0.62 AUROC) grouped batches cost 0.033 test AUROC on one CV fold (0.819 vs 0.852).
-        # Validation order does not matter (eval mode), so it stays longest first.
+        # (Only a random draw of batch_size rows that passes batch_tokens, as on VISTA, is split into
+        # parts of similar length.) Validation order does not matter (eval mode): longest first.
         cap = self.batch_tokens
         vcap = None if cap is None else 2 * cap
         return {
