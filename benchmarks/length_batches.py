@@ -56,11 +56,10 @@ def main() -> None:
         raise SystemExit(f"{args.dataset}: every sequence has the same length; nothing to group")
     bs = p.classifier.batch_size
     kinds = {name: ArrayBatches(views, y, bs, shuffle=True, seed=args.seed, transform=_view_pick, drop_last=True,
-                                lengths=lens, max_tokens=cap)
-             for name, lens, cap in (("random", None, None), ("grouped", lengths, None),
-                                     ("grouped+budget", lengths, args.max_tokens))}
-    kinds["random+budget"] = ArrayBatches(views, y, bs, shuffle=True, seed=args.seed, transform=_view_pick,
-                                          drop_last=True, lengths=lengths, max_tokens=args.max_tokens, sortish=1)
+                                lengths=lens, max_tokens=cap, sortish=sortish)
+             for name, lens, cap, sortish in (("random", None, None, 50), ("grouped", lengths, None, 50),
+                                              ("grouped+budget", lengths, args.max_tokens, 50),
+                                              ("random+budget", lengths, args.max_tokens, 1))}
     print(f"{args.dataset}: {len(y)} sequences, {int(lengths.sum())} tokens in the longest views, "
           f"widest {views.shape[-1]}, batch {bs}")
     for name, data in kinds.items():
