@@ -160,6 +160,75 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
     assert [r["epoch"] for r in lines] == [0, 1, 2]
 
 
+class _CutAt:
+    """Training data that raises Interrupt before batch ``at`` of epoch ``epoch`` (a killed run)."""
+
+    def __init__(self, data, epoch: int, at: int) -> None:
+        self.data, self.epoch, self.at = data, epoch, at
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def num_batches(self, epoch: int) -> int:
+        return loop.num_batches(self.data, epoch)
+
+    def batches(self, epoch: int):
+        for i, b in enumerate(self.data.batches(epoch)):
+            if epoch == self.epoch and i == self.at:
+                raise Interrupt
+            yield b
+
+
+def _awd_lm(seed: int = 0):
+    from genomic_ulmfit.models.awd_lstm import LanguageModel
+
+    torch.manual_seed(seed)
+    return LanguageModel(_awd_cfg())
+
+
+@pytest.mark.parametrize("make", [ToyLM, _awd_lm], ids=["lstm", "awd-lstm"])
+def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path, make):
+    full_model = make(0)
+    full = _fit(full_model, tmp_path / "full", checkpoint_minutes=None)
+    assert read_meta(tmp_path / "full" / "checkpoints" / "last")["mid_epoch"] is None
+    train, valid = _lm_data()
+    cut = tmp_path / "cut"
+    with pytest.raises(Interrupt):  # killed before batch 4 of epoch 1; a checkpoint after every batch
+        fit_one_cycle(make(0), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
+                      out_dir=cut, checkpoint_minutes=0)
+    last = read_meta(cut / "checkpoints" / "last")
+    assert last["epochs_done"] == 1 and last["mid_epoch"]["batches"] == 4
+    assert last["step"] == loop.num_batches(train, 0) + 4
+    assert last["mid_epoch"]["task_state"] is not None  # the LM's hidden state went with it
+    model = make(5)  # other weights: everything must come from the checkpoint
+    resumed = _fit(model, cut, resume=True)
+    assert [r["train_loss"] for r in resumed.history] == [r["train_loss"] for r in full.history]
+    assert [r["valid_loss"] for r in resumed.history] == [r["valid_loss"] for r in full.history]
+    for (n, p), q in zip(full_model.state_dict().items(), model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), n
+    assert read_meta(cut / "checkpoints" / "last")["mid_epoch"] is None
+
+
+def test_no_mid_epoch_checkpoint_before_the_interval(tmp_path):
+    train, valid = _lm_data()
+    with pytest.raises(Interrupt):
+        fit_one_cycle(ToyLM(), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
+                      out_dir=tmp_path, checkpoint_minutes=10)
+    last = read_meta(tmp_path / "checkpoints" / "last")
+    assert last["epochs_done"] == 1 and last["mid_epoch"] is None
+
+
+def test_pack_state_round_trips_nested_states():
+    state = [(torch.arange(3.0), torch.ones(2, 2)), {"h": torch.zeros(1)}, None]
+    skeleton, tensors = loop.pack_state(state, "task")
+    assert json.loads(json.dumps(skeleton)) == skeleton and set(tensors) == {"task.0", "task.1", "task.2"}
+    back = loop.unpack_state(skeleton, tensors)
+    assert isinstance(back[0], tuple) and torch.equal(back[0][0], state[0][0]) and torch.equal(back[1]["h"], state[1]["h"])
+    assert back[2] is None
+    with pytest.raises(TypeError, match="holding str"):
+        loop.pack_state(["h"])
+
+
 def test_a_stopped_run_continues_only_in_its_own_precision(tmp_path):
     with pytest.raises(Interrupt):
         _fit(ToyLM(), tmp_path / "cut", amp="off", on_epoch_end=_interrupt_after(1))

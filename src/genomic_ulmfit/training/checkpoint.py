@@ -5,6 +5,8 @@ A checkpoint ``<prefix>`` is two files written atomically (temp file + rename):
 * ``<prefix>.safetensors`` — the model's ``state_dict`` under its own keys (tensors shared by tied
   weights are stored once), and, when an optimiser is saved, its state tensors under
   ``optim/<param index>/<name>`` (model keys never contain ``/``);
+  and, when given, the caller's ``extra`` tensors under ``extra/<name>`` (say a recurrent state
+  carried from one batch to the next, saved in the middle of an epoch);
 * ``<prefix>.json`` — the caller's ``meta`` (config, stage, epoch, step, metrics, RNG states…)
   plus ``checkpoint_id``, the tied-weight aliases and the optimiser's param-group
   hyperparameters and scalar state.
@@ -33,6 +35,7 @@ from genomic_ulmfit.utils import atomic_path, read_json, write_json_atomic
 
 FORMAT = "genomic-ulmfit-checkpoint/1"
 _OPTIM = "optim/"
+_EXTRA = "extra/"
 
 
 def checkpoint_paths(prefix: str | os.PathLike) -> tuple[Path, Path]:
@@ -88,6 +91,7 @@ def save_checkpoint(
     *,
     optimizer: torch.optim.Optimizer | None = None,
     meta: dict[str, Any] | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write ``<path_prefix>.safetensors`` and ``<path_prefix>.json`` atomically.
 
@@ -101,8 +105,12 @@ def save_checkpoint(
         Its state tensors go to the safetensors file, hyperparameters to the JSON.
     meta : dict, optional
         JSON-able metadata (config, epoch, step, metrics, RNG states from :func:`rng_state`…).
+    extra : dict of str to torch.Tensor, optional
+        Further tensors to keep beside the weights; :func:`load_extra` reads them back.
     """
     tensors, tied = _dedupe(model.state_dict())
+    for name, t in (extra or {}).items():
+        tensors[f"{_EXTRA}{name}"] = t.detach().contiguous().cpu()
     info: dict[str, Any] = {"format": FORMAT, "checkpoint_id": uuid.uuid4().hex, "tied": tied}
     if optimizer is not None:
         sd = optimizer.state_dict()
@@ -149,18 +157,11 @@ def load_checkpoint(
     dict
         The saved ``meta`` (with the ``"checkpoint"`` record).
     """
-    meta = read_meta(path_prefix)
+    meta, tensors = _read_pair(path_prefix)
     info = meta["checkpoint"]
     st_path, _ = checkpoint_paths(path_prefix)
-    with safe_open(str(st_path), framework="pt") as fh:
-        file_id = (fh.metadata() or {}).get("checkpoint_id")
-    if file_id != info["checkpoint_id"]:
-        raise InputError(
-            f"{st_path}: does not match its .json (an interrupted save?); delete both files and rerun"
-        )
-    tensors = load_file(str(st_path), device="cpu")
     if model is not None:
-        state = {k: v for k, v in tensors.items() if not k.startswith(_OPTIM)}
+        state = {k: v for k, v in tensors.items() if not k.startswith((_OPTIM, _EXTRA))}
         for alias, canonical in info.get("tied", {}).items():
             state[alias] = state[canonical]
         try:
@@ -186,6 +187,25 @@ def load_checkpoint(
             state_.setdefault(int(idx), {}).update(scalars)
         optimizer.load_state_dict({"state": state_, "param_groups": groups})
     return meta
+
+
+def _read_pair(path_prefix: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(meta, tensors)`` of checkpoint ``path_prefix``, refusing two files of different saves."""
+    meta = read_meta(path_prefix)
+    st_path, _ = checkpoint_paths(path_prefix)
+    with safe_open(str(st_path), framework="pt") as fh:
+        file_id = (fh.metadata() or {}).get("checkpoint_id")
+    if file_id != meta["checkpoint"]["checkpoint_id"]:
+        raise InputError(
+            f"{st_path}: does not match its .json (an interrupted save?); delete both files and rerun"
+        )
+    return meta, load_file(str(st_path), device="cpu")
+
+
+def load_extra(path_prefix: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The ``extra`` tensors saved with checkpoint ``path_prefix`` (empty when there were none)."""
+    _, tensors = _read_pair(path_prefix)
+    return {k[len(_EXTRA) :]: v for k, v in tensors.items() if k.startswith(_EXTRA)}
 
 
 # ---------------------------------------------------------------------------- RNG states as JSON

@@ -17,6 +17,10 @@ With ``out_dir`` the loop writes, after every epoch::
     out_dir/checkpoints/stage-<name>.{…}             model at the end of each completed stage
     out_dir/metrics.jsonl                            one JSON line per epoch, all stages
 
+and, in an epoch that runs longer than ``checkpoint_minutes`` (default 10), ``last`` again every
+``checkpoint_minutes`` with where the epoch stands (``mid_epoch``: batches done, running means, the
+task's carried state).
+
 ``resume=True`` continues a stage from ``last`` (exactly: same losses as an uninterrupted run) or
 skips a completed stage by loading ``stage-<name>``. Several calls with different ``stage_name``
 into the same ``out_dir`` form one run (gradual unfreezing); ``resume=False`` restarts
@@ -48,6 +52,7 @@ from genomic_ulmfit.training import optim as _optim
 from genomic_ulmfit.training.checkpoint import (
     checkpoint_exists,
     load_checkpoint,
+    load_extra,
     read_meta,
     rng_state,
     save_checkpoint,
@@ -86,6 +91,57 @@ class Task(ABC):
 
     def reset(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Forget any state carried between batches."""
+
+    def carried_state(self) -> Any:
+        """The state carried to the next batch (nested lists/tuples/dicts of tensors), or None.
+
+        Saved with a checkpoint taken in the middle of an epoch, so that a resumed run continues
+        exactly where it stopped."""
+        return None
+
+    def restore_state(self, state: Any) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Take back a state returned by :meth:`carried_state`."""
+
+
+def pack_state(state: Any, prefix: str = "state") -> tuple[Any, dict[str, torch.Tensor]]:
+    """Split a nested list/tuple/dict of tensors into a JSON-able skeleton and named tensors.
+
+    :func:`unpack_state` rebuilds it; used to checkpoint a task's carried state with safetensors.
+
+    Examples
+    --------
+    >>> skeleton, tensors = pack_state([(torch.zeros(1), torch.ones(1))])
+    >>> skeleton
+    {'list': [{'tuple': [{'tensor': 'state.0'}, {'tensor': 'state.1'}]}]}
+    """
+    tensors: dict[str, torch.Tensor] = {}
+
+    def walk(v: Any) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, torch.Tensor):
+            name = f"{prefix}.{len(tensors)}"
+            tensors[name] = v.detach()
+            return {"tensor": name}
+        if isinstance(v, (list, tuple)):
+            return {"tuple" if isinstance(v, tuple) else "list": [walk(x) for x in v]}
+        if isinstance(v, dict):
+            return {"dict": {str(k): walk(x) for k, x in v.items()}}
+        raise TypeError(f"cannot checkpoint a carried state holding {type(v).__name__}")
+
+    return walk(state), tensors
+
+
+def unpack_state(skeleton: Any, tensors: dict[str, torch.Tensor], device: torch.device | str = "cpu") -> Any:
+    """The nested state :func:`pack_state` split into ``skeleton`` and ``tensors``, on ``device``."""
+    if skeleton is None:
+        return None
+    if "tensor" in skeleton:
+        return tensors[skeleton["tensor"]].to(device)
+    if "dict" in skeleton:
+        return {k: unpack_state(v, tensors, device) for k, v in skeleton["dict"].items()}
+    items = [unpack_state(v, tensors, device) for v in skeleton.get("tuple", skeleton.get("list", []))]
+    return tuple(items) if "tuple" in skeleton else items
 
 
 def detach_state(state: Any) -> Any:
@@ -146,6 +202,12 @@ class LanguageModelTask(Task):
 
     def reset(self) -> None:
         self.state = None
+
+    def carried_state(self) -> Any:
+        return self.state
+
+    def restore_state(self, state: Any) -> None:
+        self.state = state
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, dict[str, Any]]:
         x, y = batch["x"], batch["y"]  # (B, T) int64 each
@@ -337,6 +399,16 @@ class _Averager:
         c = max(self.count, 1)
         return {k: float(v) / c for k, v in self.sums.items()}
 
+    def to_dict(self) -> dict[str, Any]:
+        """Count and sums as JSON (float64 sums, so a restored average continues exactly)."""
+        return {"count": self.count, "sums": {k: float(v) for k, v in self.sums.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> _Averager:
+        avg = cls()
+        avg.count, avg.sums = int(d["count"]), dict(d["sums"])
+        return avg
+
 
 def train_step(
     model: nn.Module,
@@ -383,16 +455,24 @@ def _train_epoch(
     clip: float | None,
     device: torch.device,
     on_batch: Callable[[int, _Averager, int, float], None] | None = None,
+    start: int = 0,
+    avg: _Averager | None = None,
+    n_tokens: int = 0,
+    task_state: Any = None,
 ) -> tuple[dict[str, float], int, float, int]:
     """Train over ``batches``, setting lr/momentum from ``schedule(step)`` before every step.
 
+    A resumed epoch passes the ``batches`` left after its first ``start`` ones, and the running
+    ``avg``, ``n_tokens`` and the task's carried ``task_state`` at that point.
     Returns ``(mean stats, tokens seen, last lr of the last group, next step)``.
     """
     model.train()
     task.reset()
-    avg = _Averager()
-    n_tokens, lr_now = 0, float("nan")
-    for i, raw in enumerate(batches):
+    if task_state is not None:
+        task.restore_state(task_state)
+    avg = avg if avg is not None else _Averager()
+    lr_now = float("nan")
+    for i, raw in enumerate(batches, start):
         lr_t, mom = schedule(step)
         _optim.set_hyper(optimizer, lr_t, mom)
         lr_now = float(np.atleast_1d(lr_t)[-1])
@@ -577,6 +657,7 @@ def fit_one_cycle(
     meta: dict[str, Any] | None = None,
     progress: bool = True,
     seed: int = 0,
+    checkpoint_minutes: float | None = 10.0,
 ) -> FitResult:
     """Train ``model`` with the one-cycle policy (fastai ``fit_one_cycle``).
 
@@ -636,6 +717,12 @@ def fit_one_cycle(
         Show a rich progress bar.
     seed : int, default 0
         Seeds Python/NumPy/torch at the start of the stage (dropout etc.).
+    checkpoint_minutes : float or None, default 10
+        With ``out_dir``, also save ``last`` in the middle of an epoch once this many minutes
+        have passed since the last save, so that an interrupted long epoch (an LM pretraining
+        epoch can take hours on a CPU) resumes from that batch, exactly: the batches already
+        trained are skipped, and the running epoch means, the task's carried state (the LM's
+        hidden state) and the RNG states are restored. None saves at epoch ends only.
 
     Returns
     -------
@@ -690,6 +777,7 @@ def fit_one_cycle(
         raise ConfigError("train_data yields no batches; use more data or a smaller batch size")
 
     start_epoch = 0
+    mid: dict[str, Any] | None = None  # where a checkpoint taken mid-epoch stopped
     if resume_here:
         meta_last = load_checkpoint(_ckpt(out, "last"), model, optimizer)
         was = (meta_last.get("fit") or {}).get("amp")  # checkpoints from before --amp do not say
@@ -700,24 +788,31 @@ def fit_one_cycle(
         set_rng_state(meta_last["rng"])
         if scaler is not None and meta_last.get("scaler"):
             scaler.load_state_dict(meta_last["scaler"])
-    stage_hist = [r for r in history if r["stage"] == stage_name]
+        if meta_last.get("mid_epoch"):
+            mid = {**meta_last["mid_epoch"], "rng": meta_last["rng"], "extra": load_extra(_ckpt(out, "last"))}
     stage_info = {"name": stage_name, "done": False, "epochs": epochs, "steps": total_steps}
+    stage_hist = [r for r in history if r["stage"] == stage_name]
     best_state: dict[str, torch.Tensor] | None = None
-    step = sum(per_epoch[:start_epoch])
+    step = sum(per_epoch[:start_epoch]) + (mid["batches"] if mid else 0)
     stopped = False
+    last_save = [time.perf_counter()]
 
-    def save_last(done: bool, epochs_done: int) -> None:
+    def save_last(done: bool, epochs_done: int, mid_epoch: dict[str, Any] | None = None,
+                  extra: dict[str, torch.Tensor] | None = None, at_step: int | None = None) -> None:
         stage_info.update(done=done, stopped_early=stopped)
+        last_save[0] = time.perf_counter()
         save_checkpoint(
             _ckpt(out, "last"),
             model,
             optimizer=optimizer,
+            extra=extra,
             meta={
                 "meta": meta or {},
                 "stage": stage_name,
                 "epochs_done": epochs_done,
+                "mid_epoch": mid_epoch,
                 "epochs": epochs,
-                "step": step,
+                "step": step if at_step is None else at_step,
                 "done": done,
                 "stages": [*stages, dict(stage_info)],
                 "history": history,
@@ -732,11 +827,32 @@ def fit_one_cycle(
 
     with _progress_bar(progress) as bar:
         for epoch in range(start_epoch, epochs):
+            batches = train_data.batches(epoch)
+            carried: dict[str, Any] = {}
             t0 = time.perf_counter()
-            ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="")
+            if mid is not None:  # continue a checkpoint taken mid-epoch: skip what it had trained
+                batches = iter(batches)
+                for _ in range(mid["batches"]):
+                    next(batches)
+                set_rng_state(mid["rng"])  # after the skipped batches, which may have drawn numbers
+                carried = {"start": mid["batches"], "avg": _Averager.from_dict(mid["avg"]),
+                           "n_tokens": int(mid["n_tokens"]),
+                           "task_state": unpack_state(mid["task_state"], mid["extra"], device)}
+                t0 -= float(mid["seconds"])
+                mid = None
+            ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="",
+                                 completed=carried.get("start", 0))
+            epoch_step = step - carried.get("start", 0)
 
             def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
-                         total=per_epoch[epoch], epoch=epoch, last_line=[0.0]) -> None:  # noqa: B006
+                         total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step,
+                         last_line=[0.0]) -> None:  # noqa: B006
+                if (out is not None and checkpoint_minutes is not None and i + 1 < total
+                        and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes):
+                    skeleton, tensors = pack_state(task.carried_state(), "task")
+                    save_last(False, epoch, at_step=epoch_step + i + 1, extra=tensors, mid_epoch={
+                        "batches": i + 1, "n_tokens": n_tokens, "seconds": time.perf_counter() - t0,
+                        "avg": avg.to_dict(), "task_state": skeleton})
                 if progress and (i % 10 == 0 or i + 1 == total):
                     el = time.perf_counter() - t0
                     info = _info(avg.means(), n_tokens / el if n_tokens else None, lr_now)
@@ -751,8 +867,8 @@ def fit_one_cycle(
                 return one_cycle(step, total_steps, lrs, pct_start=pct_start, div=div, div_final=div_final, moms=moms)
 
             train, n_tokens, lr_now, step = _train_epoch(
-                model, task, train_data.batches(epoch), optimizer, schedule, step,
-                amp_dtype=amp_dtype, scaler=scaler, clip=clip, device=device, on_batch=on_batch,
+                model, task, batches, optimizer, schedule, step,
+                amp_dtype=amp_dtype, scaler=scaler, clip=clip, device=device, on_batch=on_batch, **carried,
             )
             train_seconds = time.perf_counter() - t0
             if not math.isfinite(train.get("loss", 0.0)):
