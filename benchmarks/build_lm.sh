@@ -2,6 +2,7 @@
 # Build (or finish, or reuse) the project's pretrained primate genome LM at the cpu preset.
 # Usage: benchmarks/build_lm.sh [LM_DIR]        (prints the LM directory on its last line)
 #        benchmarks/build_lm.sh --3mer [LM_DIR] (the 3-mer/1 ablation's LM instead, see below)
+#        benchmarks/build_lm.sh --paper [LM_DIR] (the seed's LM size instead, see below)
 # Genomes: ../shared/data/genomes (or $GENOMIC_ULMFIT_DATA/genomes): human, chimpanzee, gorilla,
 # orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory.
 # Five runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
@@ -13,6 +14,13 @@
 # (LM_DIR defaults to $BASE-96m; up to the ninth session the default was the 48 M-token LM of run 3.)
 # With --3mer: one run of the cpu preset with 3-mer/1 tokens, 16 M tokens from scratch (seed 0)
 #   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 192 M: 96 M tokens × 2 bp).
+# With --paper: the same chain at the seed's size (paper-4mer preset: emb 400, hidden 1150, 3 layers,
+#   20 M parameters, its dropouts), to learn whether a larger LM is what ULMFiT lacks here:
+#   1. 8 M tokens from scratch (seed 0, lr 5e-3)            → $PBASE      (~30 min, bf16 on two AMX threads)
+#   2. 16 M more tokens from run 1 (seed 1, lr 3e-3)        → $PBASE-24m  (~57 min)
+#   3. 24 M more tokens from run 2 (seed 2, lr 2e-3)        → LM_DIR      (~85 min; default $PBASE-48m)
+#   ($PBASE = primate-paper-k4s2 beside $BASE.) Its epochs are long, so they are checkpointed every 10
+#   minutes: an interrupted run resumes from its last checkpoint, not from the start.
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
 # `genomic-ulmfit --amp`) the five runs took 13 + 33 + 22 + 22 + 22 min on two threads (ninth and tenth
 # sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s).
@@ -22,7 +30,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 make -C "$ROOT" -s .venv/.installed-stamp
 GU="$ROOT/.venv/bin/genomic-ulmfit"
 K3=0
+PAPER=0
 if [ "${1:-}" = "--3mer" ]; then K3=1; shift; fi
+if [ "${1:-}" = "--paper" ]; then PAPER=1; shift; fi
 BASE=${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
 LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-96m}}
 DATA=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
@@ -49,6 +59,16 @@ build() {
 if [ $K3 = 1 ]; then
   LM=${1:-$(dirname "$BASE")/primate-cpu-k3s1-16m}
   build "$LM" --kmer 3 --stride 1 --preset cpu --seed 0 --max-tokens 16000000
+  echo "$LM"
+  exit 0
+fi
+if [ $PAPER = 1 ]; then
+  PBASE=$(dirname "$BASE")/primate-paper-k4s2
+  LM=${1:-$PBASE-48m}
+  P=(--kmer 4 --stride 2 --preset paper-4mer --epochs 1)
+  build "$PBASE" "${P[@]}" --seed 0 --max-tokens 8000000 --lr 5e-3
+  build "$PBASE-24m" "${P[@]}" --init "$PBASE" --seed 1 --max-tokens 16000000 --lr 3e-3
+  build "$LM" "${P[@]}" --init "$PBASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
   echo "$LM"
   exit 0
 fi
