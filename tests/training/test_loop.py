@@ -209,6 +209,46 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path, make):
     assert read_meta(cut / "checkpoints" / "last")["mid_epoch"] is None
 
 
+def test_a_mid_epoch_checkpoint_counts_its_seconds_and_refuses_other_data(tmp_path):
+    train, valid = _lm_data()
+    with pytest.raises(Interrupt):
+        fit_one_cycle(ToyLM(), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
+                      out_dir=tmp_path, checkpoint_minutes=0)
+    last = read_meta(tmp_path / "checkpoints" / "last")
+    epoch0 = last["history"][0]["seconds"]
+    assert loop.trained_seconds(tmp_path) == pytest.approx(epoch0 + last["mid_epoch"]["seconds"])
+    assert last["mid_epoch"]["seconds"] > 0
+    other = LMBatches(np.tile(np.arange(3, 10, dtype=np.uint8), 300)[:1600], batch_size=4, bptt=20, jitter=True)
+    with pytest.raises(ConfigError, match="stopped at batch 4 of .* now has .* batches; resume it with the same data"):
+        fit_one_cycle(ToyLM(), LanguageModelTask(), other, valid, epochs=3, lr=3e-2, progress=False,
+                      out_dir=tmp_path, resume=True)
+
+
+class _NaNAfter(LanguageModelTask):
+    """A task whose loss turns NaN from batch ``n`` on (a diverging run)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n, self.seen = n, 0
+
+    def loss(self, model, batch):
+        loss, n, stats = super().loss(model, batch)
+        self.seen += 1
+        if self.seen > self.n:
+            loss = loss * float("nan")
+            stats = {**stats, "loss": loss.detach()}
+        return loss, n, stats
+
+
+def test_a_diverged_epoch_is_never_saved_mid_way(tmp_path):
+    train, valid = _lm_data()
+    with pytest.raises(RuntimeError, match="training diverged"):
+        fit_one_cycle(ToyLM(), _NaNAfter(3), train, valid, epochs=2, lr=3e-2,
+                      progress=False, out_dir=tmp_path, checkpoint_minutes=0)
+    last = read_meta(tmp_path / "checkpoints" / "last")
+    assert last["epochs_done"] == 0 and last["mid_epoch"]["batches"] == 3  # the last finite batch
+
+
 def test_no_mid_epoch_checkpoint_before_the_interval(tmp_path):
     train, valid = _lm_data()
     with pytest.raises(Interrupt):

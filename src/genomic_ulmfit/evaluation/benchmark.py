@@ -97,9 +97,9 @@ def fit_for(
     A fit under way leaves ``FIT_STARTED`` (its key, host and pid) until it finishes; another
     process on the host meeting it while that pid lives refuses with a clear error instead of
     fitting into the same directory. A fit that was stopped part-way (``FIT_STARTED``) continues
-    from its last finished epoch when the model trains by epochs (ULMFiT's LM fine-tune and
-    classifier stages, the CNNs); the record then says ``resumed``, and its seconds add this call's
-    time to the stopped run's finished epochs. A fit that starts afresh first removes any training
+    from its last checkpoint (an epoch's end, or a mid-epoch one in a long epoch) when the model
+    trains by epochs (ULMFiT's LM fine-tune and classifier stages, the CNNs); the record then says
+    ``resumed``, and its seconds add this call's time to what the stopped run had trained. A fit that starts afresh first removes any training
     state (checkpoints, metrics, fine-tuned LM) left in ``out_dir`` by another fit.
 
     ULMFiT: the LM in ``lm_dir`` (or a fresh one when None) is fine-tuned on the training
@@ -113,7 +113,7 @@ def fit_for(
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.models.estimators import model_from_name
     from genomic_ulmfit.training.lm import finetune_lm
-    from genomic_ulmfit.training.loop import clear_run_state, finished_epoch_seconds
+    from genomic_ulmfit.training.loop import clear_run_state, trained_seconds
     from genomic_ulmfit.training.runs import train_model
 
     out_dir = Path(out_dir)
@@ -133,10 +133,10 @@ def fit_for(
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
     partial = resume and name in EPOCH_TRAINED and _current_key(started.get("key")) == key
     if partial:
-        # the stopped run's finished epochs count towards the fit's time
-        earlier = finished_epoch_seconds(out_dir) + finished_epoch_seconds(lm_out)
+        # the stopped run's finished epochs (and a mid-epoch checkpoint's part) count towards the fit's time
+        earlier = trained_seconds(out_dir) + trained_seconds(lm_out)
         if log is not None:
-            log(f"   continuing the stopped fit in {out_dir} from its last finished epoch")
+            log(f"   continuing the stopped fit in {out_dir} from its last checkpoint")
     else:
         earlier = 0.0
         # so that a later resume cannot mistake another fit's stages for this one's

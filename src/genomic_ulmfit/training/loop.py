@@ -609,9 +609,12 @@ def _run_state(out_dir: Path | None) -> dict[str, Any]:
     return {"stages": meta.get("stages", []), "history": meta.get("history", []), "best": meta.get("best"), "last": meta}
 
 
-def finished_epoch_seconds(out_dir: Path) -> float:
-    """Seconds spent in the epochs the run in ``out_dir`` has finished so far (0.0 for no run)."""
-    return float(sum(r.get("seconds") or 0.0 for r in _run_state(Path(out_dir))["history"]))
+def trained_seconds(out_dir: Path) -> float:
+    """Seconds the run in ``out_dir`` has trained so far: its finished epochs, plus the part of an
+    epoch that a mid-epoch checkpoint saved (0.0 for no run)."""
+    run = _run_state(Path(out_dir))
+    mid = (run.get("last") or {}).get("mid_epoch") or {}
+    return float(sum(r.get("seconds") or 0.0 for r in run["history"]) + mid.get("seconds", 0.0))
 
 
 def clear_run_state(out_dir: Path) -> None:
@@ -831,6 +834,11 @@ def fit_one_cycle(
             carried: dict[str, Any] = {}
             t0 = time.perf_counter()
             if mid is not None:  # continue a checkpoint taken mid-epoch: skip what it had trained
+                if mid.get("of") not in (None, per_epoch[epoch]):
+                    raise ConfigError(f"{out}: stage {stage_name!r} stopped at batch {mid['batches']} of "
+                                      f"{mid['of']} in epoch {epoch + 1}, but the training data now has "
+                                      f"{per_epoch[epoch]} batches; resume it with the same data and batch size "
+                                      "(or start afresh without --resume)")
                 batches = iter(batches)
                 for _ in range(mid["batches"]):
                     next(batches)
@@ -848,10 +856,11 @@ def fit_one_cycle(
                          total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step,
                          last_line=[0.0]) -> None:  # noqa: B006
                 if (out is not None and checkpoint_minutes is not None and i + 1 < total
-                        and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes):
+                        and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes
+                        and math.isfinite(avg.means().get("loss", 0.0))):  # never save diverged weights
                     skeleton, tensors = pack_state(task.carried_state(), "task")
                     save_last(False, epoch, at_step=epoch_step + i + 1, extra=tensors, mid_epoch={
-                        "batches": i + 1, "n_tokens": n_tokens, "seconds": time.perf_counter() - t0,
+                        "batches": i + 1, "of": total, "n_tokens": n_tokens, "seconds": time.perf_counter() - t0,
                         "avg": avg.to_dict(), "task_state": skeleton})
                 if progress and (i % 10 == 0 or i + 1 == total):
                     el = time.perf_counter() - t0
