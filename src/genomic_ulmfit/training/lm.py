@@ -255,7 +255,7 @@ def pretrain_lm(
     if max_bases is not None and max_bases < 1:
         raise ConfigError(f"max_bases (--max-bases) {max_bases} reads nothing; give a positive number of bases")
     set_seed(seed)
-    t0 = time.time()
+    t0 = time.time() - _trained_before(out, resume)
     # checked before the corpus is built (minutes on a genome), not after
     model = LanguageModel(lm_config(p, tok, p.pretrain.drop_mult))
     init_meta = _warm_start(model, tok, init_from) if init_from is not None else None
@@ -273,6 +273,13 @@ def pretrain_lm(
                                         record["seconds"], 1)
         record["pretrained_meta"] = {k: init_meta.get(k) for k in ("preset", "used", "final", "seconds", "seed")}
     return save_language_model(out, model.cpu(), tok, record)
+
+
+def _trained_before(out: Path, resume: bool) -> float:
+    """Seconds a stopped run in ``out`` had trained, which a resumed run's record adds to its own."""
+    from genomic_ulmfit.training.loop import trained_seconds
+
+    return trained_seconds(out) if resume else 0.0
 
 
 def _warm_start(model, tok, lm_dir: str | os.PathLike) -> dict[str, Any]:
@@ -313,7 +320,7 @@ def finetune_lm(
     p = preset if isinstance(preset, Preset) else get_preset(preset)
     out = Path(out_dir)
     set_seed(seed)
-    t0 = time.time()
+    t0 = time.time() - _trained_before(out, resume)
     if from_dir is not None:
         model, tok, src_meta = load_language_model(from_dir, drop_mult=p.finetune.drop_mult)
     else:
