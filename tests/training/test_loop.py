@@ -179,6 +179,15 @@ class _CutAt:
             yield b
 
 
+def _cut_fit(make, out_dir, checkpoint_minutes):
+    """A 3-epoch LM fit killed before batch 4 of epoch 1; returns its ``last`` checkpoint's meta."""
+    train, valid = _lm_data()
+    with pytest.raises(Interrupt):
+        fit_one_cycle(make(0), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
+                      out_dir=out_dir, checkpoint_minutes=checkpoint_minutes)
+    return read_meta(out_dir / "checkpoints" / "last")
+
+
 def _awd_lm(seed: int = 0):
     from genomic_ulmfit.models.awd_lstm import LanguageModel
 
@@ -191,14 +200,10 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path, make):
     full_model = make(0)
     full = _fit(full_model, tmp_path / "full", checkpoint_minutes=None)
     assert read_meta(tmp_path / "full" / "checkpoints" / "last")["mid_epoch"] is None
-    train, valid = _lm_data()
     cut = tmp_path / "cut"
-    with pytest.raises(Interrupt):  # killed before batch 4 of epoch 1; a checkpoint after every batch
-        fit_one_cycle(make(0), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
-                      out_dir=cut, checkpoint_minutes=0)
-    last = read_meta(cut / "checkpoints" / "last")
+    last = _cut_fit(make, cut, checkpoint_minutes=0)  # a checkpoint after every batch
     assert last["epochs_done"] == 1 and last["mid_epoch"]["batches"] == 4
-    assert last["step"] == loop.num_batches(train, 0) + 4
+    assert last["step"] == loop.num_batches(_lm_data()[0], 0) + 4
     assert last["mid_epoch"]["task_state"] is not None  # the LM's hidden state went with it
     model = make(5)  # other weights: everything must come from the checkpoint
     resumed = _fit(model, cut, resume=True)
@@ -210,17 +215,13 @@ def test_resume_from_the_middle_of_an_epoch_is_exact(tmp_path, make):
 
 
 def test_a_mid_epoch_checkpoint_counts_its_seconds_and_refuses_other_data(tmp_path):
-    train, valid = _lm_data()
-    with pytest.raises(Interrupt):
-        fit_one_cycle(ToyLM(), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
-                      out_dir=tmp_path, checkpoint_minutes=0)
-    last = read_meta(tmp_path / "checkpoints" / "last")
+    last = _cut_fit(ToyLM, tmp_path, checkpoint_minutes=0)
     epoch0 = last["history"][0]["seconds"]
     assert loop.trained_seconds(tmp_path) == pytest.approx(epoch0 + last["mid_epoch"]["seconds"])
     assert last["mid_epoch"]["seconds"] > 0
     other = LMBatches(np.tile(np.arange(3, 10, dtype=np.uint8), 300)[:1600], batch_size=4, bptt=20, jitter=True)
     with pytest.raises(ConfigError, match="stopped at batch 4 of .* now has .* batches; resume it with the same data"):
-        fit_one_cycle(ToyLM(), LanguageModelTask(), other, valid, epochs=3, lr=3e-2, progress=False,
+        fit_one_cycle(ToyLM(), LanguageModelTask(), other, _lm_data()[1], epochs=3, lr=3e-2, progress=False,
                       out_dir=tmp_path, resume=True)
 
 
@@ -250,11 +251,7 @@ def test_a_diverged_epoch_is_never_saved_mid_way(tmp_path):
 
 
 def test_no_mid_epoch_checkpoint_before_the_interval(tmp_path):
-    train, valid = _lm_data()
-    with pytest.raises(Interrupt):
-        fit_one_cycle(ToyLM(), LanguageModelTask(), _CutAt(train, 1, 4), valid, epochs=3, lr=3e-2, progress=False,
-                      out_dir=tmp_path, checkpoint_minutes=10)
-    last = read_meta(tmp_path / "checkpoints" / "last")
+    last = _cut_fit(ToyLM, tmp_path, checkpoint_minutes=10)
     assert last["epochs_done"] == 1 and last["mid_epoch"] is None
 
 
