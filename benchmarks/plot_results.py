@@ -32,8 +32,12 @@ HOLDOUTS = [
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft ({lm:cohn_noft48/runs/ulmfit-noft})"}),
     ("cohn_comp", {"ulmfit-comp": "ulmfit-comp ({lm:cohn_comp/runs/ulmfit-comp})"}),
 ]
-LM_RUNS = ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m", "primate-cpu-k4s2-72m",
-           "primate-cpu-k4s2-96m"]  # benchmarks/build_lm.sh, in order
+LM_RUNS = {  # benchmarks/build_lm.sh, in order; each run continues the one before
+    "cpu preset, 4.2 M parameters": ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m",
+                                     "primate-cpu-k4s2-72m", "primate-cpu-k4s2-96m"],
+    "paper-4mer size, 20 M parameters (--paper)": ["primate-paper-k4s2", "primate-paper-k4s2-24m",
+                                                    "primate-paper-k4s2-48m"],
+}
 # (data set, cv step, {model in its cv_summary.tsv → figure label} or None for all models as they are)
 # A later entry's (data set, model) replaces an earlier one's: the *_ulmfit runs repeat the k-mer LR
 # and CNN on the same folds and their ensemble has ULMFiT in it.
@@ -124,11 +128,11 @@ def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
     cohn = work / "cohn_human.parquet"
     valid = pd.read_parquet(cohn).query("split == 'valid'")["sequence"].tolist() if cohn.is_file() else []
     rows = []
-    for name in LM_RUNS:
+    for size, name in ((size, name) for size, names in LM_RUNS.items() for name in names):
         if not (lm_root / name / "lm.json").is_file():
             continue
         meta = read_lm_meta(lm_root / name)
-        row = {"run": name, "tokens": total_tokens_seen(meta) / 1e6,
+        row = {"size": size, "run": name, "tokens": total_tokens_seen(meta) / 1e6,
                "valid_loss": meta["final"]["valid_loss"], "valid_accuracy": meta["final"]["valid_accuracy"]}
         if valid:
             acc = lm_accuracy(lm_root / name, valid)
@@ -140,14 +144,17 @@ def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
 def plot_lm(lm: pd.DataFrame, out: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric, label in ((axes[0], "loss", "next-token loss (nats)"), (axes[1], "accuracy", "next-token accuracy")):
-        ax.plot(lm["tokens"], lm[f"valid_{metric}"], "o-", label="held-out genome pieces (each run's own sample)")
-        if f"cohn_{metric}" in lm:
-            ax.plot(lm["tokens"], lm[f"cohn_{metric}"], "s-", label="Cohn human valid sequences (522, fixed)")
+        for (size, runs), colour in zip(lm.groupby("size", sort=False), ("tab:blue", "tab:orange"), strict=False):
+            ax.plot(runs["tokens"], runs[f"valid_{metric}"], "o--", c=colour, alpha=0.6,
+                    label=f"{size}: held-out genome pieces (each run's own sample)")
+            if f"cohn_{metric}" in runs:
+                ax.plot(runs["tokens"], runs[f"cohn_{metric}"], "s-", c=colour,
+                        label=f"{size}: Cohn human valid sequences (522, fixed)")
         ax.set_xlabel("genome tokens seen (millions, 4-mer / stride 2)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"Primate genome LM (cpu preset, 4.2 M parameters): {len(lm)} pretraining runs, each continuing the one before")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("Primate genome LM: pretraining runs, each continuing the one before")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"figure → {out}")
