@@ -1,0 +1,153 @@
+"""The native gapped k-mer kernel and its SVM (models/gkm.py)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.metrics import roc_auc_score
+from sklearn.svm import SVC
+
+from genomic_ulmfit.data.sequences import revcomp
+from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.models.base import load_model
+from genomic_ulmfit.models.gkm import (
+    GkmSVM,
+    gkm_kernel,
+    gkm_shapes,
+    normalise,
+    rbf,
+    shape_names,
+    shape_weights,
+)
+from toy import PLANTED_MOTIF, planted_motif
+
+
+def brute_kernel(a: str, b: str, l: int, k: int, half_life: float | None = None) -> float:  # noqa: E741
+    """K(a, b) from the definition: every pair of equal gapped k-mer occurrences (both strands, spans
+    without N), weighted l - span + 1 and by the centre weights of both occurrences."""
+
+    def occurrences(seq: str) -> dict:
+        out: dict = {}
+        for strand in (seq, revcomp(seq)):
+            for shape in gkm_shapes(l, k):
+                span = shape[-1] + 1
+                for p in range(len(strand) - span + 1):
+                    if "N" in strand[p : p + span].upper():
+                        continue
+                    key = (shape, "".join(strand[p + o].upper() for o in shape))
+                    d = abs(p + (span - 1) / 2 - (len(seq) - 1) / 2)
+                    out[key] = out.get(key, 0.0) + (2 ** (-d / half_life) if half_life else 1.0)
+        return out
+
+    oa, ob = occurrences(a), occurrences(b)
+    return sum((l - key[0][-1]) * v * ob.get(key, 0.0) for key, v in oa.items())
+
+
+def test_shapes_count_weights_and_names():
+    assert gkm_shapes(4, 2) == [(0, 1), (0, 2), (0, 3)]
+    assert shape_weights(4, 2).tolist() == [3.0, 2.0, 1.0]  # l-long windows holding each span
+    assert shape_names(4, 2) == ["NN", "N.N", "N..N"]
+    for l, k in ((8, 5), (10, 6), (11, 7)):  # noqa: E741
+        assert len(gkm_shapes(l, k)) == math.comb(l - 1, k - 1)
+
+
+dna = st.text(alphabet="ACGTNacgt", min_size=0, max_size=22)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.lists(dna, min_size=1, max_size=3), b=st.lists(dna, min_size=1, max_size=3),
+       half_life=st.sampled_from([None, 3.0]))
+def test_kernel_equals_the_definition(a, b, half_life):
+    K, na, nb = gkm_kernel(a, b, l=4, k=2, half_life=half_life, device="cpu")
+    want = np.array([[brute_kernel(x, y, 4, 2, half_life) for y in b] for x in a])
+    np.testing.assert_allclose(K, want, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(na, [brute_kernel(x, x, 4, 2, half_life) for x in a], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(nb, [brute_kernel(y, y, 4, 2, half_life) for y in b], rtol=1e-5, atol=1e-4)
+
+
+def test_kernel_is_strand_symmetric_and_self_kernel_matches():
+    seqs, _ = planted_motif(6, length=40, seed=3)
+    K, n, _ = gkm_kernel(seqs, l=6, k=3, half_life=10.0)
+    K_rc, _, _ = gkm_kernel([revcomp(s) for s in seqs], seqs, l=6, k=3, half_life=10.0)
+    np.testing.assert_allclose(K, K_rc, rtol=1e-6)
+    np.testing.assert_allclose(np.diag(K), n, rtol=1e-6)
+    np.testing.assert_allclose(K, K.T)
+
+
+def test_normalise_and_rbf():
+    K = np.array([[4.0, 2.0, 0.0], [2.0, 9.0, 0.0], [0.0, 0.0, 0.0]])
+    n = np.diag(K).copy()
+    Kn = normalise(K, n, n)
+    np.testing.assert_allclose(np.diag(Kn), [1.0, 1.0, 0.0])  # a zero-norm sequence is the zero vector
+    assert Kn[0, 1] == pytest.approx(2.0 / 6.0)
+    assert rbf(Kn, 0.0) is Kn
+    np.testing.assert_allclose(rbf(Kn, 2.0)[0, 1], np.exp(-2.0 * (2 - 2 * 2.0 / 6.0)))
+
+
+@pytest.fixture(scope="module")
+def planted():
+    seqs, y = planted_motif(240, length=80, seed=0)
+    return seqs[:160], y[:160], seqs[160:], y[160:]
+
+
+@pytest.mark.parametrize("gammas", [(0.0,), (1.0,)])
+def test_fit_separates_planted_motif_and_round_trips(planted, tmp_path, gammas):
+    xtr, ytr, xte, yte = planted
+    model = GkmSVM(l=6, k=4, gammas=gammas, Cs=(1.0,)).fit(xtr, ytr, progress=False)
+    p = model.predict_proba(xte)
+    assert roc_auc_score(yte, p) > 0.9
+    model.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert isinstance(again, GkmSVM) and again.gamma_ == gammas[0]
+    np.testing.assert_allclose(again.decision_function(xte), model.decision_function(xte), rtol=1e-6, atol=1e-8)
+    # batch-size invariance
+    np.testing.assert_allclose(model.decision_function(xte, batch_size=7), model.decision_function(xte), rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_linear_weights_reproduce_the_kernel_svm(planted):
+    """The saved gapped k-mer weights give the same decision values as the SVM on the kernel."""
+    xtr, ytr, xte, _ = planted
+    model = GkmSVM(l=6, k=4, half_life=20.0, gammas=(0.0,), Cs=(0.5,)).fit(xtr, ytr, progress=False)
+    K, ntr, _ = gkm_kernel(xtr, l=6, k=4, half_life=20.0)
+    svc = SVC(kernel="precomputed", C=0.5).fit(normalise(K, ntr, ntr), ytr)
+    Kte, nte, _ = gkm_kernel(xte, xtr, l=6, k=4, half_life=20.0)
+    want = svc.decision_function(normalise(Kte, nte, ntr))
+    np.testing.assert_allclose(model.decision_function(xte), want, rtol=1e-4, atol=1e-5)
+
+
+def test_selection_on_validation_and_top_gapped_kmers(planted, tmp_path):
+    xtr, ytr, xte, yte = planted
+    model = GkmSVM(l=6, k=4, Cs=(0.5, 2.0), gammas=(0.0, 1.0)).fit(xtr, ytr, xte, yte, out_dir=tmp_path,
+                                                                  progress=False)
+    assert set(model.scores_) == {"0.5,0", "2,0", "0.5,1", "2,1"}
+    assert model.scores_[f"{model.C_:g},{model.gamma_:g}"] == max(model.scores_.values())
+    assert (tmp_path / "fit_log.json").is_file()
+    linear = GkmSVM(l=6, k=4, Cs=(1.0,), gammas=(0.0,)).fit(xtr, ytr, progress=False)
+    top = [p for p, w in linear.top_gapped_kmers(5) if w > 0]
+    # the strongest positive gapped 4-mers lie in the planted motif (or its reverse complement)
+    assert top and all(any(_fits(p, m) for m in (PLANTED_MOTIF, revcomp(PLANTED_MOTIF))) for p in top[:3])
+    rbf_model = GkmSVM(l=6, k=4, Cs=(1.0,), gammas=(1.0,)).fit(xtr, ytr, progress=False)
+    with pytest.raises(InputError, match="linear kernel"):
+        rbf_model.top_gapped_kmers()
+
+
+def _fits(pattern: str, motif: str) -> bool:
+    """Whether the gapped pattern (``.`` gaps) occurs in ``motif``."""
+    return any(all(c in (".", motif[i + j]) for j, c in enumerate(pattern))
+               for i in range(len(motif) - len(pattern) + 1))
+
+
+def test_bad_params_and_input():
+    seqs, y = planted_motif(20, length=30)
+    for bad in ({"l": 4, "k": 5}, {"k": 9, "l": 12}, {"half_life": 0}, {"Cs": ()}, {"gammas": (-1,)}, {"cv": 1}):
+        with pytest.raises(ConfigError, match="gkm:"):
+            GkmSVM(**bad).fit(seqs, y, progress=False)
+    with pytest.raises(InputError, match="at least 8"):
+        GkmSVM().fit([*seqs[:-1], "ACGT"], y, progress=False)
+    with pytest.raises(InputError, match="not fitted"):
+        GkmSVM().predict_proba(seqs)
