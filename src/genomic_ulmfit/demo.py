@@ -56,7 +56,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
         genomes = sorted((sim_dir / "genomes").glob("*.fa.gz"))
         step(f"pretraining the genome LM on {len(genomes)} simulated background genomes (preset {preset})")
         lm_dir = pretrain_lm(genomes, out / "lm_pretrained", preset=preset, seed=seed, progress=progress)
-    what = {"ulmfit": "LM fine-tune → ULMFiT", "cnn": "CNN", "kmer": "k-mer LR", "gkmsvm": "gkm-SVM"}
+    what = {"ulmfit": "LM fine-tune → ULMFiT", "cnn": "CNN", "kmer": "k-mer LR", "gkm": "gkm-SVM", "gkmsvm": "gkm-SVM (gkmsvm-lite)"}
     chosen = [what.get(n.partition(":")[0], n) for n in names]
     step(f"benchmark: per species, {'; '.join(chosen)}; then evaluate")
     results = run_benchmark(

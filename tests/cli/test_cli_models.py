@@ -393,3 +393,17 @@ def test_help_does_not_import_heavy_libraries():
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "HEAVY []" in res.stdout, res.stdout[-500:]
+
+
+def test_train_gkm_and_predict(capsys, data, tmp_path):
+    """--model gkm trains the native gapped k-mer SVM; predict reloads it and scores what train scored."""
+    out = tmp_path / "gkm"
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "gkm", "--out", out)
+    assert code == 0, err
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["kind"] == "gkm" and set(meta["scores_by_C_gamma"])  # chosen on the valid split
+    code, _, err = run(capsys, "predict", out, data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    want = load_model(out).predict_proba(data["test"]["sequence"].tolist())
+    assert len(scores) == len(data["test"]) and abs(scores.iloc[:, -1].to_numpy() - want).max() < 1e-6

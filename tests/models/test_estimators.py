@@ -22,6 +22,7 @@ from genomic_ulmfit.models.estimators import (
     model_from_name,
     token_views,
 )
+from genomic_ulmfit.models.gkm import GkmSVM
 from genomic_ulmfit.models.gkmsvm import GkmSvm
 from genomic_ulmfit.models.kmer import KmerLogistic
 from genomic_ulmfit.tokenize import KmerTokenizer
@@ -279,6 +280,8 @@ def test_model_from_name():
     k = model_from_name("kmer", seed=5)
     assert isinstance(k, KmerLogistic) and k.random_state == 5
     assert isinstance(model_from_name("gkmsvm"), GkmSvm)
+    g = model_from_name("gkm", seed=4)
+    assert isinstance(g, GkmSVM) and g.random_state == 4
     with pytest.raises(ConfigError, match="unknown model 'rnn'"):
         model_from_name("rnn")
 

@@ -20,7 +20,7 @@ app.add_typer(lm_app, name="lm")
 RC_HELP = ("Also score the reverse complement and average. Only the Cohn CNN reads one strand: the k-mer LR and "
            "gkm-SVM count both, ULMFiT and the modern CNN already average them.")
 PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
-MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkmsvm."
+MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm, gkmsvm."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -202,7 +202,7 @@ def lm_finetune(
 def train(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits ('data split')."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit, cnn, kmer or gkmsvm."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit, cnn, kmer, gkm or gkmsvm."),
     encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
@@ -415,7 +415,7 @@ def benchmark(
 def cross_species_cmd(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
     out: Path = typer.Option(..., "--out", "-o"),
-    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer, cnn[:cohn|:modern], ulmfit[:…] or gkmsvm."),
+    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer, cnn[:cohn|:modern], ulmfit[:…], gkm or gkmsvm."),
     species: str = typer.Option("all", "--species"),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),

@@ -21,7 +21,7 @@ import numpy as np
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import package_versions, rich_log, sha256_file, write_json_atomic, write_text_atomic
 
-MODEL_NAMES = ("kmer", "cnn", "ulmfit", "gkmsvm")
+MODEL_NAMES = ("kmer", "cnn", "ulmfit", "gkm", "gkmsvm")
 
 
 def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
@@ -46,6 +46,7 @@ VARIANTS = {
         "comp": "as the default, with the composition head (mean input embedding)",
     },
     "kmer": {"": "k-mer spectrum logistic regression"},
+    "gkm": {"": "gapped k-mer kernel SVM (native, l=8, k=5)"},
     "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
 }
 

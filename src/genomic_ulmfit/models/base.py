@@ -1,10 +1,10 @@
-"""The uniform estimator interface every classifier (ulmfit, cnn, kmer, gkmsvm) implements.
+"""The uniform estimator interface every classifier (ulmfit, cnn, kmer, gkm, gkmsvm) implements.
 
 Like scikit-learn: hyperparameters go to ``__init__`` (no work there), ``fit`` learns attributes
 and returns ``self``, ``predict_proba`` returns P(enhancer). A fitted model saves itself to a
 directory (``model.json`` naming its ``kind`` + safetensors/JSON payload, never pickle) and
 :func:`load_model` rebuilds it from that directory alone. Models whose state is a few NumPy arrays
-(kmer, gkmsvm) save with :func:`save_arrays` and load with :func:`read_model_json` +
+(kmer, gkm, gkmsvm) save with :func:`save_arrays` and load with :func:`read_model_json` +
 :func:`restore_arrays`, and check their labels with :func:`check_binary_labels`.
 """
 

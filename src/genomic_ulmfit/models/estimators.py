@@ -27,6 +27,7 @@ from genomic_ulmfit.models.base import (
     register_model,
 )
 from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble")
+from genomic_ulmfit.models.gkm import GkmSVM  # noqa: F401  (registers "gkm")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
 from genomic_ulmfit.utils import resolve_device, set_seed, write_json_atomic
@@ -578,7 +579,7 @@ class CNNModel(SequenceModel):
 
 def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str | None = None, seed: int = 0,
                     device: str | None = None, composition: bool = False) -> SequenceModel:
-    """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer or gkmsvm.
+    """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer, gkm or gkmsvm.
 
     ``composition`` is ULMFiT's composition head (see :class:`ULMFiTModel`).
     """
@@ -588,9 +589,11 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
         return CNNModel(arch, preset=preset, seed=seed, device=device)
     if name == "kmer":
         return KmerLogistic(random_state=seed)
+    if name == "gkm":
+        return GkmSVM(random_state=seed, device=device)
     if name == "gkmsvm":
         return GkmSvm()
-    raise ConfigError(f"unknown model {name!r}; choose ulmfit, cnn, kmer or gkmsvm")
+    raise ConfigError(f"unknown model {name!r}; choose ulmfit, cnn, kmer, gkm or gkmsvm")
 
 
 __all__ = ["ArrayBatches", "CNNModel", "EnsembleModel", "ULMFiTModel", "holdout_split", "model_from_name"]
