@@ -2,8 +2,9 @@
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp
-#   cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer
+#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4
+#   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +16,7 @@ shift || true
 # Ensembles made by a step from another step's runs (cohn_gkmsvm, cohn_lm_seeds, cohn_3mer use cohn_recipe's members)
 # record each member's fingerprint: after rerunning cohn_recipe, rerun those steps too (loading their old
 # ensembles is refused, as their members changed).
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 vista vista_ulmfit nhlf nhlf_ulmfit leakage}
+STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
 LMS=$HOME/.cache/genomic-ulmfit/lm
@@ -27,6 +28,15 @@ L48=${GENOMIC_ULMFIT_LM_48M:-$LMS/primate-cpu-k4s2-48m}
 L72=${GENOMIC_ULMFIT_LM_72M:-$LMS/primate-cpu-k4s2-72m}
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
+# TRAIN = the seeded train + valid rows of cohn_human.parquet, TEST = its test rows (the recipe protocol)
+cohn_tsvs() {
+  "$ROOT/.venv/bin/python" - "$W" <<'PY'
+import sys, pandas as pd
+w = sys.argv[1]; df = pd.read_parquet(f"{w}/cohn_human.parquet")
+df[df.split != "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_trainvalid.tsv.gz", sep="\t", index=False)
+df[df.split == "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_test.tsv.gz", sep="\t", index=False)
+PY
+}
 
 for step in $STEPS; do
   echo "=== $step ($(date -u +%H:%M:%S))"
@@ -62,12 +72,7 @@ for step in $STEPS; do
         --lm "$LM" --preset cpu --out "$W/cohn_report"
       ;;
     cohn_recipe)   # the recommended recipe (benchmarks/holdout.sh): train = seeded train+valid, test = seeded test
-      $ROOT/.venv/bin/python - "$W" <<'PY'
-import sys, pandas as pd
-w = sys.argv[1]; df = pd.read_parquet(f"{w}/cohn_human.parquet")
-df[df.split != "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_trainvalid.tsv.gz", sep="\t", index=False)
-df[df.split == "test"][["id", "sequence", "label"]].to_csv(f"{w}/cohn_test.tsv.gz", sep="\t", index=False)
-PY
+      cohn_tsvs
       fresh "$W/cohn_recipe"
       GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" "$W/cohn_recipe"
       ;;
@@ -79,6 +84,12 @@ PY
         --out "$W/cohn_gkmsvm/ensemble4"
       $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" "$R/ensemble" "$W/cohn_gkmsvm/ensemble4" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_gkmsvm/eval"
+      ;;
+    cohn_gkm)   # the native gkm-SVM (--model gkm) beside the k-mer LR and the CNN, recipe protocol, no LM needed
+      # (twelfth session; same TRAIN, held-out 10% and TEST as cohn_recipe)
+      cohn_tsvs
+      fresh "$W/cohn_gkm"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,cnn,gkm --out "$W/cohn_gkm"
       ;;
     cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM (recipe protocol)
       fresh "$W/cohn_ablations"
@@ -148,6 +159,9 @@ PY
       $GU cv "$W/cohn_human.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/cohn_cv_ulmfit" --resume
       ;;
+    cohn_cv_gkm)   # same folds as cohn_cv, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
+      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/cohn_cv_gkm" --resume
+      ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
       $GU cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
@@ -168,6 +182,9 @@ PY
       $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkmsvm,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_4"
       ;;
+    ienhancer_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
+      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/ienhancer_cv_gkm" --resume
+      ;;
     vista)
       fresh "$W/vista_cv"
       $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
@@ -178,6 +195,9 @@ PY
       $GU cv "$W/vista.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/vista_cv_ulmfit" --resume
       ;;
+    vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
+      $GU cv "$W/vista.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
+      ;;
     nhlf)
       fresh "$W/nhlf_cv"
       $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
@@ -186,6 +206,9 @@ PY
       # 35 min in fp32 on one): no `fresh`, and --resume loads the folds an earlier run finished
       $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/nhlf_cv_ulmfit" --resume
+      ;;
+    nhlf_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
+      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/nhlf_cv_gkm" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
