@@ -120,13 +120,21 @@ def test_linear_weights_reproduce_the_kernel_svm(planted):
     np.testing.assert_allclose(model.decision_function(xte), want, rtol=1e-4, atol=1e-5)
 
 
-def test_selection_on_validation_and_top_gapped_kmers(planted, tmp_path):
+def test_selection_by_internal_cv_calibration_and_top_gapped_kmers(planted, tmp_path):
+    import json
+
     xtr, ytr, xte, yte = planted
     model = GkmSVM(l=6, k=4, Cs=(0.5, 2.0), gammas=(0.0, 1.0)).fit(xtr, ytr, xte, yte, out_dir=tmp_path,
                                                                   progress=False)
     assert set(model.scores_) == {"0.5,0", "2,0", "0.5,1", "2,1"}
     assert model.scores_[f"{model.C_:g},{model.gamma_:g}"] == max(model.scores_.values())
-    assert (tmp_path / "fit_log.json").is_file()
+    log = json.loads((tmp_path / "fit_log.json").read_text())
+    assert log["selected_on"] == "3-fold CV" and log["calibrated_on"] == "validation"
+    # the same setting without the validation set: the same SVM, calibrated out-of-fold instead
+    alone = GkmSVM(l=6, k=4, Cs=(0.5, 2.0), gammas=(0.0, 1.0)).fit(xtr, ytr, progress=False)
+    assert (alone.C_, alone.gamma_) == (model.C_, model.gamma_) and alone.platt_ != model.platt_
+    np.testing.assert_allclose(alone.decision_function(xte), model.decision_function(xte))
+    assert model.platt_[0] > 0  # higher decision values mean enhancer
     linear = GkmSVM(l=6, k=4, Cs=(1.0,), gammas=(0.0,)).fit(xtr, ytr, progress=False)
     top = [p for p, w in linear.top_gapped_kmers(5) if w > 0]
     # the strongest positive gapped 4-mers lie in the planted motif (or its reverse complement)

@@ -48,7 +48,7 @@ from genomic_ulmfit.models.base import (
     restore_arrays,
     save_arrays,
 )
-from genomic_ulmfit.models.kmer import _best_C, _encode_joined
+from genomic_ulmfit.models.kmer import _encode_joined
 from genomic_ulmfit.utils import write_json_atomic
 
 FORMAT_VERSION = 1
@@ -214,8 +214,7 @@ class GkmSVM(SequenceModel):
     gammas : tuple of float, default (0, 1, 2)
         RBF widths tried on the normalised kernel; 0 is the linear (normalised gkm) kernel.
     cv : int, default 3
-        Folds of the internal cross-validation that picks (C, gamma) when ``fit`` gets no
-        validation set; its out-of-fold decision values also calibrate ``predict_proba``.
+        Folds of the internal cross-validation that picks (C, gamma) (see :meth:`fit`).
     random_state : int, default 0
         Seeds the internal folds.
     device : str or None, default None
@@ -294,10 +293,15 @@ class GkmSVM(SequenceModel):
         out_dir: str | Path | None = None,
         progress: bool = True,
     ) -> GkmSVM:
-        """Pick (C, gamma) (internal CV, or the validation set when given), fit on ``sequences``; returns self.
+        """Pick (C, gamma) by internal CV, fit on ``sequences``, calibrate; returns self.
 
-        Memory grows as 8 n**2 bytes (the kernel matrix). ``out_dir`` (optional) receives
-        ``fit_log.json`` with the score of every (C, gamma).
+        (C, gamma) is chosen by ``cv``-fold CV on ``sequences`` even when a validation set is given:
+        one kernel matrix serves every fold, and its estimate rests on all training sequences rather
+        than on a validation set a ninth of their size (on 471 Cohn validation sequences the grid's
+        top settings differ by less than their noise). The validation set, when given, calibrates
+        ``predict_proba`` (Platt scaling of the final model); otherwise the chosen setting's
+        out-of-fold decision values do. Memory grows as 8 n**2 bytes (the kernel matrix).
+        ``out_dir`` (optional) receives ``fit_log.json`` with the score of every (C, gamma).
         """
         from sklearn.metrics import roc_auc_score
         from sklearn.model_selection import StratifiedKFold
@@ -309,6 +313,10 @@ class GkmSVM(SequenceModel):
         t0 = time.perf_counter()
         seqs = check_sequences(sequences, min_length=self.l)
         y = check_binary_labels(seqs, labels)
+        on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(
+            valid_sequences, "validation", min_length=self.l)) > 0
+        if on_valid:
+            yv = check_binary_labels(valid_sequences, valid_labels, "validation", both_classes=False)
         K, norm, _ = self._kernel(seqs, progress=progress, what="gkm kernel, training")
         Kn = normalise(K, norm, norm)
         del K
@@ -318,29 +326,20 @@ class GkmSVM(SequenceModel):
             return SVC(kernel="precomputed", C=C, cache_size=1000).fit(Ktr, ytr)
 
         scores: dict[tuple[float, float], float] = {}
-        decisions: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}  # values and labels to calibrate on
-        on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(
-            valid_sequences, "validation", min_length=self.l)) > 0
-        if on_valid:
-            yv = check_binary_labels(valid_sequences, valid_labels, "validation")
-            Kv = normalise(*self._kernel(valid_sequences, seqs, progress=progress, what="gkm kernel, validation"))
-            for C, g in grid:
-                f = svc(rbf(Kn, g), y, C).decision_function(rbf(Kv, g))
-                scores[C, g], decisions[C, g] = float(roc_auc_score(yv, f)), (f, yv)
-        elif len(grid) > 1 and int(np.bincount(y).min()) >= 2:
-            folds = list(StratifiedKFold(min(self.cv, int(np.bincount(y).min())), shuffle=True,
+        oof: dict[tuple[float, float], np.ndarray] = {}  # out-of-fold decision values of each setting
+        n_min = int(np.bincount(y).min())
+        if len(grid) > 1 and n_min >= 2:
+            folds = list(StratifiedKFold(min(self.cv, n_min), shuffle=True,
                                          random_state=self.random_state).split(y, y))
             for C, g in grid:
-                K = rbf(Kn, g)
-                oof = np.zeros(len(y))
+                Kg = rbf(Kn, g)
+                f = np.zeros(len(y))
                 for tr, va in folds:
-                    oof[va] = svc(K[np.ix_(tr, tr)], y[tr], C).decision_function(K[np.ix_(va, tr)])
-                scores[C, g] = float(np.mean([roc_auc_score(y[va], oof[va]) for _, va in folds]))
-                decisions[C, g] = (oof, y)
-        best = grid[0] if not scores else max(sorted(scores), key=lambda cg: round(scores[cg], 12))
-        if scores:  # ties: the smallest C (as the k-mer model), then the smallest gamma
-            by_gamma = {C: s for (C, g), s in scores.items() if g == best[1]}
-            best = (_best_C(by_gamma), best[1])
+                    f[va] = svc(Kg[np.ix_(tr, tr)], y[tr], C).decision_function(Kg[np.ix_(va, tr)])
+                scores[C, g] = float(np.mean([roc_auc_score(y[va], f[va]) for _, va in folds]))
+                oof[C, g] = f
+        # the grid runs gamma then C upwards: ties (up to float noise) go to the smallest gamma, then C
+        best = max(grid, key=lambda cg: round(scores[cg], 12)) if scores else grid[0]
         self.C_, self.gamma_ = best
         model = svc(rbf(Kn, self.gamma_), y, self.C_)
         self.bias_ = float(model.intercept_[0])
@@ -352,14 +351,18 @@ class GkmSVM(SequenceModel):
         else:
             self.support_ = [seqs[i] for i in support]
             self.dual_, self.support_norm_ = dual, norm[support]
-        self.platt_ = _platt(*decisions[best]) if best in decisions else (1.0, 0.0)
+        if on_valid and len(set(yv)) > 1:  # calibrate the final model itself
+            self.platt_ = _platt(self.decision_function(valid_sequences), yv)
+        else:
+            self.platt_ = _platt(oof[best], y) if best in oof else (1.0, 0.0)
         self.scores_ = {f"{C:g},{g:g}": s for (C, g), s in scores.items()}
         self.fit_seconds_ = time.perf_counter() - t0
         if out_dir is not None:
             write_json_atomic(Path(out_dir) / "fit_log.json", {
                 "kind": self.kind, "C": self.C_, "gamma": self.gamma_, "scores_by_C_gamma": self.scores_,
-                "selected_on": "validation" if on_valid else f"{self.cv}-fold CV", "n_support": self.n_support_,
-                "platt": list(self.platt_), "seconds": self.fit_seconds_})
+                "selected_on": f"{self.cv}-fold CV" if scores else "the only setting", "n_support": self.n_support_,
+                "platt": list(self.platt_), "calibrated_on": "validation" if on_valid else "out-of-fold",
+                "seconds": self.fit_seconds_})
         return self
 
     def _weights(self, support: list[str], dual: np.ndarray, norm: np.ndarray) -> np.ndarray:
