@@ -1,0 +1,36 @@
+"""Paired DeLong tests on the pooled out-of-fold scores of a finished `genomic-ulmfit cv` run.
+
+Every sequence of the data set has one out-of-fold score per model (CV_DIR/oof_scores.tsv), so two
+models can be compared on all of them at once. The folds' models differ, so read the p-value as a
+guide (as RESULTS.md does), not as an exact test.
+
+Usage: .venv/bin/python benchmarks/oof_delong.py CV_DIR MODEL_A MODEL_B [MODEL_A MODEL_B ...]
+       (model names as in cv_summary.tsv, e.g. gkm kmer ensemble gkm)
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+from genomic_ulmfit.evaluation.metrics import delong_test
+
+
+def main(cv_dir: str, *models: str) -> None:
+    if len(models) < 2 or len(models) % 2:
+        sys.exit("give pairs of models: CV_DIR A B [A B ...]")
+    oof = pd.read_csv(f"{cv_dir}/oof_scores.tsv", sep="\t")
+    scores = oof.pivot_table(index="id", columns="model", values="score")
+    y = oof.groupby("id")["label"].first().loc[scores.index].to_numpy()
+    missing = sorted(set(models) - set(scores.columns))
+    if missing:
+        sys.exit(f"{cv_dir}/oof_scores.tsv has no model {', '.join(missing)}; it has {', '.join(scores.columns)}")
+    print(f"{len(y):,} sequences, pooled out-of-fold")
+    for a, b in zip(models[::2], models[1::2]):
+        auc_a, auc_b, z, p = delong_test(y, scores[a].to_numpy(), scores[b].to_numpy())
+        print(f"{a} {auc_a:.4f} vs {b} {auc_b:.4f}: z = {z:.2f}, p = {p:.2g}")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
