@@ -401,7 +401,8 @@ def test_train_gkm_and_predict(capsys, data, tmp_path):
     code, _, err = run(capsys, "train", data["dataset"], "--model", "gkm", "--out", out)
     assert code == 0, err
     meta = json.loads((out / "model.json").read_text())
-    assert meta["kind"] == "gkm" and set(meta["scores_by_C_gamma"])  # chosen on the valid split
+    assert meta["kind"] == "gkm" and meta["platt_source"] == "validation"  # the valid split calibrates it
+    assert meta["scores_by_C_gamma"][f"{meta['C']:g},{meta['gamma']:g}"] == max(meta["scores_by_C_gamma"].values())
     code, _, err = run(capsys, "predict", out, data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "p.tsv", sep="\t")

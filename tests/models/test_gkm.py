@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_shapes_count_weights_and_names():
         assert len(gkm_shapes(l, k)) == math.comb(l - 1, k - 1)
 
 
-dna = st.text(alphabet="ACGTNacgt", min_size=0, max_size=22)
+dna = st.text(alphabet="ACGTNacgtn", min_size=0, max_size=22)
 
 
 @settings(max_examples=40, deadline=None)
@@ -67,6 +68,15 @@ def test_kernel_equals_the_definition(a, b, half_life):
     np.testing.assert_allclose(K, want, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(na, [brute_kernel(x, x, 4, 2, half_life) for x in a], rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(nb, [brute_kernel(y, y, 4, 2, half_life) for y in b], rtol=1e-5, atol=1e-4)
+
+
+def test_kernel_edge_shapes_and_empty_input():
+    seqs = ["ACGTACGTAA", "TTGCA", "acgtNacgt"]
+    for l, k in ((3, 1), (4, 4)):  # noqa: E741 - single bases; ungapped 4-mers only
+        K, _, _ = gkm_kernel(seqs, l=l, k=k)
+        np.testing.assert_allclose(K, [[brute_kernel(x, y, l, k) for y in seqs] for x in seqs], rtol=1e-6)
+    K, na, nb = gkm_kernel([], seqs, l=4, k=2)
+    assert K.shape == (0, 3) and na.shape == (0,) and nb.shape == (3,)
 
 
 def test_kernel_is_strand_symmetric_and_self_kernel_matches():
@@ -121,15 +131,13 @@ def test_linear_weights_reproduce_the_kernel_svm(planted):
 
 
 def test_selection_by_internal_cv_calibration_and_top_gapped_kmers(planted, tmp_path):
-    import json
-
     xtr, ytr, xte, yte = planted
     model = GkmSVM(l=6, k=4, Cs=(0.5, 2.0), gammas=(0.0, 1.0)).fit(xtr, ytr, xte, yte, out_dir=tmp_path,
                                                                   progress=False)
     assert set(model.scores_) == {"0.5,0", "2,0", "0.5,1", "2,1"}
     assert model.scores_[f"{model.C_:g},{model.gamma_:g}"] == max(model.scores_.values())
     log = json.loads((tmp_path / "fit_log.json").read_text())
-    assert log["selected_on"] == "3-fold CV" and log["calibrated_on"] == "validation"
+    assert log["selected_on"] == "3-fold CV" and log["platt_source"] == "validation"
     # the same setting without the validation set: the same SVM, calibrated out-of-fold instead
     alone = GkmSVM(l=6, k=4, Cs=(0.5, 2.0), gammas=(0.0, 1.0)).fit(xtr, ytr, progress=False)
     assert (alone.C_, alone.gamma_) == (model.C_, model.gamma_) and alone.platt_ != model.platt_
@@ -159,3 +167,44 @@ def test_bad_params_and_input():
         GkmSVM().fit([*seqs[:-1], "ACGT"], y, progress=False)
     with pytest.raises(InputError, match="not fitted"):
         GkmSVM().predict_proba(seqs)
+
+
+def test_rbf_model_equals_svc_on_the_kernel_and_round_trips_mixed_input(tmp_path):
+    """Variable lengths, N and lower case: the RBF model scores as an SVC on the same kernel, saved and loaded."""
+    seqs, y = planted_motif(120, length=70, seed=5)
+    rng = np.random.default_rng(0)
+    seqs = [s[: int(rng.integers(40, 71))] for s in seqs]  # mixed lengths
+    seqs = [s.lower() if i % 5 == 0 else s[:10] + "NN" + s[12:] if i % 7 == 0 else s for i, s in enumerate(seqs)]
+    xtr, ytr, xte = seqs[:80], y[:80], seqs[80:]
+    model = GkmSVM(l=6, k=4, Cs=(2.0,), gammas=(1.5,)).fit(xtr, ytr, progress=False)
+    K, ntr, _ = gkm_kernel(xtr, l=6, k=4)
+    svc = SVC(kernel="precomputed", C=2.0).fit(rbf(normalise(K, ntr, ntr), 1.5), ytr)
+    Kte, nte, _ = gkm_kernel(xte, xtr, l=6, k=4)
+    want = svc.decision_function(rbf(normalise(Kte, nte, ntr), 1.5))
+    np.testing.assert_allclose(model.decision_function(xte), want, rtol=1e-6, atol=1e-8)
+    model.save(tmp_path / "rbf")
+    again = load_model(tmp_path / "rbf")
+    assert again.support_ == model.support_
+    np.testing.assert_allclose(again.decision_function(xte), want, rtol=1e-6, atol=1e-8)
+    assert model.platt_source_ == "out-of-fold" and again.platt_source_ == "out-of-fold"
+
+
+def test_calibration_source_is_recorded(planted):
+    xtr, ytr, xte, yte = planted
+    one_class = [s for s, v in zip(xte, yte) if v == 1]
+    model = GkmSVM(l=6, k=4, Cs=(1.0,), gammas=(0.0,)).fit(xtr, ytr, one_class, [1] * len(one_class), progress=False)
+    assert model.platt_source_ == "out-of-fold" and model.platt_[0] > 0  # one class cannot calibrate
+    tiny = GkmSVM(l=6, k=4).fit(xtr[:3], [1, 0, 1], progress=False)  # one negative: no CV
+    assert tiny.platt_source_ == "none" and tiny.platt_ == (1.0, 0.0) and (tiny.C_, tiny.gamma_) == (0.25, 0.0)
+
+
+def test_top_gapped_kmers_of_none_and_corrupt_saves(planted, tmp_path):
+    xtr, ytr, _, _ = planted
+    model = GkmSVM(l=6, k=4, Cs=(1.0,), gammas=(0.0,)).fit(xtr, ytr, progress=False)
+    assert model.top_gapped_kmers(0) == []
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    del meta["bias"]
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="lack bias"):
+        load_model(tmp_path / "m")

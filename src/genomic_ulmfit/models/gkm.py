@@ -9,7 +9,8 @@ k-mer is identified by its *shape* (the offsets of its k bases, the first at 0, 
     K(x, y) = sum_shapes c_s * X_s(x) . X_s(y),    c_s = l - span_s + 1,
 
 where ``c_s`` is the number of l-long windows that hold a gapped k-mer of span ``span_s``: this
-is LS-GKM's full gapped k-mer kernel (``-t 0``) except within l - 1 bp of the sequence ends.
+is LS-GKM's full gapped k-mer kernel (``-t 0``) except within l - 1 bp of the sequence ends and
+of N bases (an occurrence counts when its own span is N-free).
 Optional centre weighting (LS-GKM's ``wgkm``) weights each occurrence by
 ``2 ** (-D / half_life)``, D its distance in bp from the sequence centre; the kernel is then
 normalised, ``Kn(x, y) = K(x, y) / sqrt(K(x, x) K(y, y))``, and optionally made an RBF kernel,
@@ -20,7 +21,7 @@ torch (CUDA when present): on two CPU cores the 35 shapes of l = 8, k = 5 take ~
 sequences, the 126 of l = 10, k = 6 ~10 min (time grows as n**2 C(l-1, k-1) 4**k).
 
 :class:`GkmSVM` fits scikit-learn's ``SVC`` on the precomputed kernel, choosing C and gamma by
-internal cross-validation on that one kernel matrix (or on the validation set when given). A
+internal cross-validation on that one kernel matrix; a validation set calibrates it. A
 linear-kernel model is saved as its weight on every gapped k-mer (``n_shapes x 4**k`` floats;
 :meth:`GkmSVM.top_gapped_kmers` reads them); an RBF model keeps its support sequences.
 """
@@ -95,7 +96,7 @@ class _Encoded:
         """
         k, span = len(shape), shape[-1] + 1
         n_cols = 4**k
-        out = np.zeros(self.n * n_cols, dtype=np.float64)
+        keys, weights = [], []
         for codes, row, bad in self.strands:
             w = codes.size - span + 1
             if w <= 0:
@@ -104,13 +105,16 @@ class _Encoded:
             for j in shape:  # shifted slices: idx = sum_j codes[i + shape_j] * 4**(k - 1 - j)
                 idx = (idx << 2) | codes[j : j + w]
             ok = bad[span : span + w] == bad[:w]  # no N / separator inside the span
-            weights = None
+            keys.append(row[:w][ok] * n_cols + idx[ok])
             if half_life:
                 r = row[:w][ok]
                 # the reverse strand's positions mirror the forward ones, and |D| is symmetric
-                d = np.abs(self.offset[:w][ok] + (span - 1) / 2 - (self.lengths[r] - 1) / 2)
-                weights = np.exp2(-d / half_life)
-            out += np.bincount(row[:w][ok] * n_cols + idx[ok], weights=weights, minlength=out.size)
+                weights.append(np.exp2(-np.abs(self.offset[:w][ok] + (span - 1) / 2 - (self.lengths[r] - 1) / 2)
+                                       / half_life))
+        if not keys:
+            return np.zeros((self.n, n_cols), dtype=np.float32)
+        out = np.bincount(np.concatenate(keys), weights=np.concatenate(weights) if half_life else None,
+                          minlength=self.n * n_cols)
         return out.reshape(self.n, n_cols).astype(np.float32)
 
 
@@ -144,13 +148,16 @@ def gkm_kernel(
     -------
     K : float64 (n, m)
     norm_a, norm_b : float64 (n,), (m,)
-        ``K(x, x)`` of each sequence (0 for a sequence without an N-free window of span l).
+        ``K(x, x)`` of each sequence (0 for a sequence without k consecutive A/C/G/T bases).
     """
     import torch
 
     from genomic_ulmfit.utils import resolve_device
 
     dev = resolve_device(device)
+    if not len(a) or (b is not None and not len(b)):
+        m = len(a) if b is None else len(b)
+        return np.zeros((len(a), m)), np.zeros(len(a)), np.zeros(m)
     shapes, c = gkm_shapes(l, k), shape_weights(l, k)
     ea = _Encoded(a)
     eb = ea if b is None else _Encoded(b)
@@ -163,7 +170,7 @@ def gkm_kernel(
         norm_b += cs * np.einsum("ij,ij->i", xb, xb, dtype=np.float64)
         ta = torch.from_numpy(xa).to(dev)
         tb = ta if b is None else torch.from_numpy(xb).to(dev)
-        K += cs * (ta @ tb.T).double()  # (n, 4**k) x (4**k, m)
+        K.add_((ta @ tb.T).double(), alpha=float(cs))  # (n, 4**k) x (4**k, m)
         if progress is not None:
             progress(i + 1, len(shapes))
     return K.cpu().numpy(), norm_a, norm_b
@@ -171,10 +178,12 @@ def gkm_kernel(
 
 def normalise(K: np.ndarray, norm_a: np.ndarray, norm_b: np.ndarray) -> np.ndarray:
     """``K / sqrt(norm_a norm_b^T)``; rows or columns of zero norm become 0. Float64, K's shape."""
-    da, db = np.sqrt(norm_a), np.sqrt(norm_b)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = K / np.outer(da, db)
-    out[~np.isfinite(out)] = 0.0
+    def inverse_root(norm: np.ndarray) -> np.ndarray:
+        root = np.sqrt(norm)
+        return np.divide(1.0, root, out=np.zeros_like(root), where=root > 0)
+
+    out = K * inverse_root(norm_a)[:, None]  # one (n, m) array, not three
+    out *= inverse_root(norm_b)[None, :]
     return out
 
 
@@ -184,6 +193,22 @@ def rbf(Kn: np.ndarray, gamma: float) -> np.ndarray:
     ``gamma = 0`` returns ``Kn`` itself (the linear kernel), so one grid can hold both.
     """
     return Kn if gamma == 0 else np.exp(-gamma * (2.0 - 2.0 * Kn))
+
+
+def _check_memory(n: int) -> None:
+    """A one-line ConfigError when fitting on ``n`` sequences would need more memory than the machine has:
+    the kernel matrix, its RBF form and a fold's copy (~3 x 8 n**2 bytes)."""
+    import os
+
+    need = 3 * 8 * n**2
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on this platform: do not guess
+        return
+    if need > have:
+        raise ConfigError(f"gkm: {n:,} training sequences need ~{need / 2**30:.0f} GiB for the kernel matrix and this "
+                          f"machine has {have / 2**30:.0f} GiB; subsample the training set (the kernel grows as n**2) "
+                          "or use --model kmer")
 
 
 def shape_names(l: int, k: int) -> list[str]:  # noqa: E741
@@ -313,6 +338,7 @@ class GkmSVM(SequenceModel):
         t0 = time.perf_counter()
         seqs = check_sequences(sequences, min_length=self.l)
         y = check_binary_labels(seqs, labels)
+        _check_memory(len(seqs))
         on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(
             valid_sequences, "validation", min_length=self.l)) > 0
         if on_valid:
@@ -328,7 +354,7 @@ class GkmSVM(SequenceModel):
         scores: dict[tuple[float, float], float] = {}
         oof: dict[tuple[float, float], np.ndarray] = {}  # out-of-fold decision values of each setting
         n_min = int(np.bincount(y).min())
-        if len(grid) > 1 and n_min >= 2:
+        if n_min >= 2:  # with one setting, the folds only give the out-of-fold values to calibrate on
             folds = list(StratifiedKFold(min(self.cv, n_min), shuffle=True,
                                          random_state=self.random_state).split(y, y))
             for C, g in grid:
@@ -340,6 +366,8 @@ class GkmSVM(SequenceModel):
                 oof[C, g] = f
         # the grid runs gamma then C upwards: ties (up to float noise) go to the smallest gamma, then C
         best = max(grid, key=lambda cg: round(scores[cg], 12)) if scores else grid[0]
+        selected_on = (f"{len(folds)}-fold CV" if len(grid) > 1 else "the only setting") if scores else \
+            "the first setting (a class has one sequence: no CV)"
         self.C_, self.gamma_ = best
         model = svc(rbf(Kn, self.gamma_), y, self.C_)
         self.bias_ = float(model.intercept_[0])
@@ -352,18 +380,23 @@ class GkmSVM(SequenceModel):
             self.support_ = [seqs[i] for i in support]
             self.dual_, self.support_norm_ = dual, norm[support]
         if on_valid and len(set(yv)) > 1:  # calibrate the final model itself
-            self.platt_ = _platt(self.decision_function(valid_sequences), yv)
+            self.platt_, self.platt_source_ = _platt(self.decision_function(valid_sequences), yv), "validation"
+        elif best in oof:
+            self.platt_, self.platt_source_ = _platt(oof[best], y), "out-of-fold"
         else:
-            self.platt_ = _platt(oof[best], y) if best in oof else (1.0, 0.0)
+            self.platt_, self.platt_source_ = (1.0, 0.0), "none"
         self.scores_ = {f"{C:g},{g:g}": s for (C, g), s in scores.items()}
         self.fit_seconds_ = time.perf_counter() - t0
         if out_dir is not None:
             write_json_atomic(Path(out_dir) / "fit_log.json", {
                 "kind": self.kind, "C": self.C_, "gamma": self.gamma_, "scores_by_C_gamma": self.scores_,
-                "selected_on": f"{self.cv}-fold CV" if scores else "the only setting", "n_support": self.n_support_,
-                "platt": list(self.platt_), "calibrated_on": "validation" if on_valid else "out-of-fold",
-                "seconds": self.fit_seconds_})
+                "selected_on": selected_on, "n_support": self.n_support_, "platt": list(self.platt_),
+                "platt_source": self.platt_source_, "seconds": self.fit_seconds_})
         return self
+
+    def _batch(self, batch_size: int | None) -> int:
+        """Sequences per scoring batch: ``batch_size``, or what keeps a count matrix near 128 MB."""
+        return batch_size or max(64, 2**24 // 4**self.k)
 
     def _weights(self, support: list[str], dual: np.ndarray, norm: np.ndarray) -> np.ndarray:
         """The linear model's weight on every gapped k-mer, float32 (n_shapes, 4**k):
@@ -385,7 +418,7 @@ class GkmSVM(SequenceModel):
         without an N-free window of span ``l`` scores as the zero vector."""
         self._check_fitted()
         seqs = check_sequences(sequences, "prediction", min_length=self.l)
-        step = batch_size or 4096
+        step = self._batch(batch_size)
         out = np.empty(len(seqs), dtype=np.float64)
         shapes, c = gkm_shapes(self.l, self.k), shape_weights(self.l, self.k)
         for start in range(0, len(seqs), step):
@@ -417,6 +450,8 @@ class GkmSVM(SequenceModel):
         self._check_fitted()
         if self.gamma_ != 0:
             raise InputError(f"gkm: top_gapped_kmers needs the linear kernel; this model chose gamma={self.gamma_:g}")
+        if n <= 0:
+            return []
         flat = self.weights_.ravel()
         shapes = gkm_shapes(self.l, self.k)
         out, seen = [], set()
@@ -448,6 +483,7 @@ class GkmSVM(SequenceModel):
         save_arrays(directory, {
             "kind": self.kind, "format_version": FORMAT_VERSION, "params": self.get_params(),
             "C": self.C_, "gamma": self.gamma_, "bias": self.bias_, "platt": list(self.platt_),
+            "platt_source": self.platt_source_,
             "n_support": self.n_support_, "scores_by_C_gamma": self.scores_}, arrays)
 
     @classmethod
@@ -456,8 +492,14 @@ class GkmSVM(SequenceModel):
         meta = read_model_json(directory, kind=cls.kind)
         model, w = restore_arrays(cls, directory, meta)
         model.device = device
+        needed = {"C", "gamma", "bias", "platt", "n_support"} - set(meta)
+        arrays = {"weights"} if float(meta.get("gamma", 0)) == 0 else {"support", "support_lengths", "dual",
+                                                                         "support_norm"}
+        if needed or arrays - set(w):
+            raise InputError(f"{directory}: model.json or its weights lack {', '.join(sorted(needed | (arrays - set(w))))}"
+                             "; re-save the model")
         model.C_, model.gamma_, model.bias_ = float(meta["C"]), float(meta["gamma"]), float(meta["bias"])
-        model.platt_ = tuple(float(v) for v in meta["platt"])
+        model.platt_, model.platt_source_ = tuple(float(v) for v in meta["platt"]), meta.get("platt_source", "none")
         model.n_support_, model.scores_ = int(meta["n_support"]), dict(meta.get("scores_by_C_gamma", {}))
         if model.gamma_ == 0:
             model.weights_ = w["weights"]
@@ -467,6 +509,11 @@ class GkmSVM(SequenceModel):
                                  f"l={model.l}, k={model.k} needs {expected}")
         else:
             text = w["support"].tobytes().decode("ascii")
+            n_sv = len(w["support_lengths"])
+            if int(w["support_lengths"].sum()) != len(text) or not (len(w["dual"]) == len(w["support_norm"]) == n_sv):
+                raise InputError(f"{directory}: the support sequences, their lengths and coefficients do not agree "
+                                 f"({len(text)} bases, {int(w['support_lengths'].sum())} by the lengths, {n_sv} "
+                                 f"sequences, {len(w['dual'])} coefficients); re-save the model")
             ends = np.cumsum(w["support_lengths"])
             model.support_ = [text[e - n : e] for e, n in zip(ends, w["support_lengths"], strict=True)]
             model.dual_, model.support_norm_ = w["dual"], w["support_norm"]
