@@ -195,8 +195,8 @@ for step in $STEPS; do
       $GU cv "$W/vista.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/vista_cv_ulmfit" --resume
       ;;
-    vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
-      $GU cv "$W/vista.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
+    vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR (twelfth session; the CNN's row is the vista step's)
+      $GU cv "$W/vista.parquet" --models kmer,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
       ;;
     nhlf)
       fresh "$W/nhlf_cv"
