@@ -36,7 +36,7 @@ def test_demo_runs_end_to_end(demo):
         assert (out / "benchmark" / "runs" / "ulmfit" / species / "lm_finetuned" / "lm.json").is_file()
         assert (out / "benchmark" / "runs" / "ensemble" / species / "model.json").is_file()
     results = summary["results"]
-    expected = {(m, s) for m in ("kmer", "cnn", "ulmfit", "ensemble") for s in ("SimHuman", "SimMouse", "all")}
+    expected = {(m, s) for m in ("kmer", "cnn", "gkm", "ulmfit", "ensemble") for s in ("SimHuman", "SimMouse", "all")}
     assert set(zip(results["model"], results["species"])) == expected
     # The fine-tuned LMs start from the demo's genome LM.
     ft = json.loads((out / "benchmark" / "runs" / "ulmfit" / "SimHuman" / "lm_finetuned" / "lm.json").read_text())

@@ -1,7 +1,7 @@
 """The embedded demo: the whole pipeline on simulated data, runnable anywhere in minutes.
 
 simulate 4 species (Cohn layout + background genomes) → import → split → tiny LM pretraining on
-the simulated genomes → per species: LM fine-tune → ULMFiT; CNN; k-mer LR → evaluate → the
+the simulated genomes → per species: LM fine-tune → ULMFiT; CNN; k-mer LR; gkm-SVM → evaluate → the
 per-species table (printed) and ``report.md``/``report.html``; plus a cross-species matrix for
 the k-mer model. Every number printed is a result of this run.
 """
@@ -17,7 +17,7 @@ from genomic_ulmfit.utils import rich_log
 
 
 def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per_class: int = 1000,
-             preset: str = "demo", models: str = "kmer,cnn,ulmfit", seed: int = 0, genome_length: int = 400_000,
+             preset: str = "demo", models: str = "kmer,cnn,gkm,ulmfit", seed: int = 0, genome_length: int = 400_000,
              cross: bool = True, progress: bool = True, log: Callable[[str], None] = rich_log) -> dict:
     """Run the demo into ``out_dir``; returns a summary with the results table and paths."""
     from genomic_ulmfit.data.dataset import Source, import_sources, save_dataset

@@ -449,11 +449,11 @@ def demo(
     species: int = typer.Option(4, "--species", help="Simulated species."),
     per_class: int = typer.Option(1000, "--per-class", help="Simulated sequences per class and species."),
     preset: str = typer.Option("demo", "--preset", help="Preset for ULMFiT/CNN (default: demo)."),
-    models: str = typer.Option("kmer,cnn,ulmfit", "--models", help=MODELS_HELP),
+    models: str = typer.Option("kmer,cnn,gkm,ulmfit", "--models", help=MODELS_HELP),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     """The whole pipeline on simulated data: simulate → import → split → LM pretrain → fine-tune →
-    ULMFiT, CNN and k-mer → evaluate → per-species table and report (OUT/benchmark/report.md).
+    ULMFiT, CNN, k-mer LR and gkm-SVM → evaluate → per-species table and report (OUT/benchmark/report.md).
 
     Example: genomic-ulmfit demo --out demo_out --species 2 --per-class 500
     """
@@ -512,13 +512,13 @@ def holdout(
     test_file: Path = typer.Argument(..., help="Test data (labels optional)."),
     out: Path = typer.Option(..., "--out", "-o", help="Directory for scores.tsv, metrics.json and runs/."),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
-    models: str = typer.Option(",".join(("kmer", "cnn", "ulmfit")), "--models", help=MODELS_HELP),
+    models: str = typer.Option(",".join(("kmer", "cnn", "gkm", "ulmfit")), "--models", help=MODELS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed"),
     device: str | None = typer.Option(None, "--device"),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
-    """The recommended recipe (k-mer LR + modern CNN + ULMFiT, ensembled) trained on TRAIN, scored on TEST.
+    """The recommended recipe (k-mer LR + modern CNN + gkm-SVM + ULMFiT, ensembled) trained on TRAIN, scored on TEST.
 
     Example: genomic-ulmfit holdout train.tsv.gz test.tsv.gz --lm lm/ --out holdout/
     """

@@ -1,7 +1,8 @@
 """The recommended CPU recipe scored on an external labelled test set.
 
 Train on TRAIN only (10% of it held out for epoch selection and ensemble calibration): the k-mer
-LR, the modern CNN and ULMFiT (genome-pretrained LM fine-tuned on TRAIN's training sequences),
+LR, the modern CNN, the gapped k-mer SVM and ULMFiT (genome-pretrained LM fine-tuned on TRAIN's
+training sequences),
 combined by :class:`~genomic_ulmfit.models.ensemble.EnsembleModel` (weights chosen on the held-out
 10%); score TEST. The train/valid assignment is saved as ``OUT/train_split.parquet``.
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
-RECIPE_MODELS = ("kmer", "cnn", "ulmfit")
+RECIPE_MODELS = ("kmer", "cnn", "gkm", "ulmfit")
 
 
 def run_holdout(
