@@ -162,12 +162,14 @@ def gkm_kernel(
     ea = _Encoded(a)
     eb = ea if b is None else _Encoded(b)
     K = torch.zeros(ea.n, eb.n, dtype=torch.float64, device=dev)
-    norm_a, norm_b = np.zeros(ea.n), np.zeros(eb.n)
+    norm_a = np.zeros(ea.n)
+    norm_b = norm_a if b is None else np.zeros(eb.n)  # the same array when b is a
     for i, (shape, cs) in enumerate(zip(shapes, c, strict=True)):
         xa = ea.counts(shape, half_life)
         xb = xa if b is None else eb.counts(shape, half_life)
         norm_a += cs * np.einsum("ij,ij->i", xa, xa, dtype=np.float64)
-        norm_b += cs * np.einsum("ij,ij->i", xb, xb, dtype=np.float64)
+        if b is not None:
+            norm_b += cs * np.einsum("ij,ij->i", xb, xb, dtype=np.float64)
         ta = torch.from_numpy(xa).to(dev)
         tb = ta if b is None else torch.from_numpy(xb).to(dev)
         K.add_((ta @ tb.T).double(), alpha=float(cs))  # (n, 4**k) x (4**k, m)
@@ -394,9 +396,10 @@ class GkmSVM(SequenceModel):
                 "platt_source": self.platt_source_, "seconds": self.fit_seconds_})
         return self
 
-    def _batch(self, batch_size: int | None) -> int:
-        """Sequences per scoring batch: ``batch_size``, or what keeps a count matrix near 128 MB."""
-        return batch_size or max(64, 2**24 // 4**self.k)
+    def _batch(self, batch_size: int | None, mean_length: float) -> int:
+        """Sequences per scoring batch: ``batch_size``, or what keeps a count matrix near 128 MB and the
+        encoded bases near 8 M."""
+        return batch_size or max(64, min(2**24 // 4**self.k, int(2**23 // max(mean_length, 1.0))))
 
     def _weights(self, support: list[str], dual: np.ndarray, norm: np.ndarray) -> np.ndarray:
         """The linear model's weight on every gapped k-mer, float32 (n_shapes, 4**k):
@@ -415,10 +418,10 @@ class GkmSVM(SequenceModel):
 
     def decision_function(self, sequences: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         """SVM decision values f(x), float64 (n,). Sequences need at least ``l`` bases; one
-        without an N-free window of span ``l`` scores as the zero vector."""
+        without k consecutive A/C/G/T bases scores as the zero vector."""
         self._check_fitted()
         seqs = check_sequences(sequences, "prediction", min_length=self.l)
-        step = self._batch(batch_size)
+        step = self._batch(batch_size, np.mean([len(x) for x in seqs]) if seqs else 1.0)
         out = np.empty(len(seqs), dtype=np.float64)
         shapes, c = gkm_shapes(self.l, self.k), shape_weights(self.l, self.k)
         for start in range(0, len(seqs), step):
