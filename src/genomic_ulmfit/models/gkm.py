@@ -17,8 +17,9 @@ normalised, ``Kn(x, y) = K(x, y) / sqrt(K(x, x) K(y, y))``, and optionally made 
 ``exp(-gamma * (2 - 2 Kn))`` (LS-GKM's ``gkmrbf``, on the normalised kernel).
 
 Each shape's contribution to the (n, m) kernel is one dense (n, 4**k) x (4**k, m) product in
-torch (CUDA when present): on two CPU cores the 35 shapes of l = 8, k = 5 take ~25 s for 4.7k
-sequences, the 126 of l = 10, k = 6 ~10 min (time grows as n**2 C(l-1, k-1) 4**k).
+torch (CUDA when present): on two CPU cores the 35 shapes of l = 8, k = 5 took 35 s for 5.2k
+sequences, the 126 of l = 10, k = 6 12 min (both with another job running; time grows as
+n**2 C(l-1, k-1) 4**k).
 
 :class:`GkmSVM` fits scikit-learn's ``SVC`` on the precomputed kernel, choosing C and gamma by
 internal cross-validation on that one kernel matrix; a validation set calibrates it. A
@@ -232,8 +233,9 @@ class GkmSVM(SequenceModel):
     l : int, default 8
         Longest span of a gapped k-mer (k <= l <= 16).
     k : int, default 5
-        Bases per gapped k-mer (1..8). On the Cohn human split (4.7k training sequences) l = 8,
-        k = 5 scored as well as l = 10, k = 6 at an eighth of the time (RESULTS.md).
+        Bases per gapped k-mer (1..8). In a 5-fold CV on Cohn human (5.2k sequences) l = 8, k = 5
+        scored as well as l = 7, k = 4 and l = 9, k = 5 (0.810) and l = 10, k = 6 (0.808), whose
+        kernel takes ~20x as long (RESULTS.md, twelfth session).
     half_life : float or None, default None
         Centre weighting of occurrences (bp); None: none.
     Cs : tuple of float, default (0.25, 0.5, 1, 2, 4)
