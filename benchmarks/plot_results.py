@@ -31,6 +31,7 @@ HOLDOUTS = [
                         "ulmfit-scratch": "ulmfit-scratch"}),
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft ({lm:cohn_noft48/runs/ulmfit-noft})"}),
     ("cohn_comp", {"ulmfit-comp": "ulmfit-comp ({lm:cohn_comp/runs/ulmfit-comp})"}),
+    ("cohn_gkm", {"gkm": "gkm", "ensemble": "ensemble (k-mer + CNN + gkm)"}),
 ]
 LM_RUNS = {  # benchmarks/build_lm.sh, in order; each run continues the one before
     "cpu preset, 4.2 M parameters": ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m",
@@ -50,6 +51,11 @@ CVS = [
     ("NHLF", "nhlf_cv_ulmfit", None),
     ("VISTA", "vista_cv", None),
     ("VISTA", "vista_cv_ulmfit", None),
+    # the native gkm-SVM (twelfth session), same folds; its ensembles have no ULMFiT
+    ("Cohn human", "cohn_cv_gkm", {"gkm": "gkm", "ensemble": "ensemble (k-mer + CNN + gkm)"}),
+    ("iEnhancer", "ienhancer_cv_gkm", {"gkm": "gkm", "ensemble": "ensemble (k-mer + CNN + gkm)"}),
+    ("NHLF", "nhlf_cv_gkm", {"gkm": "gkm", "ensemble": "ensemble (k-mer + CNN + gkm)"}),
+    ("VISTA", "vista_cv_gkm", {"gkm": "gkm", "ensemble": "ensemble (k-mer + gkm)"}),
 ]
 
 
