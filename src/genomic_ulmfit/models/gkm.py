@@ -18,7 +18,7 @@ normalised, ``Kn(x, y) = K(x, y) / sqrt(K(x, x) K(y, y))``, and optionally made 
 
 Each shape's contribution to the (n, m) kernel is one dense (n, 4**k) x (4**k, m) product in
 torch (CUDA when present): on two CPU cores the 35 shapes of l = 8, k = 5 took 35 s for 5.2k
-sequences, the 126 of l = 10, k = 6 12 min (both with another job running; time grows as
+sequences, the 126 of l = 10, k = 6 12 min (both with other jobs running; time grows as
 n**2 C(l-1, k-1) 4**k).
 
 :class:`GkmSVM` fits scikit-learn's ``SVC`` on the precomputed kernel, choosing C and gamma by
