@@ -150,6 +150,24 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     assert json.loads(json.dumps(with_lm)) == with_lm
 
 
+def test_fit_key_holds_the_defaults_of_models_no_preset_configures(sim_df, monkeypatch):
+    from genomic_ulmfit.data.split import assign_splits
+    from genomic_ulmfit.evaluation.benchmark import _current_key, fit_key
+    from genomic_ulmfit.models.gkm import GkmSVM
+
+    df = assign_splits(sim_df, seed=0)
+    key = fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True, seed=3)
+    assert key["params"]["Cs"] == list(GkmSVM().Cs) and key["params"]["random_state"] == 3
+    assert "params" not in fit_key("cnn:modern", df, preset="cpu", lm_dir=None, finetune=True, seed=3)
+    defaults = list(GkmSVM.__init__.__defaults__)  # l, k, half_life, Cs, ...
+    defaults[3] = (1.0, 8.0)  # another default C grid: the old fit must not be reused
+    monkeypatch.setattr(GkmSVM.__init__, "__defaults__", tuple(defaults))
+    wider = fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True, seed=3)
+    assert wider["params"]["Cs"] == [1.0, 8.0] and wider != key
+    # a record from before the key held the parameters: refitted, not reused
+    assert _current_key({k: v for k, v in key.items() if k != "params"}) != key
+
+
 def test_only_folds_split_the_work_and_resume_gathers_it(sim_df, tmp_path, fitted_into):
     from genomic_ulmfit.errors import ConfigError
 

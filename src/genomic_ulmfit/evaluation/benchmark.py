@@ -219,13 +219,22 @@ def _only_used(key: dict, amp: str | None) -> dict:
 def _current_key(old: Any) -> Any:
     """A fit key as :func:`fit_key` writes it now. Keys written before the precision was part of
     the key came from fp32 fits (on a CPU; on CUDA they trained under autocast, so they stay
-    unmatched) and held the LM fields for every model: a k-mer or gkm-SVM fit is reused, a torch
-    fit only by an fp32 run. Keys that held fields their model does not use lose them, except an
-    ``ulmfit:scratch`` fit without fine-tuning: that one used ``lm`` as its encoder then, so it
-    stays unmatched."""
+    unmatched) and held the LM fields for every model: a torch fit is reused only by an fp32 run.
+    k-mer LR and gkm-SVM keys written before they held the model's hyperparameters stay unmatched
+    (a refit takes seconds to a minute; reusing them could reuse a fit of other defaults). Keys
+    that held fields their model does not use lose them, except an ``ulmfit:scratch`` fit without
+    fine-tuning: that one used ``lm`` as its encoder then, so it stays unmatched."""
     if not isinstance(old, dict) or (old.get("model") == "ulmfit:scratch" and old.get("finetune") is False):
         return old
     return _only_used(dict(old), old.get("amp", "off"))
+
+
+def _default_params(model_name: str, seed: int) -> dict:
+    """The hyperparameters ``model_from_name`` gives a k-mer LR or gkm-SVM: a fit made before one
+    of their defaults changed is another fit."""
+    from genomic_ulmfit.models.estimators import model_from_name
+
+    return model_from_name(model_name.partition(":")[0], seed=seed).get_params()
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
@@ -236,7 +245,9 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     ``ulmfit:nolm`` and ``ulmfit:scratch``, only the LM for ``ulmfit:noft``), and for the torch
     models the autocast precision they would train with on ``device``
     (:func:`~genomic_ulmfit.training.loop.amp_name`: a bf16 fit is not reused for an fp32 run). So
-    adding ``--lm`` or ULMFiT to a CV reuses its k-mer, CNN and gkm-SVM fits.
+    adding ``--lm`` or ULMFiT to a CV reuses its k-mer, CNN and gkm-SVM fits. The k-mer LR and
+    gkm-SVM, which no preset configures, hold their hyperparameters instead (``"params"``), so a
+    changed default (a wider C grid, another kernel) refits them rather than reusing a stale fit.
 
     A ULMFiT fit on sequences of mixed lengths also holds ``"batches": "random"``: such fits
     trained on length-grouped batches before (which cost accuracy; see the note in
@@ -257,6 +268,8 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
     if model_name.partition(":")[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
         key["batches"] = "random"
+    if model_name.partition(":")[0] not in EPOCH_TRAINED:  # models the preset does not configure
+        key["params"] = _default_params(model_name, seed)
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))
 
