@@ -408,3 +408,15 @@ def test_train_gkm_and_predict(capsys, data, tmp_path):
     scores = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     want = load_model(out).predict_proba(data["test"]["sequence"].tolist())
     assert len(scores) == len(data["test"]) and abs(scores.iloc[:, -1].to_numpy() - want).max() < 1e-6
+
+
+def test_train_gkm_linear_keeps_gapped_kmer_weights(capsys, data, tmp_path):
+    """--model gkm:linear fits the linear kernel only: the saved model holds a weight per gapped k-mer."""
+    out = tmp_path / "gkm"
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "gkm:linear", "--out", out)
+    assert code == 0, err
+    model = load_model(out)
+    assert model.gamma_ == 0 and set(model.scores_) == {f"{c:g},0" for c in model.Cs}
+    assert len(model.top_gapped_kmers(3)) == 3
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "gkm:rbf", "--out", tmp_path / "bad")
+    assert code != 0 and "variant 'rbf'" in err and "Traceback" not in err

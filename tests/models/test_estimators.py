@@ -286,6 +286,19 @@ def test_model_from_name():
         model_from_name("rnn")
 
 
+def test_model_from_name_reads_the_variants_that_set_the_model_itself():
+    assert model_from_name("gkm:linear").gammas == (0.0,)
+    assert 0.0 in model_from_name("gkm").gammas and len(model_from_name("gkm").gammas) > 1
+    assert model_from_name("cnn:cohn", preset="tiny").get_params()["arch"] == "cohn"
+    assert model_from_name("ulmfit:comp", preset="tiny").composition is True
+    with pytest.raises(ConfigError, match="'scratch' is not a setting of the model itself.*--encoder"):
+        model_from_name("ulmfit:scratch")  # an encoder choice: silently a plain ULMFiT would be wrong
+    with pytest.raises(ConfigError, match="here: gkm:linear"):
+        model_from_name("gkm:rbf")
+    with pytest.raises(ConfigError, match="unknown model 'rnn:x'"):
+        model_from_name("rnn:x")
+
+
 @pytest.mark.parametrize(
     "labels, match",
     [

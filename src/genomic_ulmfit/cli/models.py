@@ -20,7 +20,7 @@ app.add_typer(lm_app, name="lm")
 RC_HELP = ("Also score the reverse complement and average. Only the Cohn CNN reads one strand: the k-mer LR and "
            "gkm-SVM count both, ULMFiT and the modern CNN already average them.")
 PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
-MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm, gkmsvm."
+MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -202,7 +202,8 @@ def lm_finetune(
 def train(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits ('data split')."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit, cnn, kmer, gkm or gkmsvm."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit[:comp], cnn[:cohn|:modern], kmer, gkm[:linear] "
+                              "(linear kernel: faster scans, gapped k-mer weights) or gkmsvm."),
     encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
@@ -226,10 +227,10 @@ def train(
     _check_out(out, resume)
     df = load_dataset(dataset)
     _require_split(df, dataset)
-    if model == "ulmfit" and encoder is None:
+    if model.partition(":")[0] == "ulmfit" and encoder is None:
         _warn("no --encoder: the ULMFiT encoder starts from random weights (no language model); give --encoder "
               "LM_DIR from 'lm pretrain' or 'lm finetune'")
-    elif model == "ulmfit":
+    elif model.partition(":")[0] == "ulmfit":
         _warn_preset_mismatch(encoder, preset)
     est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
