@@ -367,7 +367,8 @@ COMMANDS = list(_command_paths(typer.main.get_command(app)))
 
 def test_every_model_command_is_registered():
     expected = {("lm", "pretrain"), ("lm", "finetune"), ("train",), ("predict",), ("scan",), ("evaluate",),
-                ("lr-find",), ("benchmark",), ("cross-species",), ("demo",), ("cv",), ("holdout",), ("motifs",)}
+                ("lr-find",), ("benchmark",), ("cross-species",), ("demo",), ("cv",), ("holdout",), ("motifs",),
+                ("top-kmers",)}
     assert expected <= set(COMMANDS)
 
 
@@ -417,6 +418,13 @@ def test_train_gkm_linear_keeps_gapped_kmer_weights(capsys, data, tmp_path):
     assert code == 0, err
     model = load_model(out)
     assert model.gamma_ == 0 and set(model.scores_) == {f"{c:g},0" for c in model.Cs}
-    assert len(model.top_gapped_kmers(3)) == 3
+    code, printed, err = run(capsys, "top-kmers", out, "--n", "3", "--out", tmp_path / "top.tsv")
+    assert code == 0, err
+    top = pd.read_csv(tmp_path / "top.tsv", sep="\t")
+    assert [(f, round(w, 4)) for f, w in zip(top["feature"], top["weight"])] == \
+        [(f, round(w, 4)) for f, w in model.top_gapped_kmers(3)]
+    assert top["feature"].iloc[0] in printed
     code, _, err = run(capsys, "train", data["dataset"], "--model", "gkm:rbf", "--out", tmp_path / "bad")
     assert code != 0 and "variant 'rbf'" in err and "Traceback" not in err
+    code, _, err = run(capsys, "top-kmers", out, "--n", "0")
+    assert code != 0 and "--n 0" in err and "Traceback" not in err

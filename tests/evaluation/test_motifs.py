@@ -14,6 +14,7 @@ from genomic_ulmfit.evaluation.motifs import (
     mantel_haenszel,
     motif_table,
     read_jaspar,
+    top_features,
 )
 
 
@@ -129,3 +130,26 @@ def test_motif_table_finds_a_planted_motif_beyond_gc_and_a_model_that_follows_it
     assert 0.5 < oracle.loc["HNF4A", "score_or"] < 2 and oracle.loc["HNF4A", "score_p"] > 0.01
     with pytest.raises(InputError, match="599 scores for 600 sequences"):
         motif_table(seqs, y, follows[:-1])
+
+
+def test_top_features_lists_a_planted_kmer_first_and_refuses_models_without_feature_weights():
+    from genomic_ulmfit.models.gkm import GkmSVM
+    from genomic_ulmfit.models.kmer import KmerLogistic
+
+    rng = np.random.default_rng(1)
+    neg = ["".join(rng.choice(list("ACGT"), 120)) for _ in range(80)]
+    pos = ["".join(rng.choice(list("ACGT"), 120)) for _ in range(80)]
+    pos = [s[:40] + "GATTACA" + s[47:] for s in pos]
+    seqs, y = neg + pos, np.r_[np.zeros(80), np.ones(80)].astype(int)
+    kmer = top_features(KmerLogistic(k_min=3, k_max=4, Cs=(1.0,)).fit(seqs, y), 5)
+    assert list(kmer["rank"]) == [1, 2, 3, 4, 5] and kmer["weight"].abs().is_monotonic_decreasing
+    assert kmer["feature"].iloc[0] in {"GATT", "ATTA", "TTAC", "TACA"} | {"AATC", "TAAT", "GTAA", "TGTA"}
+    gkm = top_features(GkmSVM(l=5, k=4, gammas=(0.0,), Cs=(1.0,)).fit(seqs, y, progress=False), 3)
+    assert len(gkm) == 3 and gkm["weight"].iloc[0] > 0
+    top = gkm["feature"].iloc[0].replace(".", "N")
+    assert any(all(c in "N" + b for c, b in zip(t, w)) for t in (top, top[::-1].translate(str.maketrans("ACGT", "TGCA")))
+               for w in ("GATTACA"[i:i + len(top)] for i in range(8 - len(top))))  # part of the planted site
+    with pytest.raises(InputError, match="RBF kernel.*gkm:linear"):
+        top_features(GkmSVM(l=5, k=4, gammas=(4.0,), Cs=(1.0,)).fit(seqs, y, progress=False))
+    with pytest.raises(InputError, match="no weight per k-mer"):
+        top_features(object())

@@ -359,6 +359,32 @@ def motifs(
     c.print(f"[green]{len(table)} motifs on {len(df):,} sequences → {out}[/]")
 
 
+@app.command("top-kmers")
+def top_kmers(
+    run_dir: Path = typer.Argument(..., help="Run directory of a --model kmer or --model gkm:linear fit."),
+    n: int = typer.Option(20, "--n", help="How many features, by |weight|."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Also write them as TSV (rank, feature, weight)."),
+) -> None:
+    """The k-mers (k-mer LR) or gapped k-mers (linear gkm-SVM) a model weighs most; weight > 0 favours enhancer.
+
+    Example: genomic-ulmfit top-kmers run/ --n 30 --out top_kmers.tsv
+    """
+    from genomic_ulmfit.errors import ConfigError
+    from genomic_ulmfit.evaluation.motifs import top_features
+    from genomic_ulmfit.models.base import load_model
+    from genomic_ulmfit.utils import write_text_atomic
+
+    if n < 1:
+        raise ConfigError(f"--n {n}: give how many features to list (1 or more)")
+    if out is not None:
+        check_out_file(out)
+    table = top_features(load_model(run_dir), n)
+    _console().print(table.to_string(index=False, float_format=lambda v: f"{v:+.4g}"), markup=False)
+    if out is not None:
+        write_text_atomic(out, table.to_csv(sep="\t", index=False))
+        _console().print(f"[green]{len(table)} features → {out}[/]")
+
+
 @app.command("lr-find")
 def lr_find(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits."),

@@ -214,3 +214,27 @@ def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequenc
             row.update(score_or=round(by_score["or"], 3), score_p=float(f"{by_score['p']:.3g}"))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def top_features(model, n: int = 20):
+    """The ``n`` sequence features a linear composition model weighs most, as a DataFrame
+    (rank, feature, weight; positive weights favour "enhancer").
+
+    Works for the k-mer LR (``kmer``: canonical k-mers, weights on standardised frequencies) and
+    the linear gkm-SVM (``gkm:linear``: gapped k-mers, gaps as ``.``, weights per occurrence before
+    normalisation by the sequence's norm). Other models have no weight per feature: InputError.
+    """
+    import pandas as pd
+
+    if getattr(model, "kind", None) == "kmer":
+        rows = model.top_kmers(n)
+    elif getattr(model, "kind", None) == "gkm":
+        if getattr(model, "gamma_", 0) != 0:
+            raise InputError(f"this gkm-SVM chose the RBF kernel (gamma {model.gamma_:g}), which has no weight per "
+                             "gapped k-mer; train --model gkm:linear for one")
+        rows = model.top_gapped_kmers(n)
+    else:
+        raise InputError(f"a {getattr(model, 'kind', type(model).__name__)} model has no weight per k-mer; "
+                         "top features come from --model kmer or --model gkm:linear runs")
+    return pd.DataFrame({"rank": np.arange(1, len(rows) + 1), "feature": [f for f, _ in rows],
+                         "weight": [w for _, w in rows]})
