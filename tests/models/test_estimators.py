@@ -293,6 +293,8 @@ def test_model_from_name_reads_the_variants_that_set_the_model_itself():
     assert model_from_name("ulmfit:comp", preset="tiny").composition is True
     with pytest.raises(ConfigError, match="'scratch' is not a setting of the model itself.*--encoder"):
         model_from_name("ulmfit:scratch")  # an encoder choice: silently a plain ULMFiT would be wrong
+    with pytest.raises(ConfigError, match="two architectures"):
+        model_from_name("cnn:modern", arch="cohn")
     with pytest.raises(ConfigError, match="here: gkm:linear"):
         model_from_name("gkm:rbf")
     with pytest.raises(ConfigError, match="unknown model 'rnn:x'"):

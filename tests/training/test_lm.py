@@ -140,8 +140,8 @@ def test_resume_of_an_interrupted_pretraining_equals_the_uninterrupted_run(sim, 
         assert torch.equal(a[key], b[key]), key
     ha, hb = read_lm_meta(pretrained)["history"], read_lm_meta(tmp_path)["history"]
     assert [(r["train_loss"], r["valid_loss"]) for r in ha] == [(r["train_loss"], r["valid_loss"]) for r in hb]
-    # the record's time includes the epoch trained before the interruption
-    assert read_lm_meta(tmp_path)["seconds"] >= sum(r["seconds"] for r in hb)
+    # the record's time includes the epoch trained before the interruption (the record rounds to 0.1 s)
+    assert read_lm_meta(tmp_path)["seconds"] >= sum(r["seconds"] for r in hb) - 0.05
 
     # Resuming a finished run changes nothing.
     pretrain_lm([sim["genome"]], tmp_path, preset=preset(), seed=0, progress=False, resume=True)

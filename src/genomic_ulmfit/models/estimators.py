@@ -596,6 +596,8 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
     if base == "ulmfit":
         return ULMFiTModel(preset, encoder, seed=seed, device=device, composition=composition or variant == "comp")
     if base == "cnn":
+        if arch and variant and arch != variant:
+            raise ConfigError(f"model {name!r} with --arch {arch}: two architectures; give one of them")
         return CNNModel(arch or variant or None, preset=preset, seed=seed, device=device)
     if base == "kmer":
         return KmerLogistic(random_state=seed)
