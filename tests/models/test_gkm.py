@@ -208,3 +208,23 @@ def test_top_gapped_kmers_of_none_and_corrupt_saves(planted, tmp_path):
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="lack bias"):
         load_model(tmp_path / "m")
+
+
+def test_rbf_scoring_counts_the_support_sequences_once_when_they_fit(planted, monkeypatch):
+    import genomic_ulmfit.models.gkm as gkm
+
+    xtr, ytr, xte, _ = planted
+    model = GkmSVM(l=6, k=4, gammas=(1.0,), Cs=(1.0,)).fit(xtr, ytr, progress=False)
+    counted, real = [], gkm._Encoded._count
+    monkeypatch.setattr(gkm._Encoded, "_count", lambda self, *a: counted.append(self.n) or real(self, *a))
+    n_shapes = len(gkm_shapes(6, 4))
+    kept = model.decision_function(xte, batch_size=20)  # 80 sequences: 4 batches
+    assert counted.count(model.n_support_) == n_shapes and counted.count(20) == 4 * n_shapes
+    model.decision_function(xte[:5])  # a later call reuses them too
+    assert counted.count(model.n_support_) == n_shapes
+    counted.clear()
+    monkeypatch.setattr(gkm, "KEEP_BYTES", 0)  # too large to keep: counted per batch, same scores
+    fresh = GkmSVM.__new__(GkmSVM)
+    fresh.__dict__.update({k: v for k, v in model.__dict__.items() if k != "_support_enc"})
+    np.testing.assert_allclose(fresh.decision_function(xte, batch_size=20), kept, rtol=1e-6, atol=1e-8)
+    assert counted.count(model.n_support_) == 4 * n_shapes

@@ -76,9 +76,14 @@ def shape_weights(l: int, k: int) -> np.ndarray:  # noqa: E741
 
 
 class _Encoded:
-    """Sequences and their reverse complements joined and 2-bit encoded once, for every shape."""
+    """Sequences and their reverse complements joined and 2-bit encoded once, for every shape.
 
-    def __init__(self, sequences: Sequence[str]):
+    With ``keep`` the count matrix of each (shape, half_life) is kept after its first use: an RBF
+    model's support sequences are counted once, not once per scoring batch.
+    """
+
+    def __init__(self, sequences: Sequence[str], keep: bool = False):
+        self.kept: dict[tuple, np.ndarray] | None = {} if keep else None
         self.n = len(sequences)
         self.lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=self.n)
         starts = np.concatenate([[0], np.cumsum(self.lengths + 1)[:-1]])  # each sequence's first position
@@ -95,6 +100,24 @@ class _Encoded:
         Occurrences whose span holds an N are skipped; with ``half_life`` each occurrence counts
         ``2 ** (-D / half_life)``, D the distance (bp) of its centre from the sequence centre.
         """
+        if self.kept is None:
+            return self._count(shape, half_life)
+        if (shape, half_life) not in self.kept:
+            self.kept[shape, half_life] = self._count(shape, half_life)
+        return self.kept[shape, half_life]
+
+    def sq_norms(self, shape: tuple[int, ...], half_life: float | None, x: np.ndarray) -> np.ndarray:
+        """Each sequence's squared count norm, float64 (n,), from its counts ``x`` for ``shape``; kept
+        like the counts."""
+        key = ("norm", shape, half_life)
+        if self.kept is not None and key in self.kept:
+            return self.kept[key]
+        out = np.einsum("ij,ij->i", x, x, dtype=np.float64)
+        if self.kept is not None:
+            self.kept[key] = out
+        return out
+
+    def _count(self, shape: tuple[int, ...], half_life: float | None) -> np.ndarray:
         k, span = len(shape), shape[-1] + 1
         n_cols = 4**k
         keys, weights = [], []
@@ -135,7 +158,8 @@ def gkm_kernel(
     ----------
     a : sequence of str, length n
     b : sequence of str, length m, or None
-        None: the kernel of ``a`` with itself (one feature pass, a symmetric product).
+        None: the kernel of ``a`` with itself (one feature pass, a symmetric product). Internally
+        also an ``_Encoded`` (whose kept counts are reused).
     l, k : int, default 8 and 5
         Gapped k-mers have k bases within at most l positions (``1 <= k <= l <= 16``, ``k <= 8``).
     half_life : float or None, default None
@@ -156,21 +180,21 @@ def gkm_kernel(
     from genomic_ulmfit.utils import resolve_device
 
     dev = resolve_device(device)
-    if not len(a) or (b is not None and not len(b)):
-        m = len(a) if b is None else len(b)
+    m = len(a) if b is None else (b.n if isinstance(b, _Encoded) else len(b))
+    if not len(a) or not m:
         return np.zeros((len(a), m)), np.zeros(len(a)), np.zeros(m)
     shapes, c = gkm_shapes(l, k), shape_weights(l, k)
     ea = _Encoded(a)
-    eb = ea if b is None else _Encoded(b)
+    eb = ea if b is None else b if isinstance(b, _Encoded) else _Encoded(b)
     K = torch.zeros(ea.n, eb.n, dtype=torch.float64, device=dev)
     norm_a = np.zeros(ea.n)
     norm_b = norm_a if b is None else np.zeros(eb.n)  # the same array when b is a
     for i, (shape, cs) in enumerate(zip(shapes, c, strict=True)):
         xa = ea.counts(shape, half_life)
         xb = xa if b is None else eb.counts(shape, half_life)
-        norm_a += cs * np.einsum("ij,ij->i", xa, xa, dtype=np.float64)
+        norm_a += cs * ea.sq_norms(shape, half_life, xa)
         if b is not None:
-            norm_b += cs * np.einsum("ij,ij->i", xb, xb, dtype=np.float64)
+            norm_b += cs * eb.sq_norms(shape, half_life, xb)
         ta = torch.from_numpy(xa).to(dev)
         tb = ta if b is None else torch.from_numpy(xb).to(dev)
         K.add_((ta @ tb.T).double(), alpha=float(cs))  # (n, 4**k) x (4**k, m)
@@ -222,6 +246,8 @@ def shape_names(l: int, k: int) -> list[str]:  # noqa: E741
 # --------------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------------
+
+KEEP_BYTES = 2**30  # an RBF model keeps its support sequences' counts when they fit in this (float32)
 
 
 @register_model
@@ -299,7 +325,7 @@ class GkmSVM(SequenceModel):
         if not (whole(self.cv) and self.cv >= 2):
             raise ConfigError(f"gkm: cv must be an integer >= 2; got {self.cv}")
 
-    def _kernel(self, a: Sequence[str], b: Sequence[str] | None = None, *, progress: bool = False,
+    def _kernel(self, a: Sequence[str], b: Sequence[str] | _Encoded | None = None, *, progress: bool = False,
                 what: str = "gkm kernel") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:func:`gkm_kernel` with this model's settings, behind a progress bar when asked."""
         kwargs = {"l": self.l, "k": self.k, "half_life": self.half_life, "device": self.device}
@@ -383,6 +409,7 @@ class GkmSVM(SequenceModel):
         else:
             self.support_ = [seqs[i] for i in support]
             self.dual_, self.support_norm_ = dual, norm[support]
+            self._support_enc = None  # another model's support sequences may have been kept
         if on_valid and len(set(yv)) > 1:  # calibrate the final model itself
             self.platt_, self.platt_source_ = _platt(self.decision_function(valid_sequences), yv), "validation"
         elif best in oof:
@@ -414,6 +441,15 @@ class GkmSVM(SequenceModel):
         return np.stack([cs * (coef @ enc.counts(s, self.half_life)) for s, cs in zip(shapes, c, strict=True)]
                         ).astype(np.float32)
 
+    def _support_encoded(self) -> _Encoded:
+        """An RBF model's support sequences, encoded once; their counts are kept (from the first
+        scoring batch on) when they need at most ``KEEP_BYTES``, so each later batch only counts its own
+        sequences (a scan scores thousands of batches)."""
+        if getattr(self, "_support_enc", None) is None:
+            need = len(self.support_) * 4**self.k * math.comb(self.l - 1, self.k - 1) * 4
+            self._support_enc = _Encoded(self.support_, keep=need <= KEEP_BYTES)
+        return self._support_enc
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "bias_"):
             raise InputError("gkm model is not fitted; call fit() or load a saved model first")
@@ -437,7 +473,7 @@ class GkmSVM(SequenceModel):
                     norm += cs * np.einsum("ij,ij->i", x, x, dtype=np.float64)
                 f = np.divide(dot, np.sqrt(norm), out=np.zeros_like(dot), where=norm > 0)
             else:
-                K, norm, _ = self._kernel(part, self.support_)
+                K, norm, _ = self._kernel(part, self._support_encoded())
                 f = rbf(normalise(K, norm, self.support_norm_), self.gamma_) @ self.dual_
             out[start : start + step] = f + self.bias_
         return out
