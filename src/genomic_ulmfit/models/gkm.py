@@ -470,7 +470,7 @@ class GkmSVM(SequenceModel):
                 for s, cs, w in zip(shapes, c, self.weights_, strict=True):
                     x = enc.counts(s, self.half_life)  # (b, 4**k)
                     dot += x @ w.astype(np.float64)
-                    norm += cs * np.einsum("ij,ij->i", x, x, dtype=np.float64)
+                    norm += cs * enc.sq_norms(s, self.half_life, x)
                 f = np.divide(dot, np.sqrt(norm), out=np.zeros_like(dot), where=norm > 0)
             else:
                 K, norm, _ = self._kernel(part, self._support_encoded())
