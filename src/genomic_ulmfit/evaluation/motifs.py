@@ -229,10 +229,7 @@ def top_features(model, n: int = 20):
     if getattr(model, "kind", None) == "kmer":
         rows = model.top_kmers(n)
     elif getattr(model, "kind", None) == "gkm":
-        if getattr(model, "gamma_", 0) != 0:
-            raise InputError(f"this gkm-SVM chose the RBF kernel (gamma {model.gamma_:g}), which has no weight per "
-                             "gapped k-mer; train --model gkm:linear for one")
-        rows = model.top_gapped_kmers(n)
+        rows = model.top_gapped_kmers(n)  # an RBF model has none: InputError
     else:
         raise InputError(f"a {getattr(model, 'kind', type(model).__name__)} model has no weight per k-mer; "
                          "top features come from --model kmer or --model gkm:linear runs")

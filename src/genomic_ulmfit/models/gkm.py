@@ -490,7 +490,8 @@ class GkmSVM(SequenceModel):
         gaps are ``.``, e.g. ``TG.TT.AC``. A gapped k-mer and its reverse complement share the weight."""
         self._check_fitted()
         if self.gamma_ != 0:
-            raise InputError(f"gkm: top_gapped_kmers needs the linear kernel; this model chose gamma={self.gamma_:g}")
+            raise InputError(f"gkm: gapped k-mer weights need the linear kernel and this model chose the RBF kernel "
+                             f"(gamma {self.gamma_:g}); train --model gkm:linear for one")
         if n <= 0:
             return []
         flat = self.weights_.ravel()
