@@ -296,6 +296,10 @@ def test_ulmfit_without_a_language_model_warns(capsys, data, tmp_path):
     code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,ulmfit:nolm", "--folds", "2", "--fold", "9",
                        "--out", tmp_path / "cv")
     assert "warning" not in err  # the ablation without an LM is asked for by name
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,ulmfit:noft", "--folds", "2",
+                       "--out", tmp_path / "cv2")
+    assert_one_line_error(code, err, "ulmfit:noft", "--lm LM_DIR")  # before the k-mer LR trains, not after
+    assert not (tmp_path / "cv2").exists()
 
 
 def test_an_lm_unlike_the_preset_warns(capsys, data, tmp_path):

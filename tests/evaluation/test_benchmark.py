@@ -14,7 +14,6 @@ from genomic_ulmfit.data.simulate import simulate_cohn_layout
 from genomic_ulmfit.data.split import assign_splits
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.evaluation.benchmark import (
-    VARIANTS,
     cross_species,
     fit_for,
     parse_models,
@@ -24,6 +23,7 @@ from genomic_ulmfit.evaluation.benchmark import (
 from genomic_ulmfit.evaluation.report import PUBLISHED
 from genomic_ulmfit.models.base import load_model
 from genomic_ulmfit.models.ensemble import EnsembleModel
+from genomic_ulmfit.models.names import VARIANTS
 
 SPECIES = ["SimHuman", "SimMouse"]
 

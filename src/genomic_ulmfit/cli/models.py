@@ -12,6 +12,7 @@ import typer
 
 from genomic_ulmfit.cli.app import app, check_out_file
 from genomic_ulmfit.cli.app import warn as _warn
+from genomic_ulmfit.models.names import names_help, uses_genome_lm
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
@@ -20,7 +21,7 @@ app.add_typer(lm_app, name="lm")
 RC_HELP = ("Also score the reverse complement and average. Only the Cohn CNN reads one strand: the k-mer LR and "
            "gkm-SVM count both, ULMFiT and the modern CNN already average them.")
 PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a preset .json file."
-MODELS_HELP = "Comma list of kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm."
+MODELS_HELP = f"Comma list of {names_help()}."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -67,11 +68,15 @@ def _check_lm(names: list[str], lm: Path | None, preset: str) -> None:
     if lm is not None and not (lm / "lm.json").is_file():
         raise ConfigError(f"--lm {lm}: no lm.json here; give a directory written by 'lm pretrain' "
                           "(e.g. benchmarks/build_lm.sh)")
-    ulmfit = [n for n in names if n.startswith("ulmfit")]
-    if lm is None and any(n in ("ulmfit", "ulmfit:comp") for n in ulmfit):
+    if lm is None and "ulmfit:noft" in names:
+        raise ConfigError("ulmfit:noft trains the classifier on a genome LM as it is: give one with --lm LM_DIR "
+                          "(from 'lm pretrain')")
+    if not any(uses_genome_lm(n) for n in names):
+        return
+    if lm is None:
         _warn("no --lm: ULMFiT's language model starts from random weights and learns from the training "
               "sequences only (no genome pretraining); give --lm LM_DIR from 'lm pretrain'")
-    if lm is not None and any(n not in ("ulmfit:scratch", "ulmfit:nolm") for n in ulmfit):
+    else:
         _warn_preset_mismatch(lm, preset)
 
 

@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
+from genomic_ulmfit.models.names import ENCODER_VARIANTS, known_names, split_name, uses_genome_lm
 from genomic_ulmfit.utils import package_versions, rich_log, sha256_file, write_json_atomic, write_text_atomic
-
-MODEL_NAMES = ("kmer", "cnn", "ulmfit", "gkm", "gkmsvm")
 
 
 def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
@@ -36,31 +35,15 @@ def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
     return names
 
 
-VARIANTS = {
-    "cnn": {"": "the preset's architecture", "cohn": "Cohn et al. 2018", "modern": "dilated residual, RC-symmetric"},
-    "ulmfit": {
-        "": "genome-pretrained LM (--lm) fine-tuned on the training sequences",
-        "scratch": "no genome pretraining: LM trained on the training sequences only",
-        "noft": "genome-pretrained LM without fine-tuning",
-        "nolm": "no language model at all: random encoder",
-        "comp": "as the default, with the composition head (mean input embedding)",
-    },
-    "kmer": {"": "k-mer spectrum logistic regression"},
-    "gkm": {"": "gapped k-mer kernel SVM (native, l=8, k=5)",
-            "linear": "its linear kernel only: ~6x faster scoring (genome scans), gapped k-mer weights"},
-    "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
-}
-
 
 def parse_models(models: str | Sequence[str]) -> list[str]:
-    """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :data:`VARIANTS`)."""
+    """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :data:`genomic_ulmfit.models.names.VARIANTS`)."""
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     if "" in names:
         raise ConfigError(f"--models {models!r} holds an empty entry; give a comma list such as kmer,cnn,ulmfit")
-    bad = [m for m in names if m.partition(":")[2] not in VARIANTS.get(m.partition(":")[0], {})]
+    bad = [m for m in names if m not in known_names()]
     if bad or not names:
-        known = ", ".join(f"{k}:{v}" if v else k for k, vs in VARIANTS.items() for v in vs)
-        raise ConfigError(f"unknown model(s) {', '.join(bad) or '(none)'}; choose from {known}")
+        raise ConfigError(f"unknown model(s) {', '.join(bad) or '(none)'}; choose from {', '.join(known_names())}")
     twice = sorted({m for m in names if names.count(m) > 1})
     if twice:
         raise ConfigError(f"model(s) {', '.join(twice)} given twice in --models; give each model once")
@@ -130,7 +113,7 @@ def fit_for(
     started = _read_record(out_dir / FIT_STARTED)
     _check_not_fitting_elsewhere(out_dir, started)
     record.unlink(missing_ok=True)  # from here on the directory no longer holds a finished fit
-    name, _, variant = model_name.partition(":")
+    name, variant = split_name(model_name)
     lm_out = out_dir / "lm_finetuned"
     # continue a stopped fit of this very key at its last epoch; anything else starts afresh
     partial = resume and name in EPOCH_TRAINED and _current_key(started.get("key")) == key
@@ -157,7 +140,7 @@ def fit_for(
             encoder = finetune_lm(train_seqs, lm_out, from_dir=None if variant == "scratch" else lm_dir,
                                   preset=preset, seed=seed, device=device, progress=progress, resume=partial)
     # ULMFiT's other variants chose the encoder above; the rest set the model itself
-    own = name if variant in ("scratch", "noft", "nolm") else model_name
+    own = name if variant in ENCODER_VARIANTS else model_name
     model = model_from_name(own, preset=preset, encoder=encoder, seed=seed, device=device)
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
     seconds = round(time.time() - t0 + earlier, 1)  # as recorded, so a resumed run reports the same
@@ -208,10 +191,11 @@ def _only_used(key: dict, amp: str | None) -> dict:
     (``ulmfit:nolm`` has no LM, ``ulmfit:scratch`` trains its own), whether it is fine-tuned unless
     ULMFiT's default or ``comp`` (``noft`` never fine-tunes, ``scratch`` always trains its LM), and
     the autocast precision ``amp`` unless a torch model (``EPOCH_TRAINED``)."""
-    name, _, variant = str(key.get("model", "")).partition(":")
-    if name != "ulmfit" or variant in ("nolm", "scratch"):
+    model = str(key.get("model", ""))
+    name, variant = split_name(model)
+    if not uses_genome_lm(model):
         key.update(lm=None, lm_record=None)
-    if name != "ulmfit" or variant in ("nolm", "scratch", "noft"):
+    if name != "ulmfit" or variant in ENCODER_VARIANTS:
         key["finetune"] = None
     key["amp"] = amp if name in EPOCH_TRAINED else None
     return key
@@ -267,9 +251,9 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
            "lm_record": sha256_file(lm_record) if lm_record and lm_record.is_file() else None,
            "finetune": finetune, "seed": seed,
            "train": dataset_hash(train_df[split == "train"]), "valid": dataset_hash(train_df[split == "valid"])}
-    if model_name.partition(":")[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
+    if split_name(model_name)[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
         key["batches"] = "random"
-    if model_name.partition(":")[0] not in EPOCH_TRAINED:  # models the preset does not configure
+    if split_name(model_name)[0] not in EPOCH_TRAINED:  # models the preset does not configure
         key["params"] = _default_params(model_name, seed)
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))

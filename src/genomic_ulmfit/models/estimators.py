@@ -30,6 +30,7 @@ from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble
 from genomic_ulmfit.models.gkm import GkmSVM  # noqa: F401  (registers "gkm")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
+from genomic_ulmfit.models.names import VARIANTS, model_variants, split_name
 from genomic_ulmfit.utils import resolve_device, set_seed, write_json_atomic
 
 WEIGHTS = "model.safetensors"
@@ -585,10 +586,10 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
     (the linear kernel only: scores ~6x faster, and has gapped k-mer weights). ULMFiT's encoder
     variants (scratch, noft, nolm) choose what ``encoder`` is, so they are the caller's to resolve.
     """
-    base, _, variant = name.partition(":")
-    if base not in ("ulmfit", "cnn", "kmer", "gkm", "gkmsvm"):
-        raise ConfigError(f"unknown model {name!r}; choose ulmfit, cnn, kmer, gkm or gkmsvm")
-    own = {"cnn": ("cohn", "modern"), "ulmfit": ("comp",), "gkm": ("linear",)}.get(base, ())
+    base, variant = split_name(name)
+    if base not in VARIANTS:
+        raise ConfigError(f"unknown model {name!r}; choose {', '.join(VARIANTS)}")
+    own = model_variants(base)
     if variant and variant not in own:
         hint = "; give the LM with --encoder instead" if base == "ulmfit" else ""
         raise ConfigError(f"model {name!r}: variant {variant!r} is not a setting of the model itself "

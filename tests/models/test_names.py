@@ -1,0 +1,44 @@
+import pytest
+
+from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.evaluation.benchmark import parse_models
+from genomic_ulmfit.models.estimators import model_from_name
+from genomic_ulmfit.models.names import (
+    ENCODER_VARIANTS,
+    VARIANTS,
+    known_names,
+    model_variants,
+    names_help,
+    split_name,
+    uses_genome_lm,
+)
+
+
+def test_every_name_in_the_table_is_accepted_where_names_are_read():
+    """One table: parse_models takes every name, model_from_name builds every one that sets the model."""
+    assert parse_models(known_names()) == known_names()
+    for name in known_names():
+        base, variant = split_name(name)
+        if variant in ENCODER_VARIANTS:
+            with pytest.raises(ConfigError, match="not a setting of the model itself"):
+                model_from_name(name)
+        else:
+            assert model_from_name(name).kind == base
+
+
+def test_model_variants_leave_out_the_encoder_variants():
+    assert model_variants("ulmfit") == ("comp",)
+    assert model_variants("cnn") == ("cohn", "modern")
+    assert model_variants("kmer") == () and model_variants("nope") == ()
+
+
+def test_help_lists_each_model_with_its_variants():
+    assert (
+        names_help() == "kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm"
+    )
+    assert len(known_names()) == sum(len(v) for v in VARIANTS.values())
+
+
+def test_only_ulmfit_with_a_genome_lm_uses_one():
+    assert [n for n in known_names() if uses_genome_lm(n)] == ["ulmfit", "ulmfit:noft", "ulmfit:comp"]
+    assert split_name("cnn:cohn") == ("cnn", "cohn") and split_name("kmer") == ("kmer", "")
