@@ -443,3 +443,13 @@ def test_ulmfit_batch_tokens_bounds_the_padded_tokens_of_a_training_batch():
     fixed = ULMFiTModel(preset="tiny", seed=0, batch_tokens=1000).prepare(same, y)["train_data"]
     assert all(b["x"].numel() <= 1000 for b in fixed.batches(0))
     assert ULMFiTModel(preset="tiny").prepare(same, y)["train_data"].lengths is None  # 32 × 149 fits 65,536
+
+
+@pytest.mark.parametrize("name", ["kmer", "gkm", "gkmsvm"])
+def test_get_params_rebuild_an_equal_model_and_leave_out_the_device(name):
+    """The base class reads the params back from ``__init__``'s arguments, as scikit-learn does."""
+    model = model_from_name(name, seed=3)
+    params = model.get_params()
+    assert type(model)(**params).get_params() == params
+    assert "device" not in params and json.loads(json.dumps(params)) == params  # JSON-able, lists not tuples
+    assert repr(model).startswith(f"{type(model).__name__}(") and f"{next(iter(params))}=" in repr(model)

@@ -10,6 +10,7 @@ directory (``model.json`` naming its ``kind`` + safetensors/JSON payload, never 
 
 from __future__ import annotations
 
+import inspect
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -67,9 +68,24 @@ class SequenceModel(ABC):
     def load(cls, directory: str | Path) -> SequenceModel:
         """Rebuild a fitted model saved by :meth:`save`."""
 
+    #: ``__init__`` arguments that are not hyperparameters (they change no result), left out of
+    #: :meth:`get_params`
+    not_params: ClassVar[tuple[str, ...]] = ()
+
     def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as a JSON-able dict (recorded in run.json)."""
-        return {}
+        """Hyperparameters as a JSON-able dict (recorded in run.json), as scikit-learn has them:
+        the arguments of ``__init__`` read back from the attributes of the same names (tuples as
+        lists), except :attr:`not_params`. Models that store their arguments otherwise override it."""
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {n: _jsonable(getattr(self, n)) for n in names if n not in self.not_params}
+
+    def __repr__(self) -> str:
+        """``KmerLogistic(k_min=1, k_max=6, …)``: the class and its hyperparameters."""
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
 
 
 _NOT_BASE = re.compile(r"[^ACGTNacgtn]")

@@ -30,7 +30,6 @@ linear-kernel model is saved as its weight on every gapped k-mer (``n_shapes x 4
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -284,6 +283,7 @@ class GkmSVM(SequenceModel):
     """
 
     kind: ClassVar[str] = "gkm"
+    not_params = ("device",)  # it changes no result
 
     def __init__(
         self,
@@ -304,11 +304,6 @@ class GkmSVM(SequenceModel):
         self.cv = cv
         self.random_state = random_state
         self.device = device
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as a JSON-able dict (the device is not one: it changes no result)."""
-        return {"l": self.l, "k": self.k, "half_life": self.half_life, "Cs": list(self.Cs),
-                "gammas": list(self.gammas), "cv": self.cv, "random_state": self.random_state}
 
     def _validate_params(self) -> None:
         def whole(v: Any) -> bool:
@@ -561,5 +556,3 @@ class GkmSVM(SequenceModel):
             model.dual_, model.support_norm_ = w["dual"], w["support_norm"]
         return model
 
-    def __repr__(self) -> str:
-        return f"GkmSVM({json.dumps(self.get_params())[1:-1]})"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -124,20 +124,6 @@ class GkmSvm(SequenceModel):
         self.solver = solver
         self.max_gram_gb = max_gram_gb
         self.n_jobs = n_jobs
-
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as a JSON-able dict."""
-        return {
-            "l": self.l,
-            "k": self.k,
-            "d": self.d,
-            "C": self.C,
-            "kernel": self.kernel,
-            "include_rc": self.include_rc,
-            "solver": self.solver,
-            "max_gram_gb": self.max_gram_gb,
-            "n_jobs": self.n_jobs,
-        }
 
     def _validate_params(self) -> None:
         if not (isinstance(self.l, int) and isinstance(self.k, int) and 1 <= self.k <= self.l <= 32):

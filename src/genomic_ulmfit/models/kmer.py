@@ -15,13 +15,12 @@ Saved as ``model.json`` (kind, hyperparameters, feature spec, chosen C) plus
 
 from __future__ import annotations
 
-import json
 import numbers
 import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -235,18 +234,6 @@ class KmerLogistic(SequenceModel):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as a JSON-able dict."""
-        return {
-            "k_min": self.k_min,
-            "k_max": self.k_max,
-            "transform": self.transform,
-            "Cs": list(self.Cs),
-            "cv": self.cv,
-            "max_iter": self.max_iter,
-            "random_state": self.random_state,
-        }
-
     def _validate_params(self) -> None:
         whole = all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in (self.k_min, self.k_max))
         if not (whole and 1 <= self.k_min <= self.k_max <= 8):
@@ -421,5 +408,3 @@ class KmerLogistic(SequenceModel):
             )
         return model
 
-    def __repr__(self) -> str:
-        return f"KmerLogistic({json.dumps(self.get_params())[1:-1]})"
