@@ -37,7 +37,7 @@ def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
 
 
 def parse_models(models: str | Sequence[str]) -> list[str]:
-    """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :data:`genomic_ulmfit.models.names.VARIANTS`)."""
+    """Model names like ``kmer``, ``cnn:cohn``, ``ulmfit:scratch`` (see :mod:`genomic_ulmfit.models.names`)."""
     names = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
     if "" in names:
         raise ConfigError(f"--models {models!r} holds an empty entry; give a comma list such as kmer,cnn,ulmfit")

@@ -555,4 +555,3 @@ class GkmSVM(SequenceModel):
             model.support_ = [text[e - n : e] for e, n in zip(ends, w["support_lengths"], strict=True)]
             model.dual_, model.support_norm_ = w["dual"], w["support_norm"]
         return model
-

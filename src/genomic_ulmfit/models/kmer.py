@@ -407,4 +407,3 @@ class KmerLogistic(SequenceModel):
                 f"{path}: {model.coef_.size} coefficients but k={model.k_min}..{model.k_max} needs {expected}"
             )
         return model
-
