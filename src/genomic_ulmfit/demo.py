@@ -26,6 +26,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
     from genomic_ulmfit.data.split import assign_splits
     from genomic_ulmfit.data.stats import dataset_stats
     from genomic_ulmfit.evaluation.benchmark import cross_species, parse_models, run_benchmark
+    from genomic_ulmfit.models.names import split_name
     from genomic_ulmfit.training.lm import pretrain_lm
 
     names = parse_models(models)  # before anything runs
@@ -57,7 +58,7 @@ def run_demo(out_dir: str | os.PathLike = "demo_out", *, n_species: int = 4, per
         step(f"pretraining the genome LM on {len(genomes)} simulated background genomes (preset {preset})")
         lm_dir = pretrain_lm(genomes, out / "lm_pretrained", preset=preset, seed=seed, progress=progress)
     what = {"ulmfit": "LM fine-tune → ULMFiT", "cnn": "CNN", "kmer": "k-mer LR", "gkm": "gkm-SVM", "gkmsvm": "gkm-SVM (gkmsvm-lite)"}
-    chosen = [what.get(n.partition(":")[0], n) for n in names]
+    chosen = [what.get(split_name(n)[0], n) for n in names]
     step(f"benchmark: per species, {'; '.join(chosen)}; then evaluate")
     results = run_benchmark(
         data_path, out / "benchmark", models=names, preset=preset, lm_dir=lm_dir, ensemble=True, seed=seed,

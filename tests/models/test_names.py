@@ -37,6 +37,7 @@ def test_help_lists_each_model_with_its_variants():
         names_help() == "kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm"
     )
     assert len(known_names()) == sum(len(v) for v in VARIANTS.values())
+    assert names_help(encoder_variants=False) == "kmer, cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear], gkmsvm"
 
 
 def test_only_ulmfit_with_a_genome_lm_uses_one():

@@ -12,7 +12,7 @@ import typer
 
 from genomic_ulmfit.cli.app import app, check_out_file
 from genomic_ulmfit.cli.app import warn as _warn
-from genomic_ulmfit.models.names import names_help, uses_genome_lm
+from genomic_ulmfit.models.names import names_help, split_name, uses_genome_lm
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
@@ -207,8 +207,8 @@ def lm_finetune(
 def train(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits ('data split')."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory to write."),
-    model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit[:comp], cnn[:cohn|:modern], kmer, gkm[:linear] "
-                              "(linear kernel: faster scans, gapped k-mer weights) or gkmsvm."),
+    model: str = typer.Option("ulmfit", "--model", "-m", help=f"One of {names_help(encoder_variants=False)} "
+                              "(gkm:linear: the linear kernel only, for faster scans and gapped k-mer weights)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
@@ -232,10 +232,11 @@ def train(
     _check_out(out, resume)
     df = load_dataset(dataset)
     _require_split(df, dataset)
-    if model.partition(":")[0] == "ulmfit" and encoder is None:
+    ulmfit = split_name(model)[0] == "ulmfit"
+    if ulmfit and encoder is None:
         _warn("no --encoder: the ULMFiT encoder starts from random weights (no language model); give --encoder "
               "LM_DIR from 'lm pretrain' or 'lm finetune'")
-    elif model.partition(":")[0] == "ulmfit":
+    elif ulmfit:
         _warn_preset_mismatch(encoder, preset)
     est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)

@@ -53,11 +53,13 @@ def known_names() -> list[str]:
     return [f"{base}:{v}" if v else base for base, variants in VARIANTS.items() for v in variants]
 
 
-def names_help() -> str:
-    """The names for a help text: ``kmer, cnn[:cohn|:modern], …, gkmsvm``."""
+def names_help(encoder_variants: bool = True) -> str:
+    """The names for a help text: ``kmer, cnn[:cohn|:modern], …, gkmsvm``; without
+    ``encoder_variants`` only the variants that set the model itself (what ``train --model`` takes)."""
     parts = []
     for base, variants in VARIANTS.items():
-        extra = "|".join(f":{v}" for v in variants if v)
+        shown = variants if encoder_variants else ("", *model_variants(base))
+        extra = "|".join(f":{v}" for v in shown if v)
         parts.append(f"{base}[{extra}]" if extra else base)
     return ", ".join(parts)
 

@@ -24,12 +24,13 @@ def classifier_lr_find(dataset: str | os.PathLike, out_png: str | os.PathLike, *
     """
     from genomic_ulmfit.data.dataset import load_dataset
     from genomic_ulmfit.models.estimators import model_from_name
+    from genomic_ulmfit.models.names import split_name
     from genomic_ulmfit.training.loop import ClassificationTask
     from genomic_ulmfit.training.lr_find import lr_find, plot_lr_find, sweep_problem
     from genomic_ulmfit.training.optim import freeze_to
     from genomic_ulmfit.training.runs import training_rows
 
-    name, _, arch = model.partition(":")
+    name, arch = split_name(model)
     if name not in ("ulmfit", "cnn") or (name == "ulmfit" and arch):
         raise ConfigError(f"lr-find works for ulmfit and cnn (cnn:cohn, cnn:modern), not {model!r}")
     if Path(out_png).suffix.lower() != ".png":
