@@ -184,7 +184,7 @@ LM_COLUMNS = ["size", "run", "tokens", "valid_loss", "valid_accuracy", "cohn_los
 
 
 def plot_lm(lm: pd.DataFrame, out: str) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
     for ax, metric, label in ((axes[0], "loss", "next-token loss (nats)"), (axes[1], "accuracy", "next-token accuracy")):
         for (size, runs), colour in zip(lm.groupby("size", sort=False), ("tab:blue", "tab:orange"), strict=False):
             runs = runs.sort_values("tokens")
@@ -199,10 +199,10 @@ def plot_lm(lm: pd.DataFrame, out: str) -> None:
         ax.set_xlabel("genome tokens seen (millions, 4-mer / stride 2)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="upper right")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
     fig.suptitle("Primate genome LM: pretraining runs, each continuing the one before"
                  + ("\n(hollow: runs on an earlier machine, carried over from lm.tsv)" if lm["carried"].any() else ""))
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(out, dpi=110)
     print(f"figure → {out}")
 
