@@ -133,6 +133,12 @@ def _label(work: Path, label: str) -> str:
     return re.sub(r"\{lm:([^}]+)\}", lambda m: lm_tag(work, m.group(1)), label)
 
 
+# the columns of the points files (and of the frames below), each point with the output it came from
+HOLDOUT_COLUMNS = ["model", "auroc", "lo", "hi", "source"]
+CV_COLUMNS = ["data", "model", "auroc_mean", "auroc_sd", "source"]
+LM_COLUMNS = ["size", "run", "tokens", "valid_loss", "valid_accuracy", "cohn_loss", "cohn_accuracy", "source"]
+
+
 def holdout_points(work: Path) -> pd.DataFrame:
     rows = [
         {"model": _label(work, names[label]), "auroc": m["auroc"], "lo": m["auroc_lo"], "hi": m["auroc_hi"],
@@ -142,7 +148,7 @@ def holdout_points(work: Path) -> pd.DataFrame:
         for label, m in _test_metrics(work, step, evaluated).items()
         if label in names
     ]
-    return pd.DataFrame(rows, columns=["model", "auroc", "lo", "hi", "source"]).drop_duplicates("model", keep="last")
+    return pd.DataFrame(rows, columns=HOLDOUT_COLUMNS).drop_duplicates("model", keep="last")
 
 
 def cv_points(work: Path) -> pd.DataFrame:
@@ -152,9 +158,9 @@ def cv_points(work: Path) -> pd.DataFrame:
         if f.is_file():
             t = pd.read_csv(f, sep="\t").assign(data=name, source=_source(f, step))
             t = t[t["model"].isin(names)]
-            parts.append(t.assign(model=t["model"].map(names))[["data", "model", "auroc_mean", "auroc_sd", "source"]])
+            parts.append(t.assign(model=t["model"].map(names))[CV_COLUMNS])
     if not parts:
-        return pd.DataFrame(columns=["data", "model", "auroc_mean", "auroc_sd", "source"])
+        return pd.DataFrame(columns=CV_COLUMNS)
     return pd.concat(parts, ignore_index=True).drop_duplicates(["data", "model"], keep="last")
 
 
@@ -178,9 +184,6 @@ def lm_points(lm_root: Path, work: Path) -> pd.DataFrame:
             row.update(cohn_loss=acc["loss"], cohn_accuracy=acc["accuracy"])
         rows.append(row)
     return pd.DataFrame(rows, columns=LM_COLUMNS)
-
-
-LM_COLUMNS = ["size", "run", "tokens", "valid_loss", "valid_accuracy", "cohn_loss", "cohn_accuracy", "source"]
 
 
 def plot_lm(lm: pd.DataFrame, out: str) -> None:
@@ -258,6 +261,7 @@ def main() -> None:
     if len(lm):
         print(lm.round(4).to_string(index=False))
         plot_lm(lm, a.lm_out)
+
 
 if __name__ == "__main__":
     main()
