@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -223,6 +224,17 @@ def test_a_mid_epoch_checkpoint_counts_its_seconds_and_refuses_other_data(tmp_pa
     with pytest.raises(ConfigError, match="stopped at batch 4 of .* now has .* batches; resume it with the same data"):
         fit_one_cycle(ToyLM(), LanguageModelTask(), other, _lm_data()[1], epochs=3, lr=3e-2, progress=False,
                       out_dir=tmp_path, resume=True)
+
+
+def test_a_resumed_epoch_shows_its_own_rate_not_the_earlier_runs(tmp_path, capsys):
+    _cut_fit(ToyLM, tmp_path, checkpoint_minutes=0)
+    meta_path = tmp_path / "checkpoints" / "last.json"
+    meta = json.loads(meta_path.read_text())
+    meta["mid_epoch"]["seconds"] = 1e6  # the earlier run crawled (a busy machine)
+    meta_path.write_text(json.dumps(meta))
+    _fit(ToyLM(), tmp_path, resume=True, progress=True)
+    rates = [float(r) for r in re.findall(r" 2/3 \d+/\d+ .* ([\d.]+)k tok/s", capsys.readouterr().out)]
+    assert rates and min(rates) > 0.1  # 80-token batches at thousands of tokens/s, not 1.6k tokens / 1e6 s
 
 
 class _NaNAfter(LanguageModelTask):

@@ -833,6 +833,7 @@ def fit_one_cycle(
             batches = train_data.batches(epoch)
             carried: dict[str, Any] = {}
             t0 = time.perf_counter()
+            seg_t0 = t0  # the live rate counts this process's own batches only, not a resumed run's
             if mid is not None:  # continue a checkpoint taken mid-epoch: skip what it had trained
                 if mid.get("of") not in (None, per_epoch[epoch]):
                     raise ConfigError(f"{out}: stage {stage_name!r} stopped at batch {mid['batches']} of "
@@ -853,8 +854,8 @@ def fit_one_cycle(
             epoch_step = step - carried.get("start", 0)
 
             def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
-                         total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step,
-                         last_line=[0.0]) -> None:  # noqa: B006
+                         total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step, seg_t0=seg_t0,
+                         seg_tokens=carried.get("n_tokens", 0), last_line=[0.0]) -> None:  # noqa: B006
                 if (out is not None and checkpoint_minutes is not None and i + 1 < total
                         and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes
                         and math.isfinite(avg.means().get("loss", 0.0))):  # never save diverged weights
@@ -863,8 +864,9 @@ def fit_one_cycle(
                         "batches": i + 1, "of": total, "n_tokens": n_tokens, "seconds": time.perf_counter() - t0,
                         "avg": avg.to_dict(), "task_state": skeleton})
                 if progress and (i % 10 == 0 or i + 1 == total):
-                    el = time.perf_counter() - t0
-                    info = _info(avg.means(), n_tokens / el if n_tokens else None, lr_now)
+                    el, seg_el = time.perf_counter() - t0, time.perf_counter() - seg_t0
+                    seg_n = n_tokens - seg_tokens
+                    info = _info(avg.means(), seg_n / seg_el if seg_n and seg_el > 0 else None, lr_now)
                     bar.update(ptask, completed=i + 1, info=info)
                     # Logs (no terminal) see no live bar: print a plain line about once a minute.
                     if not bar.console.is_terminal and el - last_line[0] >= 60:
