@@ -233,8 +233,10 @@ def test_a_resumed_epoch_shows_its_own_rate_not_the_earlier_runs(tmp_path, capsy
     meta["mid_epoch"]["seconds"] = 1e6  # the earlier run crawled (a busy machine)
     meta_path.write_text(json.dumps(meta))
     _fit(ToyLM(), tmp_path, resume=True, progress=True)
-    rates = [float(r) for r in re.findall(r" 2/3 \d+/\d+ .* ([\d.]+)k tok/s", capsys.readouterr().out)]
+    lines = re.findall(r"^\S+ 2/3 \d+/\d+ loss .*$", capsys.readouterr().out, re.M)  # the log lines
+    rates = [float(r) for x in lines for r in re.findall(r"([\d.]+)k tok/s", x)]
     assert rates and min(rates) > 0.1  # 80-token batches at thousands of tokens/s, not 1.6k tokens / 1e6 s
+    assert lines[-1].endswith("epoch eta 0:00:00")  # the last batch: nothing left
 
 
 class _NaNAfter(LanguageModelTask):

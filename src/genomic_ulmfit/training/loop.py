@@ -30,6 +30,7 @@ give a fresh ``out_dir`` or ``resume=True``; stale stages of an unrelated run wo
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import os
@@ -855,7 +856,8 @@ def fit_one_cycle(
 
             def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
                          total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step, seg_t0=seg_t0,
-                         seg_tokens=carried.get("n_tokens", 0), last_line=[0.0]) -> None:  # noqa: B006
+                         seg_start=carried.get("start", 0), seg_tokens=carried.get("n_tokens", 0),
+                         last_line=[0.0]) -> None:  # noqa: B006
                 if (out is not None and checkpoint_minutes is not None and i + 1 < total
                         and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes
                         and math.isfinite(avg.means().get("loss", 0.0))):  # never save diverged weights
@@ -871,7 +873,9 @@ def fit_one_cycle(
                     # Logs (no terminal) see no live bar: print a plain line about once a minute.
                     if not bar.console.is_terminal and el - last_line[0] >= 60:
                         last_line[0] = el
-                        bar.console.print(f"{stage_name} {epoch + 1}/{epochs} {i + 1}/{total} {info}")
+                        eta = (total - i - 1) * seg_el / (i + 1 - seg_start)  # at this process's pace
+                        bar.console.print(f"{stage_name} {epoch + 1}/{epochs} {i + 1}/{total} {info} "
+                                          f"epoch eta {datetime.timedelta(seconds=round(eta))}")
                         bar.console.file.flush()
 
             def schedule(step: int) -> tuple[np.ndarray, float]:
