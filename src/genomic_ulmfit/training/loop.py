@@ -866,7 +866,8 @@ def fit_one_cycle(
                         "batches": i + 1, "of": total, "n_tokens": n_tokens, "seconds": time.perf_counter() - t0,
                         "avg": avg.to_dict(), "task_state": skeleton})
                 if progress and (i % 10 == 0 or i + 1 == total):
-                    el, seg_el = time.perf_counter() - t0, time.perf_counter() - seg_t0
+                    now = time.perf_counter()
+                    el, seg_el = now - t0, now - seg_t0
                     seg_n = n_tokens - seg_tokens
                     info = _info(avg.means(), seg_n / seg_el if seg_n and seg_el > 0 else None, lr_now)
                     bar.update(ptask, completed=i + 1, info=info)
