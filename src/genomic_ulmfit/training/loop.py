@@ -850,13 +850,14 @@ def fit_one_cycle(
                            "task_state": unpack_state(mid["task_state"], mid["extra"], device)}
                 t0 -= float(mid["seconds"])
                 mid = None
+            seg_start = carried.get("start", 0)  # the batches a resumed run had trained already
             ptask = bar.add_task(f"{stage_name} {epoch + 1}/{epochs}", total=per_epoch[epoch], info="",
-                                 completed=carried.get("start", 0))
-            epoch_step = step - carried.get("start", 0)
+                                 completed=seg_start)
+            epoch_step = step - seg_start
 
             def on_batch(i: int, avg: _Averager, n_tokens: int, lr_now: float, ptask=ptask, t0=t0,
                          total=per_epoch[epoch], epoch=epoch, epoch_step=epoch_step, seg_t0=seg_t0,
-                         seg_start=carried.get("start", 0), seg_tokens=carried.get("n_tokens", 0),
+                         seg_start=seg_start, seg_tokens=carried.get("n_tokens", 0),
                          last_line=[0.0]) -> None:  # noqa: B006
                 if (out is not None and checkpoint_minutes is not None and i + 1 < total
                         and time.perf_counter() - last_save[0] >= 60 * checkpoint_minutes
