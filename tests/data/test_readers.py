@@ -191,6 +191,49 @@ def test_table_errors(tmp_path):
         list(read_table(only_header))
 
 
+def test_table_stray_quote_is_an_error_not_a_merged_row(tmp_path):
+    # csv reads `"a<TAB>SEQ1<TAB>1\nb"` as one id field: two rows merged, SEQ1 lost, rc 0.
+    p = write(tmp_path / "q.tsv", 'id\tsequence\tlabel\n"a\tACGT\t1\nb"\tGGCC\t0\nc\tTTAA\t1\n')
+    with pytest.raises(InputError, match=r"q\.tsv: line 2: a quoted field runs on to line 3"):
+        list(read_table(p))
+    unclosed = write(tmp_path / "u.tsv", 'sequence\tlabel\nACGT\t1\n"ACGT\t1\nGGCC\t0\n')
+    with pytest.raises(InputError, match=r"u\.tsv: line 3: a quoted field runs on"):
+        list(read_table(unclosed))
+    quoted = write(tmp_path / "ok.csv", 'sequence,label\n"ACGT","1"\n')
+    assert [(r.sequence, r.label) for r in read_table(quoted)] == [("ACGT", 1)]
+
+
+def test_table_duplicate_key_column_is_an_error(tmp_path):
+    p = write(tmp_path / "d.tsv", "sequence\tlabel\tLABEL\nACGT\t1\t0\n")
+    with pytest.raises(InputError, match=r"d\.tsv: line 1: column 'label' appears 2 times"):
+        list(read_table(p))
+    other = write(tmp_path / "o.tsv", "sequence\tlabel\tnote\tnote\nACGT\t1\tx\ty\n")
+    assert [r.label for r in read_table(other)] == [1]  # unused columns may repeat
+
+
+def test_table_header_hints(tmp_path):
+    headerless = write(tmp_path / "h.tsv", "ACGTACGTACGTAC\t1\nGGCC\t0\n")
+    with pytest.raises(InputError, match="looks like data, not a header"):
+        list(read_table(headerless))
+    semicolon = write(tmp_path / "s.csv", "sequence;label\nACGT;1\n")
+    with pytest.raises(InputError, match="separated by semicolons, but this file is read as comma-separated"):
+        list(read_table(semicolon))
+    bom_quoted = tmp_path / "b.csv"
+    bom_quoted.write_bytes(b'\xef\xbb\xbf"sequence","label"\nACGT,1\n')
+    assert [r.sequence for r in read_table(bom_quoted)] == ["ACGT"]
+
+
+def test_bom_dropped_from_fasta_and_sequence_lines(tmp_path):
+    fa = tmp_path / "b.fa"
+    fa.write_bytes(b"\xef\xbb\xbf>r1\nACGT\n")
+    assert [(r.id, r.sequence) for r in read_fasta(fa)] == [("r1", "ACGT")]
+    lines = tmp_path / "b.txt"
+    lines.write_bytes(b"\xef\xbb\xbfACGT\nGGCC\n")
+    with open_binary(lines) as fh:
+        recs = list(read_sequence_lines(fh, name="b.txt", label=1, species="Human", id_prefix="x:"))
+    assert [r.sequence for r in recs] == ["ACGT", "GGCC"]
+
+
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         open_binary(tmp_path / "nope.fa")
@@ -255,6 +298,30 @@ def test_genome_backends(tmp_path):
     assert a.length("chr1") == b.length("chr1") == 100 and a.length("chrX") is None
     assert not is_bgzf(gz)
     a.close()
+
+
+def test_genome_index_older_than_the_genome_is_rebuilt(tmp_path):
+    # A stale .fai beside an edited genome cut the wrong bases (and wrong lengths) without an error.
+    import os
+
+    path = write(tmp_path / "g.fa", f">chr1\n{CHR1[:60]}\n{CHR1[60:]}\n")
+    Genome(path).close()
+    index = tmp_path / "g.fa.fai"
+    assert index.exists()
+    other = "TTGCA" * 30  # 150 bp, other line width
+    write(path, f">chr1\n{other[:50]}\n{other[50:100]}\n{other[100:]}\n")
+    os.utime(index, (1, 1))  # an index older than the genome, whatever the clock's resolution
+    g = Genome(path)
+    assert g.length("chr1") == 150
+    assert g.fetch("chr1", 45, 55) == other[45:55].encode()
+    g.close()
+
+
+def test_genome_non_utf8_header_is_read(tmp_path):
+    path = tmp_path / "g.fa.gz"
+    path.write_bytes(gzip.compress(b">chr\xe91\nACGTACGT\n"))
+    g = Genome(path)
+    assert g.names() == ["chr\ufffd1"] and g.fetch("chr\ufffd1", 0, 4) == b"ACGT"
 
 
 def test_real_fasta_files(shared_data):

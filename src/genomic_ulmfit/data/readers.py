@@ -31,6 +31,7 @@ from genomic_ulmfit.data.sequences import clean_sequence, parse_label, revcomp
 from genomic_ulmfit.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
 UNLABELED = -1  # label of records read without a label (prediction inputs)
 # A plain-gzip genome is read into memory up to this compressed size; larger ones need bgzip.
 MAX_GZIP_GENOME_BYTES = 256 * 1024 * 1024
@@ -125,10 +126,13 @@ def iter_lines(fh: IO[bytes], name: str) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line_number, line)`` with 1-based numbers and the line ending (LF or CRLF) removed.
 
     A truncated or corrupt gzip stream becomes one :class:`InputError` naming the last good line.
+    A UTF-8 byte-order mark at the start of the first line is dropped.
     """
     lineno = 0
     try:
         for lineno, line in enumerate(fh, 1):  # noqa: B007 - lineno is used after the loop
+            if lineno == 1:
+                line = line.removeprefix(UTF8_BOM)
             yield lineno, line.rstrip(b"\r\n")
     except _GZIP_ERRORS as exc:
         raise corrupt_gzip_error(name, exc, lineno) from exc
@@ -359,6 +363,21 @@ def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _header_hint(header: list[str], delim: str) -> str:
+    """How to fix a table header without a 'sequence' column (the end of a one-line message)."""
+    first = header[0] if header else ""
+    if len(first) >= 10 and not first.strip("acgtn"):
+        return "line 1 looks like data, not a header; add a header line naming the columns 'sequence' and 'label'"
+    joined = " ".join(header)
+    if "sequence" in joined:
+        other = next((d for d in ("\t", ",", ";") if d != delim and d in joined), None)
+        sep = {"\t": "tab", ",": "comma", ";": "semicolon"}
+        if other is not None:
+            return (f"its columns look separated by {sep[other]}s, but this file is read as "
+                    f"{sep[delim]}-separated; use {sep[delim]}s (or a .tsv/.csv name that matches)")
+    return "name the columns 'sequence' and 'label'"
+
+
 def table_delimiter(path: str | os.PathLike, first_line: str) -> str:
     """Delimiter of a table: by extension (``.tsv``/``.tab``/``.txt`` tab, ``.csv`` comma, ``.gz``
     ignored), otherwise tab when the header line contains one, else comma."""
@@ -409,17 +428,20 @@ def read_table(
             first = text.readline()
         except _GZIP_ERRORS as exc:
             raise corrupt_gzip_error(name, exc) from exc
+        first = first.removeprefix("\ufeff")
         if not first.strip():
             raise InputError(f"{name}: empty file; expected a header line with 'sequence' and 'label' columns")
         delim = table_delimiter(path, first)
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(csv.reader([first], delimiter=delim))]
+        header = [h.strip().lower() for h in next(csv.reader([first], delimiter=delim))]
         col = {h: i for i, h in enumerate(header)}
         if "sequence" not in col:
-            raise InputError(
-                f"{name}: line 1: no 'sequence' column (found {_shorten(', '.join(header))}); "
-                "name the columns 'sequence' and 'label'"
-            )
+            raise InputError(f"{name}: line 1: no 'sequence' column (found {_shorten(', '.join(header))}); "
+                             + _header_hint(header, delim))
+        for key in ("sequence", "label", "id", "species"):
+            if header.count(key) > 1:
+                raise InputError(f"{name}: line 1: column {key!r} appears {header.count(key)} times "
+                                 "(names are case-insensitive); keep one")
         i_seq = col["sequence"]
         i_lab = col.get("label")
         if i_lab is None and label is None and require_label:
@@ -433,11 +455,18 @@ def read_table(
         reader = csv.reader(text, delimiter=delim)
         n = 0
         lineno = 1
+        end = 1  # file line where the last row ended (the header: 1)
         try:
             for row in reader:
-                lineno = reader.line_num + 1
+                # A row starts on the line after the previous one ended; a quoted field can span lines.
+                lineno, end = end + 1, reader.line_num + 1
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
+                if end > lineno:
+                    raise InputError(
+                        f"{name}: line {lineno}: a quoted field runs on to line {end} (a stray '\"'?); "
+                        "remove the quote, or close it on the same line"
+                    )
                 if len(row) != ncol:
                     raise InputError(
                         f"{name}: line {lineno}: expected {ncol} columns, found {len(row)}; "
@@ -453,9 +482,9 @@ def read_table(
                 n += 1
                 yield Record(rid, seq, lab, sp, name)
         except _GZIP_ERRORS as exc:
-            raise corrupt_gzip_error(name, exc, lineno) from exc
+            raise corrupt_gzip_error(name, exc, end) from exc
         except csv.Error as exc:
-            raise InputError(f"{name}: line {lineno}: malformed table row ({exc})") from exc
+            raise InputError(f"{name}: line {end + 1}: malformed table row ({exc})") from exc
         if n == 0:
             raise InputError(f"{name}: no data rows after the header line")
     finally:
@@ -508,14 +537,21 @@ class Genome:
     def _open_pyfaidx(self):
         import pyfaidx
 
+        # An index older than its genome describes another file: reading through it cuts the wrong
+        # bases, so pyfaidx rebuilds it (rebuild=True); where the genome's folder is read-only the
+        # index goes to a cache keyed by the genome's path, size and mtime, so an edited genome
+        # never meets its old index.
+        stat = self.path.stat()
         index = Path(str(self.path) + ".fai")
-        if not index.exists() and not os.access(self.path.parent, os.W_OK):
+        fresh = index.exists() and index.stat().st_mtime >= stat.st_mtime
+        if not fresh and not os.access(self.path.parent, os.W_OK):
             cache = Path(tempfile.gettempdir()) / "genomic-ulmfit-fai"
             cache.mkdir(exist_ok=True)
-            key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:16]
+            ident = f"{self.path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+            key = hashlib.sha256(ident.encode()).hexdigest()[:16]
             index = cache / f"{key}_{self.path.name}.fai"
         try:
-            return pyfaidx.Fasta(str(self.path), indexname=str(index), as_raw=True, rebuild=False)
+            return pyfaidx.Fasta(str(self.path), indexname=str(index), as_raw=True, rebuild=True)
         except Exception as exc:  # pyfaidx raises several unrelated types for bad files
             raise InputError(f"{self.path}: cannot index genome FASTA ({exc}); check that it is FASTA") from exc
 
@@ -563,7 +599,7 @@ def _read_genome_memory(path: Path) -> dict[str, bytes]:
                 if name is not None:
                     out[name] = b"".join(chunks)
                 words = line[1:].split()
-                name = words[0].decode() if words else ""
+                name = words[0].decode("utf-8", errors="replace") if words else ""
                 if name in out:
                     raise InputError(f"{path}: line {lineno}: duplicate sequence name {name!r} in genome")
                 chunks = []
