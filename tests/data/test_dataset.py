@@ -217,3 +217,22 @@ def test_read_table_or_dataset_reads_bare_sequence_lines(tmp_path):
     assert read_table_or_dataset(path, label=1)["label"].tolist() == [1, 1]
     with pytest.raises(InputError, match="bare sequences carries no labels"):
         read_table_or_dataset(path)
+
+
+def test_sniffing_skips_blank_lines_and_bom_and_names_iupac(tmp_path):
+    from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.errors import InputError
+
+    blank_first = tmp_path / "b.fa"
+    blank_first.write_text("\n" * 70 + ">a\nACGT\n")  # more blank lines than a 64-byte sniff saw
+    assert read_table_or_dataset(blank_first, require_label=False)["sequence"].tolist() == ["ACGT"]
+    bom = tmp_path / "bom.fa"
+    bom.write_bytes(b"\xef\xbb\xbf;comment\n>a\nGGCC\n")
+    assert read_table_or_dataset(bom, require_label=False)["sequence"].tolist() == ["GGCC"]
+    with pytest.raises(InputError, match="FASTA file carries no labels; give it labels with `genomic-ulmfit data import"):
+        read_table_or_dataset(bom)
+    iupac = tmp_path / "lines.txt"
+    iupac.write_text("ACGTACGTACGTRACGTACGTA\nACGTACGTAC\n")
+    with pytest.raises(InputError, match=r"line 1: .*'R'"):
+        read_table_or_dataset(iupac, require_label=False)
+    assert read_table_or_dataset(iupac, require_label=False, mask_iupac=True)["sequence"][0][12] == "N"

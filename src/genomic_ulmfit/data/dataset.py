@@ -409,6 +409,12 @@ def load_dataset(path: str | os.PathLike) -> pd.DataFrame:
     return validate_dataset(df, str(path))
 
 
+SNIFF_BYTES = 1 << 16  # how much of a raw file is read to tell FASTA, bare sequences and tables apart
+_IUPAC_LETTERS = b"ACGTNRYSWKMBDHVUacgtnryswkmbdhvu"
+_LABEL_FIX = ("give it labels with `genomic-ulmfit data import --positive POS --negative NEG --out data.parquet` "
+              "and use that dataset")
+
+
 def read_table_or_dataset(
     path: str | os.PathLike,
     *,
@@ -438,25 +444,26 @@ def read_table_or_dataset(
     DataFrame
         A dataset table (``split`` empty for raw files).
     """
-    from genomic_ulmfit.data.readers import open_binary, read_head
+    from genomic_ulmfit.data.readers import UTF8_BOM, open_binary, read_head
 
     p = Path(path)
-    head = read_head(p)
-    if not head.strip():
+    head = read_head(p, SNIFF_BYTES)
+    text = head.removeprefix(UTF8_BOM).lstrip()  # type sniffing starts at the first non-blank line
+    if not text.strip():
         raise InputError(f"{p}: empty file; expected FASTA, a TSV/CSV table with a 'sequence' column, "
                          "one sequence per line, or a dataset .parquet")
     if head[:4] == PARQUET_MAGIC:
         return load_dataset(p)
     kw = {"mask_iupac": mask_iupac, "min_length": min_length}
-    if head.lstrip()[:1] == b">":
+    if text[:1] in (b">", b";"):  # ';': an old-style FASTA comment line
         if label is None and require_label:
-            raise InputError(f"{p}: a FASTA file carries no labels; give its label (0 or 1)")
+            raise InputError(f"{p}: a FASTA file carries no labels; {_LABEL_FIX}")
         lab = UNLABELED if label is None else int(label)
         df = records_to_frame(read_fasta(p, label=lab, species=species or "unknown", **kw))
-    elif _looks_like_sequence_lines(head):
+    elif _looks_like_sequence_lines(text):
         # One bare sequence per line: the Cohn positive_samples/negative_samples layout.
         if label is None and require_label:
-            raise InputError(f"{p}: a file of bare sequences carries no labels; give its label (0 or 1)")
+            raise InputError(f"{p}: a file of bare sequences carries no labels; {_LABEL_FIX}")
         from genomic_ulmfit.data.readers import read_sequence_lines
 
         lab = UNLABELED if label is None else int(label)
@@ -468,7 +475,13 @@ def read_table_or_dataset(
     return validate_dataset(make_ids_unique(df), str(p), require_label=require_label)
 
 
-def _looks_like_sequence_lines(head: bytes) -> bool:
-    """True when the first line is only bases (no header, no delimiter): one sequence per line."""
-    first = head.split(b"\n", 1)[0].strip()
-    return bool(first) and not first.strip(b"ACGTNacgtn")
+def _looks_like_sequence_lines(text: bytes) -> bool:
+    """True when the first line is only bases (no header, no delimiter): one sequence per line.
+
+    Bases are A/C/G/T/N, or any IUPAC letter in a line of 20 or more (so that an ambiguity code is
+    reported as such, while a one-word table header such as ``DNA`` is still read as a header).
+    """
+    first = text.split(b"\n", 1)[0].strip()
+    if not first:
+        return False
+    return not first.strip(b"ACGTNacgtn") or (len(first) >= 20 and not first.strip(_IUPAC_LETTERS))
