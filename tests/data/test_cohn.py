@@ -178,3 +178,36 @@ def test_truncated_archive(tmp_path):
     with pytest.raises(InputError) as err:
         list(read_cohn(bad))
     assert "bad.tgz" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_plain_tar_at_a_member_boundary(tmp_path):
+    # tarfile reads a plain tar cut after a whole member without complaint: a species went missing.
+    root = make_layout(tmp_path / "d")
+    tar_path = tmp_path / "d.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(root, arcname="d")
+    assert len(list(read_cohn(tar_path))) == 7
+    with tarfile.open(tar_path) as tar:
+        cut = tar.getmember("d/Human").offset  # Dog's two files come first; cut before Human
+    bad = tmp_path / "cut.tar"
+    bad.write_bytes(tar_path.read_bytes()[:cut])
+    with pytest.raises(InputError, match=r"cut\.tar: the archive ends without its end-of-archive blocks"):
+        list(read_cohn(bad))
+
+
+@pytest.mark.parametrize("form", ["folder", "tgz"])
+def test_sample_files_with_a_suffix_are_named_not_skipped(tmp_path, form):
+    root = make_layout(tmp_path / "d")
+    for f in ("positive_samples", "negative_samples"):
+        (root / "Dog" / f).rename(root / "Dog" / f"{f}.txt")
+    src = root if form == "folder" else make_tgz(root, tmp_path / "d.tgz", "d")
+    with pytest.raises(InputError, match=r"Dog/(positive|negative)_samples\.txt: the Cohn layout names this file"):
+        list(read_cohn(src))
+    if form == "tgz":
+        with pytest.raises(InputError, match="the Cohn layout names this file"):
+            safe_extract(src, tmp_path / "out")
+    (root / "Dog" / "positive_samples.txt").rename(root / "Dog" / "positive_samples")
+    (root / "Dog" / "negative_samples.txt").rename(root / "Dog" / "negative_samples")
+    (root / "Dog" / "positive_samples.bak").write_text("ACGT\n")  # beside the real file: ignored
+    src = root if form == "folder" else make_tgz(root, tmp_path / "d2.tgz", "d")
+    assert {r.species for r in read_cohn(src)} == {"Dog", "Human"}

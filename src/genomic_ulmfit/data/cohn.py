@@ -67,13 +67,30 @@ def find_species_dirs(root: str | os.PathLike) -> dict[str, Path]:
 
 
 def _species_in(folder: Path) -> dict[str, Path]:
+    _check_sample_names(folder)
     if any((folder / f).exists() for f in SAMPLE_FILES):
         return {folder.name: folder}
-    return {
-        d.name: d
-        for d in folder.iterdir()
-        if d.is_dir() and any((d / f).exists() for f in SAMPLE_FILES)
-    }
+    found = {}
+    for d in folder.iterdir():
+        if d.is_dir():
+            _check_sample_names(d)
+            if any((d / f).exists() for f in SAMPLE_FILES):
+                found[d.name] = d
+    return found
+
+
+def _check_sample_names(folder: Path) -> None:
+    """Refuse ``positive_samples.txt`` and the like where ``positive_samples`` itself is missing:
+    skipping that species would be silent data loss."""
+    for f in folder.iterdir():
+        stem = _misnamed_sample(f.name)
+        if stem is not None and f.is_file() and not (folder / stem).exists():
+            raise _misnamed_error(str(f), stem)
+
+
+def _misnamed_error(where: str, stem: str) -> InputError:
+    return InputError(f"{where}: the Cohn layout names this file {stem!r}, without a suffix; rename it "
+                      "(or import it with --positive/--negative)")
 
 
 def _select_species(available: Sequence[str], species: Sequence[str] | None, where: str) -> list[str]:
@@ -146,11 +163,13 @@ def member_parts(member: tarfile.TarInfo, archive: str) -> tuple[str, ...]:
 
 
 def _member_kind(parts: tuple[str, ...], member: tarfile.TarInfo) -> str | None:
-    """``"sample"``, ``"peak"``, ``"dir"`` or None (not part of the layout)."""
+    """``"sample"``, ``"peak"``, ``"dir"``, ``"misnamed"`` (``positive_samples.txt``) or None."""
     if member.isdir():
         return "dir"
     if len(parts) >= 2 and parts[-1] in SAMPLE_FILES:
         return "sample"
+    if len(parts) >= 2 and _misnamed_sample(parts[-1]) is not None:
+        return "misnamed"
     if PEAKS_DIR in parts[:-1] and _is_fasta_name(parts[-1]):
         return "peak"
     return None
@@ -164,21 +183,50 @@ def _no_samples_error(archive: str) -> InputError:
     )
 
 
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _check_tar_end(archive: Path, offset: int) -> None:
+    """Refuse an uncompressed tar cut off at a member boundary (tarfile reads it without error).
+
+    A whole tar ends with two zero blocks (1,024 bytes) after the last member, at ``offset``; a
+    compressed archive cut anywhere fails in its decompressor instead.
+    """
+    with open(archive, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(_COMPRESSED_MAGIC):
+        return
+    if archive.stat().st_size - offset < 2 * tarfile.BLOCKSIZE:
+        raise InputError(f"{archive}: the archive ends without its end-of-archive blocks, so members may be "
+                         "missing; re-download it or check it with `tar tf`")
+
+
+def _misnamed_sample(fname: str) -> str | None:
+    """The expected sample file name when ``fname`` is one with a suffix added (``positive_samples.txt``)."""
+    stem = fname.split(".", 1)[0]
+    return stem if stem in SAMPLE_FILES and fname != stem else None
+
+
 def _read_cohn_tar(
     archive: Path, species: Sequence[str] | None, include_peaks: bool, **kw
 ) -> Iterator[Record]:
     name = str(archive)
     samples: dict[tuple[str, str], list[Record]] = {}
     seen: set[str] = set()  # every species folder in the archive, kept or not
+    present: set[tuple[str, str]] = set()  # (species, sample file) of every sample member
+    misnamed: dict[tuple[str, str], str] = {}  # (species, sample file) -> a member such as positive_samples.txt
     peaks: list[tuple[str, PurePosixPath, list[Record]]] = []
     try:
         with tarfile.open(archive, "r|*") as tar:
             for member in tar:
                 parts = member_parts(member, name)
                 kind = _member_kind(parts, member)
-                if kind == "sample":
+                if kind == "misnamed":
+                    misnamed.setdefault((parts[-2], _misnamed_sample(parts[-1])), member.name)
+                elif kind == "sample":
                     sp, fname = parts[-2], parts[-1]
                     seen.add(sp)
+                    present.add((sp, fname))
                     if species and sp not in species:
                         continue
                     if (sp, fname) in samples:
@@ -196,8 +244,12 @@ def _read_cohn_tar(
                     path = PurePosixPath(*parts)
                     recs = list(read_fasta_stream(fh, name=f"{name}!{member.name}", label=1, **kw))
                     peaks.append((member.name, path, recs))
+            _check_tar_end(archive, tar.offset)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise InputError(f"{name}: cannot read the archive ({exc}); re-download it or check it with `tar tzf`") from exc
+    for key, member_name in misnamed.items():
+        if key not in present:
+            raise _misnamed_error(f"{name}!{member_name}", key[1])
     if not seen:
         raise _no_samples_error(name)
     for sp in _select_species(sorted(seen), species, name):
@@ -295,7 +347,7 @@ def safe_extract(archive: str | os.PathLike, out_dir: str | os.PathLike, *, incl
                 kind = _member_kind(parts, m)
                 if kind == "sample":
                     roots.add(parts[:-2])
-                if kind in ("sample", "dir") or (kind == "peak" and include_peaks):
+                if kind in ("sample", "dir", "misnamed") or (kind == "peak" and include_peaks):
                     selected.append(m)
             if not roots:
                 raise _no_samples_error(name)
