@@ -57,6 +57,8 @@ def test_archive_equals_folder(tmp_path, arcname):
     tgz = make_tgz(root, tmp_path / "E.tgz", arcname)
     assert summary(read_cohn(tgz)) == summary(read_cohn(root))
     assert summary(read_cohn(tmp_path)) == summary(read_cohn(root))  # one top-level folder above
+    (tmp_path / "__MACOSX" / "Enhancers_vs_negative").mkdir(parents=True)  # unzipped on a Mac
+    assert summary(read_cohn(tmp_path)) == summary(read_cohn(root))
 
 
 def test_species_filter_and_unknown_species(tmp_path):

@@ -104,6 +104,7 @@ def test_truncated_gzip_is_one_line_error(tmp_path):
 def test_fasta_id_rules():
     assert fasta_id("chr1:1-10 extra words") == "chr1:1-10"
     assert fasta_id("hg19_ct_UserTrack_3545_0 range=chr1:100-600 5'pad=0 strand=+") == "chr1:100-600"
+    assert fasta_id("hg19_ct_UserTrack_3545_0 range=chr1:100-600 5'pad=0 strand=-") == "chr1:100-600(-)"
     assert fasta_id("   ") == ""
     assert file_stem("a/b.tsv.gz") == "b" and file_stem("x.fa") == "x" and file_stem("noext") == "noext"
 
@@ -234,6 +235,13 @@ def test_bom_dropped_from_fasta_and_sequence_lines(tmp_path):
     assert [r.sequence for r in recs] == ["ACGT", "GGCC"]
 
 
+def test_utf16_text_is_named(tmp_path):
+    p = tmp_path / "u.tsv"
+    p.write_bytes("sequence\tlabel\nACGT\t1\n".encode("utf-16"))
+    with pytest.raises(InputError, match=r"u\.tsv: the file is UTF-16 text; save it as UTF-8"):
+        list(read_table(p))
+
+
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         open_binary(tmp_path / "nope.fa")
@@ -284,6 +292,10 @@ def test_bed_errors(tmp_path, genome):
     reversed_ = write(tmp_path / "b.bed", "chr1\t10\t5\n")
     with pytest.raises(InputError, match="need 0 <= start < end"):
         list(read_bed(reversed_, genome, label=1))
+    strand = write(tmp_path / "st.bed", "chr1\t0\t10\tx\t0\t-1\n")
+    with pytest.raises(InputError, match=r"st\.bed: line 1: strand '-1' in column 6 is not '\+', '-' or '\.'"):
+        list(read_bed(strand, genome, label=1))
+    assert next(read_bed(write(tmp_path / "dot.bed", "chr1\t0\t10\tx\t0\t.\n"), genome)).sequence == CHR1[:10]
     short = write(tmp_path / "s.bed", "chr1\t10\n")
     with pytest.raises(InputError, match="at least 3 columns"):
         list(read_bed(short, genome, label=1))

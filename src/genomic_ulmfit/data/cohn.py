@@ -51,7 +51,8 @@ def find_species_dirs(root: str | os.PathLike) -> dict[str, Path]:
         raise InputError(f"{root}: not a folder or a .tgz archive of the Cohn et al. layout")
     found = _species_in(root)
     if not found:
-        subdirs = [d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name != PEAKS_DIR]
+        subdirs = [d for d in root.iterdir()
+                   if d.is_dir() and not d.name.startswith(".") and d.name not in (PEAKS_DIR, "__MACOSX")]
         if len(subdirs) == 1:
             found = _species_in(subdirs[0])
     if not found:

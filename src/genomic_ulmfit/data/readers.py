@@ -83,6 +83,8 @@ def wrap_binary(fh: IO[bytes], name: str = "input") -> IO[bytes]:
         head = buffered.peek(2)[:2]
     except _GZIP_ERRORS as exc:  # ``fh`` is itself a gzip reader whose data is corrupt
         raise corrupt_gzip_error(name, exc) from exc
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(f"{name}: the file is UTF-16 text; save it as UTF-8 (or plain ASCII)")
     if head == GZIP_MAGIC:
         return io.BufferedReader(gzip.GzipFile(fileobj=buffered, mode="rb"), 1 << 20)  # type: ignore[arg-type]
     return buffered
@@ -243,15 +245,16 @@ def read_sequence_lines(
 def fasta_id(header: str) -> str:
     """Record id from a FASTA header line (without ``>``): its first word.
 
-    UCSC Table Browser exports (``hg19_ct_UserTrack_3545_0 range=chr1:100-600 ...``) repeat the
-    first word across records; for them the ``range=`` value is the id.
+    UCSC Table Browser exports (``hg19_ct_UserTrack_3545_0 range=chr1:100-600 ... strand=+``)
+    repeat the first word across records; for them the ``range=`` value is the id, with ``(-)``
+    added for the minus strand (as :func:`read_bed` names minus-strand regions).
     """
     words = header.split()
     if not words:
         return ""
     for word in words[1:]:
         if word.startswith("range="):
-            return word[len("range=") :]
+            return word[len("range=") :] + ("(-)" if "strand=-" in words else "")
     return words[0]
 
 
@@ -689,6 +692,8 @@ def read_bed(
                            else "fix the coordinates (is the BED for another assembly?)")
                     )
                 strand = fields[5] if len(fields) > 5 else "+"
+                if strand not in ("+", "-", "."):
+                    raise InputError(f"{where}: strand {strand!r} in column 6 is not '+', '-' or '.'")
                 rid = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else f"{chrom}:{start}-{end}"
                 if strand == "-" and rid == f"{chrom}:{start}-{end}":
                     rid += "(-)"
