@@ -32,6 +32,7 @@ from genomic_ulmfit.evaluation.metrics import (
     bootstrap_replicates,
     delong_covariance,
     delong_test,
+    delong_vs_best,
     evaluate_predictions,
 )
 
@@ -102,8 +103,39 @@ def test_one_class_gives_nan_with_reason():
     with pytest.warns(UndefinedMetricWarning, match="no negatives"):
         m = binary_metrics(y, s)
     assert math.isnan(m["auroc"]) and math.isnan(m["auprc"])
-    assert m["recall"] == pytest.approx(0.5) and m["specificity"] == 0.0
+    assert m["recall"] == pytest.approx(0.5)
+    assert math.isnan(m["specificity"]) and math.isnan(m["mcc"])  # undefined without negatives, not 0
     assert all(math.isnan(v) for v in bootstrap_ci(y, s))
+    with pytest.warns(UndefinedMetricWarning, match="no positives"):
+        m = binary_metrics(1 - y, s)
+    assert math.isnan(m["recall"]) and math.isnan(m["mcc"]) and m["specificity"] == pytest.approx(0.5)
+
+
+def test_precision_without_positive_calls_is_nan_and_mcc_of_constant_calls_is_0():
+    m = binary_metrics(np.array([0, 1, 0, 1]), np.full(4, 0.1))
+    assert math.isnan(m["precision"]) and m["mcc"] == 0.0 and m["recall"] == 0.0
+
+
+def test_no_ci_from_a_handful_of_sequences():
+    # One positive and one negative can only be resampled as themselves: [1.0, 1.0] is no interval.
+    assert all(math.isnan(v) for v in bootstrap_ci([1, 0], [0.9, 0.1]))
+    y, s = np.array([1] * 5 + [0] * 5), np.linspace(0, 1, 10)[::-1]
+    lo, hi = bootstrap_ci(y, s, n_boot=100)
+    assert lo == hi == 1.0  # 5 of each: a CI is given (here a perfect separation in every replicate)
+    table = evaluate_predictions(pd.DataFrame({"species": "A", "label": [1, 0, 1, 0], "score": [0.9, 0.1, 0.8, 0.2]}))
+    row = table.iloc[0]
+    assert row["auroc"] == 1.0 and math.isnan(row["auroc_lo"]) and "no bootstrap CI below 5" in row["note"]
+
+
+def test_delong_vs_best_skips_species_with_fewer_than_two_of_a_class():
+    rows = []
+    for model, scores in (("a", [0.9, 0.1, 0.8, 0.3, 0.6, 0.4]), ("b", [0.7, 0.2, 0.6, 0.5, 0.9, 0.1])):
+        rows += [{"model": model, "id": f"x{i}", "species": "big", "label": [1, 0][i % 2], "score": v}
+                 for i, v in enumerate(scores)]
+        rows += [{"model": model, "id": f"t{i}", "species": "tiny", "label": 1 - i, "score": v}
+                 for i, v in enumerate(scores[:2])]
+    table = delong_vs_best(pd.DataFrame(rows))
+    assert set(table["species"]) == {"big"} and len(table) == 2
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,12 @@ def run_holdout(
     from genomic_ulmfit.data.dataset import read_table_or_dataset, save_dataset
     from genomic_ulmfit.data.leakage import leakage_report
     from genomic_ulmfit.evaluation.benchmark import fit_for
-    from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci, undefined_reason
+    from genomic_ulmfit.evaluation.metrics import (
+        UndefinedMetricWarning,
+        binary_metrics,
+        bootstrap_ci,
+        undefined_reason,
+    )
     from genomic_ulmfit.models.ensemble import EnsembleModel
     from genomic_ulmfit.models.estimators import holdout_split
 
@@ -70,8 +75,7 @@ def run_holdout(
     labelled = "label" in test.columns and (test["label"] >= 0).all()
     undefined = undefined_reason(test["label"].to_numpy()) if labelled else None
     if undefined:
-        warn(f"{test_path}: {undefined.replace(': AUROC/AUPRC undefined', '')}, so AUROC, AUPRC and MCC are "
-             "undefined (null in metrics.json); score a test set with both classes to compare models")
+        warn(f"{test_path}: {undefined} (null in metrics.json); score a test set with both classes to compare models")
     split = np.full(len(train), "train", dtype=object)
     _, va = holdout_split(train["label"].to_numpy(np.int64), 0.1, seed)
     split[va] = "valid"
@@ -112,15 +116,11 @@ def run_holdout(
         per = {**member_scores, **({"ensemble": score} if ens is not None else {})}
         metrics["test_metrics"] = {}
         for label, p in per.items():
-            if undefined:
-                with warnings.catch_warnings():  # said once above, in the user's terms
-                    warnings.simplefilter("ignore")
-                    m = binary_metrics(y, p)
-                m.update(auroc=None, auprc=None, mcc=None, auroc_lo=None, auroc_hi=None)
-            else:
+            with warnings.catch_warnings():  # an undefined metric was said once above, in the user's terms
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
                 m = binary_metrics(y, p)
-                m["auroc_lo"], m["auroc_hi"] = bootstrap_ci(y, p, "auroc", n_boot=n_boot, seed=seed)
-            metrics["test_metrics"][label] = m
+            m["auroc_lo"], m["auroc_hi"] = bootstrap_ci(y, p, "auroc", n_boot=n_boot, seed=seed)
+            metrics["test_metrics"][label] = {k: None if v != v else v for k, v in m.items()}  # NaN → null
     metrics["wall_seconds"] = round(time.time() - t0, 1)
     write_json_atomic(out / "metrics.json", metrics)
     return metrics

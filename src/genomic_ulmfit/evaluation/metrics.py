@@ -56,9 +56,9 @@ def undefined_reason(y_true: Any) -> str | None:
     y = np.asarray(y_true)
     n_pos = int((y == 1).sum())
     if n_pos == 0:
-        return f"no positives among {y.size} labels: AUROC/AUPRC undefined"
+        return f"no positives among {y.size} labels: AUROC, AUPRC, recall and MCC undefined"
     if n_pos == y.size:
-        return f"no negatives among {y.size} labels: AUROC/AUPRC undefined"
+        return f"no negatives among {y.size} labels: AUROC, AUPRC, specificity and MCC undefined"
     return None
 
 
@@ -133,9 +133,11 @@ def binary_metrics(y_true: Any, y_score: Any, threshold: float = 0.5) -> dict[st
     Returns
     -------
     dict of Python floats: ``auroc``, ``auprc`` (average precision), ``accuracy``, ``precision``,
-    ``recall`` (sensitivity), ``specificity``, ``mcc``, ``n``, ``n_pos``. AUROC and AUPRC are NaN
-    (with an :class:`UndefinedMetricWarning` giving the reason) when only one class is present;
-    a ratio whose denominator is zero is 0.0, as scikit-learn's ``zero_division`` default.
+    ``recall`` (sensitivity), ``specificity``, ``mcc``, ``n``, ``n_pos``. A metric that is undefined
+    is NaN, not 0: with one class only, AUROC, AUPRC, MCC and recall (no positives) or
+    specificity (no negatives), with an :class:`UndefinedMetricWarning` giving the reason;
+    precision when no sequence is called positive. MCC is 0.0 when both classes are present but
+    every call is the same (scikit-learn's convention: no better than chance).
     """
     y, s = _check_inputs(y_true, y_score)
     reason = undefined_reason(y)
@@ -158,14 +160,14 @@ def binary_metrics(y_true: Any, y_score: Any, threshold: float = 0.5) -> dict[st
         "precision": _ratio(tp, tp + fp),
         "recall": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),
-        "mcc": (tp * tn - fp * fn) / denom if denom > 0 else 0.0,
+        "mcc": (tp * tn - fp * fn) / denom if denom > 0 else (math.nan if reason else 0.0),
         "n": float(y.size),
         "n_pos": float(pos.sum()),
     }
 
 
 def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else 0.0
+    return a / b if b > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,12 +203,26 @@ def auroc_rows(scores: np.ndarray, n_pos: int) -> np.ndarray:
     return (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+MIN_CI_PER_CLASS = 5
+
+
+def too_few_for_ci(y_true: Any) -> str | None:
+    """Why no bootstrap CI is given for ``y_true`` (fewer than :data:`MIN_CI_PER_CLASS` positives
+    or negatives), or None."""
+    y = np.asarray(y_true)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    if min(n_pos, n_neg) < MIN_CI_PER_CLASS:
+        return f"{n_pos} positives and {n_neg} negatives: no bootstrap CI below {MIN_CI_PER_CLASS} of each"
+    return None
+
+
 def bootstrap_replicates(
     y_true: Any, y_score: Any, metric: str = "auroc", n_boot: int = 1000, seed: int = 0
 ) -> np.ndarray:
     """The metric on each of ``n_boot`` stratified bootstrap replicates, float64 shape (n_boot,).
 
-    ``metric`` is ``"auroc"`` or ``"auprc"``. All-NaN when ``y_true`` holds one class only.
+    ``metric`` is ``"auroc"`` or ``"auprc"``. All-NaN when ``y_true`` holds fewer than
+    :data:`MIN_CI_PER_CLASS` positives or negatives (one class only, say).
     """
     if metric not in BOOTSTRAP_METRICS:
         raise ConfigError(
@@ -215,7 +231,7 @@ def bootstrap_replicates(
     if n_boot < 1:
         raise ConfigError(f"n_boot must be >= 1, got {n_boot}")
     y, s = _check_inputs(y_true, y_score)
-    if undefined_reason(y) is not None:
+    if too_few_for_ci(y) is not None:
         return np.full(n_boot, np.nan)
     idx = bootstrap_indices(y, n_boot, seed)  # (n_boot, n)
     n_pos = int(y.sum())
@@ -254,7 +270,9 @@ def bootstrap_ci(
 
     Returns
     -------
-    (lo, hi) as Python floats; (nan, nan) when only one class is present.
+    (lo, hi) as Python floats; (nan, nan) when either class has fewer than
+    :data:`MIN_CI_PER_CLASS` sequences (a bootstrap of a handful of sequences only resamples the
+    same few scores, e.g. [1.0, 1.0] for one positive and one negative).
     """
     if not 0 < alpha < 1:
         raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
@@ -423,7 +441,7 @@ def _metrics_row(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             m = binary_metrics(y, s, threshold)
-        reason = undefined_reason(y)
+        reason = undefined_reason(y) or too_few_for_ci(y)
         lo, hi = bootstrap_ci(y, s, "auroc", n_boot=n_boot, alpha=alpha, seed=seed)
     except InputError as exc:
         raise InputError(f"{where}: {exc}") from None
@@ -446,7 +464,8 @@ def delong_vs_best(df: Any) -> Any:
     ``df``: long score table with ``model``, ``id``, ``species``, ``label``, ``score`` (every model
     scored on the same ids). Returns a DataFrame with species, model, best, auroc, auroc_best,
     delta (auroc - auroc_best), z, p; the best model's own row has delta 0 and p 1. Species where
-    the models did not score the same ids are skipped.
+    the models did not score the same ids, or with fewer than two positives or negatives, are
+    skipped.
     """
     import pandas as pd
 
@@ -456,7 +475,7 @@ def delong_vs_best(df: Any) -> Any:
         if wide.isna().any().any() or wide.shape[1] < 2:
             continue
         y = sub.drop_duplicates("id").set_index("id").loc[wide.index, "label"].to_numpy()
-        if undefined_reason(y):
+        if min(int((y == 1).sum()), int((y == 0).sum())) < 2:  # DeLong needs two of each class
             continue
         aucs = {m: auroc(y, wide[m].to_numpy()) for m in wide.columns}
         best = max(aucs, key=aucs.get)
