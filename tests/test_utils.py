@@ -24,3 +24,17 @@ def test_a_failed_write_leaves_the_old_file(tmp_path):
     with pytest.raises(TypeError):
         write_text_atomic(tmp_path / "a.txt", None)  # type: ignore[arg-type]
     assert (tmp_path / "a.txt").read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_json_records_write_undefined_values_as_null(tmp_path):
+    import json
+    import math
+
+    import pandas as pd
+
+    from genomic_ulmfit.utils import json_records, write_json_atomic
+
+    df = pd.DataFrame({"species": ["A", "B"], "auroc": [0.8, math.nan], "n": [10, 3]})
+    write_json_atomic(tmp_path / "m.json", json_records(df))
+    back = json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert back == [{"species": "A", "auroc": 0.8, "n": 10}, {"species": "B", "auroc": None, "n": 3}]

@@ -72,6 +72,12 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
+def json_records(df: Any) -> list[dict]:
+    """A DataFrame as JSON-ready records, undefined values (NaN) as None: ``null`` in the file, which
+    every JSON parser reads (a bare ``NaN`` is not JSON)."""
+    return df.astype(object).where(df.notna(), None).to_dict(orient="records")
+
+
 def _json_default(o: Any) -> Any:
     if isinstance(o, (np.integer,)):
         return int(o)

@@ -128,3 +128,12 @@ def test_select_split_errors(env):
     with pytest.raises(InputError, match="SimYeti"):
         select_split(env["df"], "test", ["SimYeti"])
     assert len(select_split(env["df"], "all")) == len(env["df"])
+    with pytest.raises(InputError, match="split 'tset'; it has test, train, valid, or pass --split all"):
+        select_split(env["df"], "tset")
+    # A requested species without rows in the split is named, not dropped from the table.
+    df = env["df"].copy()
+    first = df["species"].iloc[0]
+    df.loc[df["species"] == first, "split"] = "train"
+    species = sorted(df["species"].unique())
+    with pytest.raises(InputError, match=f"species {first} has no rows in split 'test'"):
+        select_split(df, "test", species)

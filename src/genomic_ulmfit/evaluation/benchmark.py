@@ -20,7 +20,14 @@ import numpy as np
 
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.names import ENCODER_VARIANTS, known_names, split_name, uses_genome_lm
-from genomic_ulmfit.utils import package_versions, rich_log, sha256_file, write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import (
+    json_records,
+    package_versions,
+    rich_log,
+    sha256_file,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 
 def parse_species(df, species: str | Sequence[str] | None) -> list[str]:
@@ -357,7 +364,7 @@ def run_benchmark(
     if any(str(s).startswith("Sim") for s in sp):
         all_notes.append("Species named Sim* are simulated by 'data simulate'; published rows do not apply.")
     write_report(results, out, title=title, plots=plots, notes=all_notes, run_info=run_info)
-    write_json_atomic(out / "benchmark.json", {"run_info": run_info, "results": results.to_dict(orient="records")})
+    write_json_atomic(out / "benchmark.json", {"run_info": run_info, "results": json_records(results)})
     print_results_table(results, title=title)
     return results
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import json_records, rich_log, write_json_atomic, write_text_atomic
 
 FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
 FOLD_SCORES = "fold_scores.json"
@@ -173,5 +173,5 @@ def cross_validate(
     write_text_atomic(out / "oof_scores.tsv", oof.to_csv(sep="\t", index=False, float_format="%.6f"))
     write_json_atomic(out / "cv.json", {"folds": folds, "seed": seed, "near_k": near_k, "preset": preset,
                                         "lm": str(lm_dir) if lm_dir else None, "models": list(models),
-                                        "summary": summary.to_dict(orient="records")})
+                                        "summary": json_records(summary)})
     return summary, oof

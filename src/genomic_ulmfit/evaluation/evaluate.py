@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from genomic_ulmfit.errors import InputError
-from genomic_ulmfit.utils import write_json_atomic, write_text_atomic
+from genomic_ulmfit.utils import json_records, write_json_atomic, write_text_atomic
 
 
 def select_split(df, split: str | None, species: list[str] | None = None):
@@ -25,11 +25,14 @@ def select_split(df, split: str | None, species: list[str] | None = None):
             )
         out = out[out["species"].isin(species)]
     if split not in (None, "all"):
-        if "split" not in out.columns or not (out["split"] == split).any():
-            raise InputError(
-                f"the dataset has no rows in split {split!r}; run 'genomic-ulmfit data split' first "
-                "or pass --split all"
-            )
+        present = sorted({str(v) for v in df["split"].dropna() if str(v)}) if "split" in df.columns else []
+        if split not in present:
+            have = f"it has {', '.join(present)}" if present else "run 'genomic-ulmfit data split' first"
+            raise InputError(f"the dataset has no rows in split {split!r}; {have}, or pass --split all")
+        empty = [s for s in species or [] if not ((out["species"] == s) & (out["split"] == split)).any()]
+        if empty:
+            raise InputError(f"species {', '.join(empty)} has no rows in split {split!r}; "
+                             "leave it out of --species or choose another --split")
         out = out[out["split"] == split]
     return out
 
@@ -81,8 +84,8 @@ def evaluate_scores(
     out.mkdir(parents=True, exist_ok=True)
     delong = delong_vs_best(scores) if "id" in scores.columns and scores["model"].nunique() > 1 else None
     write_json_atomic(out / "metrics.json", {"title": title, "seed": seed, "n_boot": n_boot,
-                                             "results": results.to_dict(orient="records"),
-                                             "delong_vs_best": None if delong is None else delong.to_dict(orient="records")})
+                                             "results": json_records(results),
+                                             "delong_vs_best": None if delong is None else json_records(delong)})
     if delong is not None:
         write_text_atomic(out / "delong.tsv", delong.to_csv(sep="\t", index=False, float_format="%.6g"))
     write_text_atomic(out / "metrics.md", f"# {title}\n\n" + format_table(results) + "\n")
