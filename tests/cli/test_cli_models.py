@@ -72,6 +72,8 @@ def test_train_predict_evaluate_round_trip(capsys, data, kmer_run, tmp_path):
     assert code == 0, err
     assert "AUROC against the input labels" in out
 
+    code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--out", tmp_path / "e0", "--n-boot", "0")
+    assert_one_line_error(code, err, "--n-boot 0 is not a number of resamples")
     code, out, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--out", tmp_path / "eval",
                          "--n-boot", "50")
     assert code == 0, err
@@ -92,6 +94,7 @@ def test_scan_command(capsys, data, kmer_run, tmp_path):
     assert len(win) > 0 and ((win["end"] - win["start"]) == 500).all()
     assert (tmp_path / "scan.tsv.regions.bed").is_file()
     assert f"{len(win)} windows" in out
+    assert "--step 5000 is larger than the window width 500: 4500 bases between windows are not scored" in err
     code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "s2.tsv")
     length = json.loads((kmer_run / "run.json").read_text())["data"]["length"]["median"]
     assert code == 0 and f"windows of {length} bp (step {length // 2})" in out  # the training length
@@ -182,7 +185,7 @@ def test_holdout_warns_of_test_sequences_in_train_and_of_a_one_class_test(capsys
     assert code == 0, err
     assert not [w for w in caught if issubclass(w.category, UndefinedMetricWarning)]  # said once, as a warning line
     assert f"2 of {len(test)} test sequences also occur in" in err
-    assert f"no negatives among {len(test)} labels, so AUROC, AUPRC and MCC are undefined" in err
+    assert f"no negatives among {len(test)} labels: AUROC, AUPRC, specificity and MCC undefined" in err
     assert "AUROC n/a" in out
     metrics = json.loads((tmp_path / "ho" / "metrics.json").read_text(), parse_constant=pytest.fail)  # no NaN
     assert metrics["test_in_train"] == 2

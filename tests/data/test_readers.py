@@ -51,7 +51,7 @@ def test_gzip_detected_by_magic_bytes_not_name(tmp_path, name):
 
 def test_fasta_duplicate_ids_error_names_file_and_record(tmp_path):
     p = write(tmp_path / "d.fa", ">a\nACGT\n>b\nAC\n>a x\nGG\n")
-    with pytest.raises(InputError, match=r"d\.fa: record 3 \(line 5\): duplicate id 'a' \(first at record 1\)"):
+    with pytest.raises(InputError, match=r"d\.fa: record 3 \(line 5\): duplicate id 'a' \(first at record 1; an id is the first word of its header\)"):
         list(read_fasta(p, label=1))
 
 

@@ -57,6 +57,14 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         raise ConfigError(f"{out}: directory is not empty; {fix}")
 
 
+def _check_n_boot(n_boot: int) -> None:
+    """Check ``--n-boot`` before any model scores (the bootstrap comes last)."""
+    from genomic_ulmfit.errors import ConfigError
+
+    if n_boot < 1:
+        raise ConfigError(f"--n-boot {n_boot} is not a number of resamples; give at least 1 (1000 is the default)")
+
+
 def _check_lm(names: list[str], lm: Path | None, preset: str) -> None:
     """Check ``--lm`` before any model trains (not hours later when ULMFiT starts), or warn without one.
 
@@ -295,7 +303,10 @@ def scan(
         _warn(f"{s['short_records']} of {s['records']} record(s) are shorter than the window width {s['width']} "
               "and were not scanned; give a smaller --width")
     if s["skipped_n"]:
-        _warn(f"{s['skipped_n']:,} window(s) with more than {max_n:.0%} N were skipped (--max-n)")
+        _warn(f"{s['skipped_n']:,} window(s) with more than {max_n:.1%} N were skipped (--max-n)")
+    if s["step"] > s["width"]:
+        _warn(f"--step {s['step']} is larger than the window width {s['width']}: {s['step'] - s['width']} bases "
+              "between windows are not scored; give --step at most the width")
     _console().print(f"[green]{s['windows']:,} windows of {s['width']} bp (step {s['step']}) in {s['records']} "
                      f"record(s) → {out}; {s['regions']} regions ≥ {threshold} → {s['regions_bed']}[/]")
 
@@ -318,6 +329,7 @@ def evaluate(
     from genomic_ulmfit.evaluation.evaluate import evaluate_run
     from genomic_ulmfit.evaluation.report import print_results_table
 
+    _check_n_boot(n_boot)
     if split == "all":
         _warn_if_trained_on(runs, dataset)
     results, _ = evaluate_run(runs, dataset, split=split, species=_species_list(species), out_dir=out,
@@ -425,7 +437,7 @@ def benchmark(
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
     ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
     seed: int = typer.Option(0, "--seed"),
-    n_boot: int = typer.Option(1000, "--n-boot"),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the AUROC CI."),
     device: str | None = typer.Option(None, "--device"),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
@@ -438,6 +450,7 @@ def benchmark(
     names = parse_models(models)
     check_models_available(names)
     _check_lm(names, lm, preset)
+    _check_n_boot(n_boot)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
                   ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
@@ -565,7 +578,9 @@ def holdout(
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
                           device=device, log=c.print, resume=resume, warn=_warn)
     for label, m in (metrics.get("test_metrics") or {}).items():
-        roc = "n/a" if m["auroc"] is None else f"{m['auroc']:.4f} [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]"
+        roc = "n/a" if m["auroc"] is None else f"{m['auroc']:.4f}"
+        if m["auroc_lo"] is not None:
+            roc += f" [{m['auroc_lo']:.4f}, {m['auroc_hi']:.4f}]"
         mcc = "n/a" if m["mcc"] is None else f"{m['mcc']:.4f}"
         c.print(f"{label:10s} AUROC {roc}  accuracy {m['accuracy']:.4f}  MCC {mcc}")
     c.print(f"[green]scores → {out / 'scores.tsv'}, metrics → {out / 'metrics.json'} "

@@ -283,7 +283,8 @@ def read_fasta_stream(
             raise InputError(f"{where}): empty FASTA header; give every record an id after '>'")
         if rid in seen:
             raise InputError(
-                f"{where}): duplicate id {rid!r} (first at record {seen[rid]}); make the FASTA ids unique"
+                f"{where}): duplicate id {rid!r} (first at record {seen[rid]}; an id is the first word of "
+                "its header); make the FASTA ids unique"
             )
         seen[rid] = n
         seq = check_sequence_bytes(
