@@ -102,6 +102,22 @@ def test_stream_mode_documents_are_acgt_runs(genome, tmp_path):
     np.testing.assert_array_equal(c.origins("train")[:, 2], [0, 151, 334, 0])
 
 
+def test_stream_mode_cuts_long_runs_into_bounded_documents(genome, tmp_path):
+    # One document per run let a megabase run fill the valid split alone and ignore a token cap.
+    path, records = genome
+    tok = KmerTokenizer(4, 2)
+    whole = build_genome_corpus(path, tok, tmp_path / "w", mode="stream", valid_frac=0.0, progress=False)
+    c = build_genome_corpus(path, tok, tmp_path / "s", mode="stream", valid_frac=0.0, piece_size=40, progress=False)
+    np.testing.assert_array_equal(c.train_tokens, whole.train_tokens)  # the same stream, more documents
+    starts, toks = c.train_starts, c.train_tokens
+    lengths = np.diff(np.append(starts, len(toks)))
+    assert lengths.max() <= 20 and len(starts) > len(whole.train_starts)
+    seqs = [records["chr1"].upper(), records["chr2"].upper()]
+    for (_, rec, off), a, n in zip(c.origins("train"), starts, lengths, strict=True):
+        body = toks[a + 1 : a + n] if toks[a] == tok.bos_id else toks[a : a + n]
+        assert tok.decode(body) == seqs[rec][off : off + (len(body) - 1) * 2 + 4]  # origins point at the bases
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seq=st.text("ACGTN", min_size=0, max_size=80),

@@ -26,6 +26,7 @@ Batch iterators (the loop's data protocol: ``len()``, ``batches(epoch)``, determ
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -443,7 +444,10 @@ def build_genome_corpus(
         ``"chunks"`` (Genomic-ULMFiT): each record is cut into ``chunk_size`` chunks from its start
         (the last one may be shorter); a chunk with any base other than A/C/G/T (N or another
         IUPAC code, any case) is dropped; kept chunks are cut into ``piece_size`` pieces, one
-        document each. ``"stream"``: every maximal A/C/G/T run is one document, tokenized whole.
+        document each. ``"stream"``: every maximal A/C/G/T run is tokenized whole, then cut into
+        documents of ``piece_size`` bases' tokens (so the valid split and a token cap act on pieces
+        of bounded size, not on megabase runs). A file whose sequence equals an earlier file's (the
+        same genome given twice, say plain and gzipped) is refused.
     chunk_size, piece_size : int, default 10_000, 2_000
     valid_frac : float, default 0.1
         Share of tokens (whole documents, seeded random choice) in the valid split.
@@ -479,6 +483,7 @@ def build_genome_corpus(
     runs = _RunTokenizer(tokenizer, writer) if mode == "stream" else None
     counts = {"bases_read": 0, "chunks_kept": 0, "chunks_dropped": 0}
     sources = []
+    digests: list[str | None] = []
     block_size = chunk_size if mode == "chunks" else 1 << 20
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -494,6 +499,7 @@ def build_genome_corpus(
                 bar.update(task, description=path.name)
                 base = done_bytes
                 n_rec, n_bases, last_rec = 0, 0, -1
+                digest = hashlib.sha256()  # of the sequence read: a genome given twice is refused
                 for rec, _name, off, block in iter_fasta_blocks(
                     path, block_size, progress=lambda b, base=base: bar.update(task, completed=base + b)
                 ):
@@ -508,6 +514,7 @@ def build_genome_corpus(
                         last_rec, n_rec = rec, n_rec + 1
                     counts["bases_read"] += len(block)
                     n_bases += len(block)
+                    digest.update(block)
                     if runs is not None:
                         runs.feed(block, (fi, rec, off))
                         continue
@@ -523,11 +530,18 @@ def build_genome_corpus(
                 if runs is not None:
                     runs.close()
                 done_bytes += path.stat().st_size
+                digests.append(digest.hexdigest() if n_bases else None)
                 bar.update(task, completed=done_bytes)
                 sources.append({"path": str(path.resolve()), "size": path.stat().st_size,
                                 "sha256": sha256_file(path), "records": n_rec, "bases": n_bases})
         writer.close()
-        n_docs = len(writer.starts)
+        doc_starts = np.asarray(writer.starts, dtype=np.int64)
+        doc_origins = np.asarray(writer.origins, dtype=np.int64).reshape(-1, 3)
+        if mode == "stream":  # bounded documents, so the valid split and the token cap can act on them
+            doc_starts, doc_origins = cut_documents(doc_starts, doc_origins, writer.n,
+                                                    max(1, piece_size // int(tokenizer.stride)), int(tokenizer.stride))
+        n_docs = len(doc_starts)
+        _check_distinct_sources(paths, digests)
         if n_docs == 0:
             total = sum(src["bases"] for src in sources)
             hint = (f"every {chunk_size:,}-bp chunk (records are cut on a fixed {chunk_size:,}-bp grid) holds an N or "
@@ -535,10 +549,7 @@ def build_genome_corpus(
                     "sequences" if mode == "chunks" and total else "check the FASTA files")
             raise InputError(f"{', '.join(map(str, paths))}: nothing to tokenize ({total:,} bases read); {hint}")
         all_tokens = np.memmap(out / "all.bin.tmp", dtype=dtype, mode="r", shape=(writer.n,))
-        split_counts = _split_and_write(
-            out, all_tokens, np.asarray(writer.starts, dtype=np.int64),
-            np.asarray(writer.origins, dtype=np.int64).reshape(-1, 3), valid_frac, seed,
-        )
+        split_counts = _split_and_write(out, all_tokens, doc_starts, doc_origins, valid_frac, seed)
         del all_tokens
     finally:
         writer.fh.close()
@@ -633,6 +644,38 @@ def build_sequence_corpus(
         "valid_docs": int(is_valid.sum()), "valid_tokens": int(len(arrays["valid_tokens"])),
     }
     return Corpus(**arrays, manifest=manifest, directory=None, origin_arrays=origin_arrays)
+
+
+def cut_documents(starts: np.ndarray, origins: np.ndarray, n: int, max_tokens: int,
+                  stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut documents longer than ``max_tokens`` into consecutive documents of at most that many.
+
+    The token stream is unchanged; only the document boundaries are added. ``starts`` (int64,
+    shape (d,)) are the documents' offsets in a stream of ``n`` tokens, each document a ``<bos>``
+    and then one token per ``stride`` bases from its origin (``origins``: (d, 3) source, record,
+    base offset). Returns the new ``(starts, origins)``; a cut document's origin is the base of its
+    first token.
+    """
+    ends = np.append(starts[1:], n)
+    pieces = np.maximum(1, -(-(ends - starts) // max_tokens))  # documents each one becomes
+    doc = np.repeat(np.arange(len(starts)), pieces)
+    j = np.arange(len(doc)) - np.repeat(np.cumsum(pieces) - pieces, pieces)  # piece number within its document
+    offset = j * max_tokens  # tokens after the document's start (its <bos> is token 0)
+    new_origins = origins[doc].copy()
+    new_origins[:, 2] += np.maximum(offset - 1, 0) * stride
+    return (starts[doc] + offset).astype(np.int64), new_origins
+
+
+def _check_distinct_sources(paths: Sequence[Path], digests: Sequence[str | None]) -> None:
+    """Refuse a genome given twice (same sequence, whatever the file name or compression): its
+    copies would fill both the train and the valid split."""
+    first: dict[str, Path] = {}
+    for path, d in zip(paths, digests, strict=True):
+        if d is None:
+            continue
+        if d in first:
+            raise InputError(f"{path}: holds the same sequence as {first[d]}; give each genome once")
+        first[d] = path
 
 
 # ---------------------------------------------------------------------------- batch iterators
