@@ -106,6 +106,13 @@ class LMTrainConfig:
     valid_frac: float = 0.1
     max_tokens: int | None = None  # cap on training tokens per epoch (None = all)
 
+    def __post_init__(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"LM training: learning rate {self.lr} must be positive (--lr, or the preset's lr)")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ConfigError(f"LM training: max_tokens {self.max_tokens} must be a positive number of tokens "
+                              "(--max-tokens; 0 there means the whole corpus)")
+
 
 @dataclass
 class Stage:

@@ -149,6 +149,39 @@ def test_resume_of_an_interrupted_pretraining_equals_the_uninterrupted_run(sim, 
     assert all(torch.equal(a[key], c[key]) for key in a)
 
 
+def test_resume_refuses_a_run_started_with_other_settings(sim, tmp_path, monkeypatch):
+    write_metrics = loop._write_metrics
+
+    def interrupt(out_dir, history):
+        write_metrics(out_dir, history)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_write_metrics", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pretrain_lm([sim["genome"]], tmp_path, preset=preset(), seed=0, progress=False)
+    monkeypatch.setattr(loop, "_write_metrics", write_metrics)
+    # Each of these used to resume silently, training the rest of the run on something else.
+    changed = [({"seed": 1}, "seed = 0"), ({"preset": preset().replace(**{"pretrain.epochs": 3})},
+                                           "schedule.epochs = 2"),
+               ({"stride": 1, "k": 4}, "tokenizer.stride = 2, this one has 1"),
+               ({"max_bases": 40_000}, r"other data \(corpus_sha256 differs\)")]
+    for kw, what in changed:
+        args = {"preset": preset(), "seed": 0, **kw}
+        with pytest.raises(ConfigError, match=f"the stopped run was started with {what}"):
+            pretrain_lm([sim["genome"]], tmp_path, progress=False, resume=True, **args)
+    pretrain_lm([sim["genome"]], tmp_path, preset=preset(), seed=0, progress=False, resume=True)  # the same: fine
+    assert (tmp_path / "lm.json").exists()
+
+
+def test_a_genome_given_twice_is_refused(sim, tmp_path):
+    import gzip
+
+    plain = tmp_path / "copy.fa"
+    plain.write_bytes(gzip.decompress(sim["genome"].read_bytes()))  # the same sequence, another file and format
+    with pytest.raises(InputError, match="copy.fa: holds the same sequence as .*SimHuman.fa.gz; give each genome once"):
+        pretrain_lm([sim["genome"], plain], tmp_path / "lm", preset=preset(), progress=False)
+
+
 def test_continued_pretraining_starts_from_the_given_lm_and_adds_up_tokens(sim, pretrained, tmp_path):
     before = read_lm_meta(pretrained)
     cont = pretrain_lm([sim["genome"]], tmp_path / "more", preset=preset().replace(**{"pretrain.epochs": 1}),
@@ -175,6 +208,10 @@ def test_continued_pretraining_rejects_a_different_tokenizer(sim, pretrained, tm
 
 
 def test_pretrain_input_errors(tmp_path):
+    with pytest.raises(ConfigError, match="learning rate -1.0 must be positive"):
+        preset().replace(**{"pretrain.lr": -1.0})
+    with pytest.raises(ConfigError, match="max_tokens -5 must be a positive number"):
+        preset().replace(**{"pretrain.max_tokens": -5})
     with pytest.raises(InputError, match="genome FASTA not found"):
         pretrain_lm([tmp_path / "missing.fa"], tmp_path / "lm", preset="tiny", progress=False)
     with pytest.raises(InputError, match="no lm.json"):

@@ -10,6 +10,8 @@ An LM directory holds::
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import time
 from collections.abc import Sequence
@@ -139,9 +141,20 @@ def sample_documents(tokens: np.ndarray, starts: np.ndarray, max_tokens: int, se
     return np.concatenate(parts), np.concatenate(([0], np.cumsum(new_lengths)[:-1])).astype(np.int64)
 
 
+def _corpus_digest(corpus) -> str:
+    """sha256 of a corpus's train and valid token streams (what the LM reads, whatever built it)."""
+    h = hashlib.sha256()
+    for arr in (corpus.train_tokens, corpus.valid_tokens):
+        h.update(np.ascontiguousarray(arr).data)
+    return h.hexdigest()
+
+
 def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: str, resume: bool, device,
-              seed: int, progress: bool):
-    """Run one fit_one_cycle of ``model`` on ``corpus``.
+              seed: int, progress: bool, start: str | None):
+    """Run one fit_one_cycle of ``model`` on ``corpus`` (``start``: the LM it starts from, or None).
+
+    Every checkpoint records the run's settings (the corpus's tokens, the schedule, the seed, the
+    sizes, the starting LM), so ``resume`` refuses to continue a run with different ones.
 
     Returns ``(FitResult, used)`` where ``used`` counts the tokens actually trained and validated on
     (``train_tokens_per_epoch``, ``valid_tokens``, ``train_tokens_seen``) and the autocast ``amp``.
@@ -168,11 +181,14 @@ def _train_lm(model, corpus, train_cfg: LMTrainConfig, out_dir: Path, *, stage: 
         valid_tokens, _ = sample_documents(valid_tokens, corpus.valid_starts, max(need * 4, train_cfg.max_tokens // 20),
                                            seed + 1)
     valid = LMBatches(valid_tokens, bs, train_cfg.bptt, jitter=False, seed=seed) if len(valid_tokens) > need else None
+    settings = {"seed": seed, "start": start, "tokenizer": corpus.manifest["tokenizer"], "sizes": model.cfg.to_dict(),
+                "schedule": dataclasses.asdict(train_cfg), "corpus_sha256": _corpus_digest(corpus)}
     result = fit_one_cycle(
         model, LanguageModelTask(), train, valid, epochs=train_cfg.epochs, lr=train_cfg.lr, moms=train_cfg.moms,
         wd=train_cfg.wd, clip=train_cfg.clip, device=device, out_dir=out_dir, resume=resume, stage_name=stage,
         select_metric="valid_loss" if valid is not None else None, select_mode="min",
         restore_best=valid is not None, progress=progress, seed=seed,
+        meta={"kind": f"lm-{stage}", "settings": settings},
     )
     used = {"train_tokens_per_epoch": int(len(train_tokens)),
             "valid_tokens": int(len(valid_tokens)) if valid is not None else 0,
@@ -264,7 +280,8 @@ def pretrain_lm(
         seed=seed, max_bases=max_bases, progress=progress,
     )
     trained = _train_lm(model, corpus, p.pretrain, out, stage="pretrain", resume=resume,
-                       device=resolve_device(device), seed=seed, progress=progress)
+                       device=resolve_device(device), seed=seed, progress=progress,
+                       start=str(Path(init_from).resolve()) if init_from is not None else None)
     record = _record(p, p.pretrain, corpus, trained, time.time() - t0, seed, stage="pretrain",
                      sources=[str(f) for f in fasta_paths], pretrained_from=str(init_from) if init_from else None)
     if init_meta is not None:
@@ -331,7 +348,8 @@ def finetune_lm(
         raise InputError("LM fine-tuning needs at least one training sequence")
     corpus = build_sequence_corpus(seqs, tok, out / "corpus", valid_frac=p.finetune.valid_frac, seed=seed)
     trained = _train_lm(model, corpus, p.finetune, out, stage="finetune", resume=resume,
-                       device=resolve_device(device), seed=seed, progress=progress)
+                       device=resolve_device(device), seed=seed, progress=progress,
+                       start=str(Path(from_dir).resolve()) if from_dir is not None else None)
     return save_language_model(out, model.cpu(), tok, _record(
         p, p.finetune, corpus, trained, time.time() - t0, seed, stage="finetune",
         pretrained_from=str(from_dir) if from_dir else None,

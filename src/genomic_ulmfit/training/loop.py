@@ -593,12 +593,35 @@ def _ckpt(out_dir: Path, name: str) -> Path:
     return out_dir / "checkpoints" / name
 
 
-def _check_same_kind(out_dir: Path | None, last: dict[str, Any] | None, meta: dict[str, Any] | None) -> None:
-    """Refuse to resume a run of another model kind (say a CNN run directory resumed as ULMFiT)."""
-    was = ((last or {}).get("meta") or {}).get("kind")
-    now = (meta or {}).get("kind")
+def _check_same_run(out_dir: Path | None, last: dict[str, Any] | None, meta: dict[str, Any] | None) -> None:
+    """Refuse to resume a run of another model kind (say a CNN run directory resumed as ULMFiT), or
+    one whose recorded ``settings`` (data, tokens, schedule, seed: whatever the caller put there)
+    differ from this call's: its first epochs would have trained on something else."""
+    old = (last or {}).get("meta") or {}
+    was, now = old.get("kind"), (meta or {}).get("kind")
     if was and now and was != now:
         raise ConfigError(f"{out_dir}: holds a {was} run, not {now}; resume it as {was} or choose a new --out")
+    before, after = _flat(old.get("settings")), _flat((meta or {}).get("settings"))
+    if before and after:
+        for key in [*after, *(k for k in before if k not in after)]:  # in the caller's order
+            if before.get(key) != after.get(key):
+                what = (f"{key} = {before.get(key)!r}, this one has {after.get(key)!r}" if not key.endswith("sha256")
+                        else f"other data ({key} differs)")
+                raise ConfigError(f"{out_dir}: the stopped run was started with {what}; resume with the same "
+                                  "settings, or start afresh without --resume")
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}`` (lists compared whole; tuples as lists, as JSON reads them)."""
+    if not isinstance(d, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = list(v) if isinstance(v, tuple) else v
+    return out
 
 
 def _run_state(out_dir: Path | None) -> dict[str, Any]:
@@ -742,7 +765,7 @@ def fit_one_cycle(
     # ---- run state: skip a completed stage, or forget this stage and later ones
     run = _run_state(out)
     if resume:
-        _check_same_kind(out, run.get("last"), meta)
+        _check_same_run(out, run.get("last"), meta)
     names = [s["name"] for s in run["stages"]]
     if resume and stage_name in names and run["stages"][names.index(stage_name)]["done"]:
         if not checkpoint_exists(_ckpt(out, f"stage-{stage_name}")):
