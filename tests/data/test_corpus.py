@@ -153,6 +153,9 @@ def test_fasta_reader_plain_equals_gzip_and_rejects_bad_input(tmp_path):
     (tmp_path / "bad.fa").write_text(">a\nACGT\nAC1T\n")
     with pytest.raises(InputError, match="line 3"):
         list(iter_fasta_blocks(tmp_path / "bad.fa", 10))
+    (tmp_path / "protein.fa").write_text(">p\nMKVLAAGIVE\n")
+    with pytest.raises(InputError, match="line 2: invalid character 'L' .*is this a protein FASTA"):
+        list(iter_fasta_blocks(tmp_path / "protein.fa", 10))
     (tmp_path / "nohead.fa").write_text("ACGT\n")
     with pytest.raises(InputError, match="header"):
         list(iter_fasta_blocks(tmp_path / "nohead.fa", 10))
@@ -162,6 +165,12 @@ def test_all_chunks_with_n_is_an_input_error(tmp_path):
     _write_fasta(tmp_path / "n.fa", {"x": "ACGTN" * 40})
     with pytest.raises(InputError, match="every 50-bp chunk .records are cut on a fixed 50-bp grid. holds an N or IUPAC base; use --mode stream"):
         build_genome_corpus(tmp_path / "n.fa", KmerTokenizer(3, 1), tmp_path / "c", chunk_size=50, progress=False)
+
+
+def test_records_shorter_than_k_are_not_blamed_on_n(tmp_path):
+    _write_fasta(tmp_path / "s.fa", {"a": "ACG", "b": "GT"})
+    with pytest.raises(InputError, match="no stretch of 4 or more A/C/G/T bases"):
+        build_genome_corpus(tmp_path / "s.fa", KmerTokenizer(4, 2), tmp_path / "c", progress=False)
 
 
 def test_load_needs_a_readable_corpus_manifest(tmp_path):

@@ -45,8 +45,9 @@ _FLUSH = 1 << 20  # tokens buffered before a write
 _COPY = 1 << 24  # tokens per copy block
 _ACGT = b"ACGTacgt"
 _WS = b"\r\n \t"
-# Characters allowed in FASTA sequence lines: letters (IUPAC, any case) and gap/stop symbols.
-_ALLOWED = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1)) + b"-*." + _WS
+# Characters allowed in FASTA sequence lines: nucleotide IUPAC codes and X (masked), any case, and gaps.
+_NUCLEOTIDE_LETTERS = b"ACGTURYSWKMBDHVNX"
+_ALLOWED = _NUCLEOTIDE_LETTERS + _NUCLEOTIDE_LETTERS.lower() + b"-." + _WS
 _NOT_ACGT = np.ones(256, dtype=bool)
 _NOT_ACGT[np.frombuffer(_ACGT, dtype=np.uint8)] = False
 
@@ -78,8 +79,9 @@ def _check_seq(path: Path, data: bytes, first_line: int) -> None:
         pos = next(i for i, c in enumerate(data) if c not in _ALLOWED)
         line = first_line + data.count(b"\n", 0, pos)
         raise InputError(
-            f"{path}: line {line}: invalid character {chr(data[pos])!r} in a sequence; "
-            "FASTA sequence lines may only hold letters (IUPAC codes) and '-'"
+            f"{path}: line {line}: invalid character {chr(data[pos])!r} in a sequence; FASTA sequence lines "
+            "of a genome may only hold nucleotide codes (ACGT, N, the IUPAC ambiguity letters, X) and '-' "
+            "(is this a protein FASTA?)"
         )
 
 
@@ -544,9 +546,13 @@ def build_genome_corpus(
         _check_distinct_sources(paths, digests)
         if n_docs == 0:
             total = sum(src["bases"] for src in sources)
-            hint = (f"every {chunk_size:,}-bp chunk (records are cut on a fixed {chunk_size:,}-bp grid) holds an N or "
-                    "IUPAC base; use --mode stream (mode='stream') for short or N-rich "
-                    "sequences" if mode == "chunks" and total else "check the FASTA files")
+            if mode == "chunks" and counts["chunks_dropped"]:
+                hint = (f"every {chunk_size:,}-bp chunk (records are cut on a fixed {chunk_size:,}-bp grid) holds an N "
+                        "or IUPAC base; use --mode stream (mode='stream') for short or N-rich sequences")
+            elif total:
+                hint = f"no stretch of {k} or more A/C/G/T bases (one k-mer) to tokenize; check the FASTA files"
+            else:
+                hint = "check the FASTA files"
             raise InputError(f"{', '.join(map(str, paths))}: nothing to tokenize ({total:,} bases read); {hint}")
         all_tokens = np.memmap(out / "all.bin.tmp", dtype=dtype, mode="r", shape=(writer.n,))
         split_counts = _split_and_write(out, all_tokens, doc_starts, doc_origins, valid_frac, seed)
