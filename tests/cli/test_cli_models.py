@@ -342,7 +342,16 @@ def test_arguments_are_checked_before_any_model_trains(capsys, data, tmp_path):
 
 def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):
     code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "all", "--out", tmp_path / "e")
-    assert code == 0 and "warning:" in err and "optimistic" in err
+    df = pd.read_parquet(data["dataset"])
+    n_used = int(df["split"].isin(["train", "valid"]).sum())
+    assert code == 0 and f"was trained on {n_used:,} of the {len(df):,} sequences of split 'all'" in err
+    assert "optimistic" in err
+    # The same sequences in another file (here: the training rows as a TSV) are found too: predict,
+    # whose AUROC would otherwise include them silently.
+    used = df[df["split"] == "train"][["sequence", "label"]]
+    used.to_csv(tmp_path / "copy.tsv", sep="\t", index=False)
+    code, out, err = run(capsys, "predict", kmer_run, tmp_path / "copy.tsv", "--out", tmp_path / "p.tsv")
+    assert code == 0 and f"was trained on {len(used):,} of the {len(used):,} sequences of" in err
     code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "test", "--out", tmp_path / "t")
     assert code == 0 and "warning" not in err
 

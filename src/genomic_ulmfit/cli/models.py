@@ -96,18 +96,6 @@ def _warn_preset_mismatch(lm: Path | str, preset) -> None:
         _warn(problem)
 
 
-def _warn_if_trained_on(runs: list[Path], dataset: Path) -> None:
-    """``--split all`` on a run's own dataset scores its training rows too: say so."""
-    from genomic_ulmfit.utils import read_json
-
-    for run in runs:
-        record = run / "run.json"
-        trained_on = (read_json(record).get("data") or {}).get("dataset") if record.is_file() else None
-        if trained_on and Path(trained_on).resolve() == dataset.resolve():
-            _warn(f"{run} was trained on {dataset}: --split all includes its train and valid rows, so these "
-                  "scores are optimistic; use --split test for an honest estimate")
-
-
 def _require_split(df, dataset: Path) -> None:
     """Training commands read the train/valid rows of a split dataset; refuse one without splits."""
     from genomic_ulmfit.errors import ConfigError
@@ -330,10 +318,8 @@ def evaluate(
     from genomic_ulmfit.evaluation.report import print_results_table
 
     _check_n_boot(n_boot)
-    if split == "all":
-        _warn_if_trained_on(runs, dataset)
     results, _ = evaluate_run(runs, dataset, split=split, species=_species_list(species), out_dir=out,
-                              n_boot=n_boot, seed=seed)
+                              n_boot=n_boot, seed=seed, warn=_warn)
     print_results_table(results, title=f"{split} split")
     _console().print(f"[green]metrics → {out / 'metrics.json'}, {out / 'metrics.md'}[/]")
 
@@ -366,10 +352,10 @@ def motifs(
     scores = None
     if run is not None:
         from genomic_ulmfit.models.base import load_model
+        from genomic_ulmfit.training.runs import warn_training_overlap
 
         scores = load_model(run).predict_proba(df["sequence"].tolist())
-        if split == "all":
-            _warn_if_trained_on([run], dataset)
+        warn_training_overlap(run, df["sequence"].tolist(), f"{dataset} (split {split})", _warn)
     table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold)
     write_text_atomic(out, table.to_csv(sep="\t", index=False))
     c = _console()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,16 +138,23 @@ def evaluate_run(
     n_boot: int = 1000,
     seed: int = 0,
     batch_size: int | None = None,
+    warn: Callable[[str], None] | None = None,
 ):
     """Load saved runs and evaluate them on ``dataset`` (a DataFrame or a dataset path).
 
+    ``warn``, when given, is told of every run that was trained on some of the evaluated sequences
+    (:func:`~genomic_ulmfit.training.runs.training_overlap`): their scores are optimistic.
     Returns ``(metrics DataFrame, score table)``.
     """
     from genomic_ulmfit.data.dataset import load_dataset
     from genomic_ulmfit.models.base import load_model
+    from genomic_ulmfit.training.runs import warn_training_overlap
 
     df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     part = select_split(df, split, species)
+    if warn is not None:
+        for rd in run_dirs:
+            warn_training_overlap(rd, part["sequence"].tolist(), f"split {split!r}", warn)
     models = {name: load_model(rd) for name, rd in zip(run_names(run_dirs), run_dirs)}
     scores = score_table(models, part, batch_size=batch_size)
     results = evaluate_scores(scores, out_dir, n_boot=n_boot, seed=seed, title=f"Evaluation on split {split}")

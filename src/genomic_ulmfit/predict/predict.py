@@ -34,7 +34,8 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
 
     Returns a DataFrame ``id, score[, label]`` and writes it as TSV to ``out`` when given.
     ``warn`` (a callable taking a string), when given, is told about sequences without a single
-    A/C/G/T base: they get a score, but it says nothing about them.
+    A/C/G/T base (they get a score, but it says nothing about them) and about sequences the run
+    was trained on (their scores, and an AUROC over them, are optimistic).
     """
     from genomic_ulmfit.data.dataset import no_base_note, read_table_or_dataset
     from genomic_ulmfit.models.base import load_model
@@ -48,6 +49,10 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
         scores = predict_sequences(model, df["sequence"].tolist(), rc_average=rc_average, batch_size=batch_size)
     except InputError as exc:  # "sequence i" is the file's i-th record: say which file
         raise InputError(f"{input_path}: {exc}") from exc
+    if warn is not None:
+        from genomic_ulmfit.training.runs import warn_training_overlap
+
+        warn_training_overlap(run_dir, df["sequence"].tolist(), str(input_path), warn)
     table = df[["id"]].copy()
     table["score"] = scores
     if "label" in df.columns and (df["label"] >= 0).all():

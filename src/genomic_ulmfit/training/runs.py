@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,47 @@ def run_record(kind: str, params: dict[str, Any], *, data: dict[str, Any], seed:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **(extra or {}),
     }
+
+
+def training_overlap(run_dir: str | os.PathLike, sequences: list[str]) -> tuple[int, str] | None:
+    """How many of ``sequences`` (as given or reverse-complemented) a run was trained on.
+
+    Reads the dataset named in the run's ``run.json`` and takes its train and valid rows as the run
+    did. Returns ``(count, dataset path)``, or None when that cannot be told: no ``run.json`` (an
+    ensemble), a run fitted in memory, a dataset file that is gone or has changed since (its hash).
+    """
+    from genomic_ulmfit.data.dataset import dataset_hash, load_dataset
+    from genomic_ulmfit.data.sequences import canonical
+    from genomic_ulmfit.utils import read_json
+
+    record = Path(run_dir) / "run.json"
+    meta = read_json(record) if record.is_file() else {}
+    data = meta.get("data") or {}
+    path = data.get("dataset")
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        df = load_dataset(path)
+        train, valid = training_rows(df, data.get("species"), seed=int(meta.get("seed", 0)))
+    except (InputError, ConfigError):
+        return None
+    ids = set(train["id"]) | (set(valid["id"]) if valid is not None else set())
+    used = df[df["id"].isin(ids)]
+    if dataset_hash(used) != data.get("hash"):
+        return None
+    seen = {canonical(s) for s in used["sequence"]}
+    return sum(canonical(s) in seen for s in sequences), str(path)
+
+
+def warn_training_overlap(run_dir: str | os.PathLike, sequences: list[str], what: str,
+                          warn: Callable[[str], None]) -> None:
+    """Tell ``warn`` when the run in ``run_dir`` was trained on some of ``sequences`` (``what``: where
+    they come from, for the message)."""
+    found = training_overlap(run_dir, sequences)
+    if found and found[0]:
+        n, path = found
+        warn(f"{run_dir} was trained on {n:,} of the {len(sequences):,} sequences of {what} (train/valid rows of "
+             f"{path}, either strand): their scores are optimistic; score sequences it has not seen (--split test)")
 
 
 def data_info(df, dataset_path: str | os.PathLike | None, species: list[str] | None) -> dict[str, Any]:
