@@ -98,6 +98,10 @@ def test_scan_command(capsys, data, kmer_run, tmp_path):
     code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "s2.tsv")
     length = json.loads((kmer_run / "run.json").read_text())["data"]["length"]["median"]
     assert code == 0 and f"windows of {length} bp (step {length // 2})" in out  # the training length
+    assert "not calibrated alike" not in err
+    code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "s3.tsv",
+                         "--width", str(3 * length))
+    assert code == 0 and f"trained on sequences of median length {length:,} bp, each scan window has" in err
     (tmp_path / "adir").mkdir()
     for cmd in (["scan", kmer_run, data["genome"]], ["predict", kmer_run, data["root"] / "test.fa"]):
         code, _, err = run(capsys, *cmd, "--out", tmp_path / "adir")

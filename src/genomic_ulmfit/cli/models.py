@@ -292,6 +292,10 @@ def scan(
               "and were not scanned; give a smaller --width")
     if s["skipped_n"]:
         _warn(f"{s['skipped_n']:,} window(s) with more than {max_n:.1%} N were skipped (--max-n)")
+    from genomic_ulmfit.training.runs import length_note
+
+    if note := length_note(run_dir, s["width"], "each scan window"):
+        _warn(note)
     if s["step"] > s["width"]:
         _warn(f"--step {s['step']} is larger than the window width {s['width']}: {s['step'] - s['width']} bases "
               "between windows are not scored; give --step at most the width")
@@ -352,10 +356,10 @@ def motifs(
     scores = None
     if run is not None:
         from genomic_ulmfit.models.base import load_model
-        from genomic_ulmfit.training.runs import warn_training_overlap
+        from genomic_ulmfit.training.runs import warn_if_unlike_training
 
         scores = load_model(run).predict_proba(df["sequence"].tolist())
-        warn_training_overlap(run, df["sequence"].tolist(), f"{dataset} (split {split})", _warn)
+        warn_if_unlike_training(run, df["sequence"].tolist(), f"{dataset} (split {split})", _warn)
     table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold)
     write_text_atomic(out, table.to_csv(sep="\t", index=False))
     c = _console()

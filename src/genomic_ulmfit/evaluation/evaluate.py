@@ -148,13 +148,13 @@ def evaluate_run(
     """
     from genomic_ulmfit.data.dataset import load_dataset
     from genomic_ulmfit.models.base import load_model
-    from genomic_ulmfit.training.runs import warn_training_overlap
+    from genomic_ulmfit.training.runs import warn_if_unlike_training
 
     df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
     part = select_split(df, split, species)
     if warn is not None:
         for rd in run_dirs:
-            warn_training_overlap(rd, part["sequence"].tolist(), f"split {split!r}", warn)
+            warn_if_unlike_training(rd, part["sequence"].tolist(), f"split {split!r}", warn)
     models = {name: load_model(rd) for name, rd in zip(run_names(run_dirs), run_dirs)}
     scores = score_table(models, part, batch_size=batch_size)
     results = evaluate_scores(scores, out_dir, n_boot=n_boot, seed=seed, title=f"Evaluation on split {split}")

@@ -50,9 +50,9 @@ def predict_file(run_dir: str | os.PathLike, input_path: str | os.PathLike, out:
     except InputError as exc:  # "sequence i" is the file's i-th record: say which file
         raise InputError(f"{input_path}: {exc}") from exc
     if warn is not None:
-        from genomic_ulmfit.training.runs import warn_training_overlap
+        from genomic_ulmfit.training.runs import warn_if_unlike_training
 
-        warn_training_overlap(run_dir, df["sequence"].tolist(), str(input_path), warn)
+        warn_if_unlike_training(run_dir, df["sequence"].tolist(), str(input_path), warn)
     table = df[["id"]].copy()
     table["score"] = scores
     if "label" in df.columns and (df["label"] >= 0).all():

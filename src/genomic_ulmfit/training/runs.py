@@ -85,15 +85,28 @@ def training_overlap(run_dir: str | os.PathLike, sequences: list[str]) -> tuple[
     return sum(canonical(s) in seen for s in sequences), str(path)
 
 
-def warn_training_overlap(run_dir: str | os.PathLike, sequences: list[str], what: str,
+def warn_if_unlike_training(run_dir: str | os.PathLike, sequences: list[str], what: str,
                           warn: Callable[[str], None]) -> None:
-    """Tell ``warn`` when the run in ``run_dir`` was trained on some of ``sequences`` (``what``: where
-    they come from, for the message)."""
+    """Tell ``warn`` when the run in ``run_dir`` was trained on some of ``sequences``, or on sequences
+    of another length (median more than 2× apart); ``what`` says where they come from."""
     found = training_overlap(run_dir, sequences)
     if found and found[0]:
         n, path = found
         warn(f"{run_dir} was trained on {n:,} of the {len(sequences):,} sequences of {what} (train/valid rows of "
              f"{path}, either strand): their scores are optimistic; score sequences it has not seen (--split test)")
+    if sequences and (note := length_note(run_dir, float(np.median([len(s) for s in sequences])), what)):
+        warn(note)
+
+
+def length_note(run_dir: str | os.PathLike, length: float, what: str) -> str | None:
+    """A warning when ``length`` (bp; of ``what``) is more than 2× from the run's median training length."""
+    from genomic_ulmfit.predict.scan import training_width
+
+    trained = training_width(run_dir)
+    if trained is None or trained / 2 <= length <= trained * 2:
+        return None
+    return (f"{run_dir} was trained on sequences of median length {trained:,} bp, {what} has {length:,.0f} bp: "
+            "scores of other lengths are not calibrated alike (accuracy at 0.5 suffers first); compare like with like")
 
 
 def data_info(df, dataset_path: str | os.PathLike | None, species: list[str] | None) -> dict[str, Any]:
