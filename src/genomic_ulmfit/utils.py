@@ -103,8 +103,16 @@ def read_json(path: str | os.PathLike, error: type[GenomicUlmfitError] = InputEr
         raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
 
+def check_seed(seed: int) -> int:
+    """``seed`` itself when it is a non-negative integer (NumPy's generators take no other)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"seed (--seed) {seed!r} is not allowed; use a non-negative integer")
+    return int(seed)
+
+
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) random generators."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % (2**32))
     try:

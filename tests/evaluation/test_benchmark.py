@@ -15,6 +15,7 @@ from genomic_ulmfit.data.split import assign_splits
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.evaluation.benchmark import (
     cross_species,
+    ensure_split,
     fit_for,
     parse_models,
     parse_species,
@@ -149,6 +150,23 @@ def test_cross_species_refuses_a_single_species(dataset, tmp_path):
     no_pool = cross_species(dataset, tmp_path / "np", model="kmer", pooled=False, species="SimMouse,SimHuman",
                             progress=False, log=lambda _: None)
     assert no_pool.index.tolist() == no_pool.columns.tolist() == ["SimMouse", "SimHuman"]  # no pooled row
+
+
+def test_cross_species_refuses_a_species_whose_test_split_lacks_a_class(dataset, tmp_path):
+    df, _ = ensure_split(load_dataset(dataset), 0)
+    df = df[~((df["species"] == "SimMouse") & (df["split"] == "test") & (df["label"] == 1))]
+    with pytest.raises(ConfigError, match="species SimMouse: the test split holds no positives"):
+        cross_species(df, tmp_path, model="kmer", progress=False, log=lambda _: None)
+    assert not (tmp_path / "runs").exists()  # refused before anything was fitted
+
+
+def test_a_dataset_split_only_in_part_is_not_split_again_silently(dataset):
+    df, _ = ensure_split(load_dataset(dataset), 0)
+    df.loc[df.index[:3], "split"] = ""
+    with pytest.raises(ConfigError, match="3 of .* rows have no train/valid/test split while the others do"):
+        ensure_split(df, 0)
+    fresh, here = ensure_split(df.assign(split=""), 0)
+    assert here and set(fresh["split"]) == {"train", "valid", "test"}
 
 
 def test_parse_models_and_species(dataset):

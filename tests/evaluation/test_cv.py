@@ -208,3 +208,23 @@ def test_resume_reuses_the_saved_fold_scores_of_the_same_fit_only(sim_df, tmp_pa
     saved.write_text(old)  # as if the new fit's scores had never been saved: the old ones are stale
     cross_validate(sim_df, tmp_path, resume=True, **kw)
     assert len(scored) == 4  # fold 1 (test and valid) scored again, the other folds read back
+
+
+def test_cv_refuses_folds_without_both_classes(sim_df, tmp_path):
+    # 6 positives in 10 folds: four folds had no AUROC, and the summary averaged the other six.
+    from genomic_ulmfit.errors import ConfigError
+
+    one = sim_df[sim_df["species"] == sim_df["species"].iloc[0]]
+    small = pd.concat([one[one["label"] == 0].head(40), one[one["label"] == 1].head(6)])
+    with pytest.raises(ConfigError, match="46 sequences in 10 folds: 4 of 10 folds hold one class only"):
+        cross_validate(small, tmp_path, models=["kmer"], folds=10, ensemble=False, progress=False,
+                       log=lambda *_: None)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_negative_seed_is_one_clear_error(sim_df):
+    from genomic_ulmfit.data.split import assign_splits
+    from genomic_ulmfit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"seed \(--seed\) -1 is not allowed"):
+        assign_splits(sim_df, seed=-1)

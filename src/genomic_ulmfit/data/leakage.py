@@ -9,8 +9,10 @@ base packed into uint64 with numpy). To stay fast only k-mers whose hash falls b
 ``2**64 / sampling`` are kept (mod-sampling: the same k-mers are kept in every sequence, so two
 sequences sharing a segment share the sampled k-mers of that segment); k-mers found in more than
 ``max_occurrences`` sequences (repeats such as Alu) are ignored. A pair is reported when it shares
-at least ``min_shared`` sampled k-mers: with the defaults (k=31, sampling 8, min_shared 4) that is
-a shared segment of roughly 60 bp or more.
+at least ``min_shared`` sampled k-mers: with the defaults (k=31, sampling 8, min_shared 4) a shared
+segment of 120 bp or more is always found, one of 100 bp 98% of the time, and shorter ones less
+often (80 bp 89%, 60 bp 60%, 40 bp 1%; measured on 150 random pairs per length), since the
+sampled k-mers fall at random positions.
 
 Within one dataset the dangerous duplicates are those whose copies sit in different splits or
 folds (train/test leakage), and those with conflicting labels.

@@ -47,7 +47,7 @@ import numpy as np
 
 from genomic_ulmfit.data.motifs import MOTIF_NAMES, MOTIFS, reverse_complement_codes, sample_sites
 from genomic_ulmfit.errors import ConfigError
-from genomic_ulmfit.utils import atomic_path, write_json_atomic
+from genomic_ulmfit.utils import atomic_path, check_seed, write_json_atomic
 
 ORDER = 3  # Markov order of the backgrounds
 N_CONTEXTS = 4**ORDER
@@ -664,8 +664,7 @@ def simulate_cohn_layout(
         raise ConfigError(f"sequences per class (--per-class) {per_class!r} is not allowed; use a positive integer")
     if not isinstance(length, int) or length < 50:
         raise ConfigError(f"sequence length (--length) {length!r} is too short; use at least 50 bp")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed (--seed) {seed!r} is not allowed; use a non-negative integer")
+    check_seed(seed)
     if write_genomes and (not isinstance(genome_length, int) or genome_length < 1_000):
         raise ConfigError(f"genome length (--genome-length) {genome_length!r} is too short; use at least 1000 bp")
     out = Path(out_dir)

@@ -24,6 +24,7 @@ import pandas as pd
 from genomic_ulmfit.data.dataset import SPLITS
 from genomic_ulmfit.data.leakage import duplicate_groups
 from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.utils import check_seed
 
 
 def validate_fractions(fractions: Sequence[float] | str) -> tuple[float, float, float]:
@@ -77,6 +78,7 @@ def _assign_bins(df: pd.DataFrame, weights: Sequence[float], seed: int, groups: 
     -------
     ndarray of int64, shape (n,)
     """
+    check_seed(seed)
     n = len(df)
     out = np.zeros(n, dtype=np.int64)
     if n == 0:
@@ -252,14 +254,15 @@ def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0, *, near_k: int | N
     return out
 
 
-def split_problems(df: pd.DataFrame, weights: Sequence[float], folds: int | None = None) -> list[str]:
+def split_problems(df: pd.DataFrame, weights: Sequence[float] | None, folds: int | None = None) -> list[str]:
     """What makes a split dataset unusable for scoring, one line each (empty when all is well).
 
-    Valid/test splits given a weight but missing a class for some species (AUROC is undefined
-    there), and, with ``folds``, empty folds (fewer duplicate groups than folds) or one-class folds.
+    With ``weights`` (train, valid, test): valid/test splits given a weight but missing a class for
+    some species (AUROC is undefined there). With ``folds``: empty folds (fewer duplicate groups
+    than folds) or one-class folds.
     """
     out = []
-    for sp, g in df.groupby("species", sort=True):
+    for sp, g in df.groupby("species", sort=True) if weights is not None else ():
         for name, w in zip(("valid", "test"), weights[1:]):
             labels = set(g.loc[g["split"] == name, "label"])
             if w > 0 and labels != {0, 1}:

@@ -58,11 +58,19 @@ def parse_models(models: str | Sequence[str]) -> list[str]:
 
 
 def ensure_split(df, seed: int):
-    """The dataset with splits; unsplit data is split 80/10/10 here (seeded)."""
+    """The dataset with splits; unsplit data is split 80/10/10 here (seeded).
+
+    A dataset split only in part (rows added since ``data split``, say) is refused: splitting it
+    again here would silently move rows that earlier runs treated as test data.
+    """
     from genomic_ulmfit.data.split import assign_splits
 
     if "split" in df.columns and (df["split"] != "").all():
         return df, False
+    if "split" in df.columns and (df["split"] != "").any():
+        missing = int((df["split"] == "").sum())
+        raise ConfigError(f"{missing:,} of {len(df):,} rows have no train/valid/test split while the others do; "
+                          "run 'genomic-ulmfit data split' on the whole dataset again")
     return assign_splits(df, seed=seed), True
 
 
@@ -393,15 +401,24 @@ def cross_species(
     import pandas as pd
 
     from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.data.split import split_problems
     from genomic_ulmfit.evaluation.metrics import auroc
     from genomic_ulmfit.evaluation.plots import plot_heatmap
 
     df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
-    df, _ = ensure_split(df, seed)
+    df, split_here = ensure_split(df, seed)
+    if split_here:
+        log(f"the dataset has no splits: split 80/10/10 here (seed {seed}); 'data split' saves one to reuse")
     sp = parse_species(df, species)
     if len(sp) < 2:
         raise ConfigError(f"cross-species needs at least two species, got {', '.join(sp)} only; "
                           "import more species (or pass --species A,B), or score one species with 'benchmark'")
+    chosen = df[df["species"].isin(sp)]
+    problems = split_problems(chosen, (1.0, 0.0, 1.0))  # every species' test split needs both classes
+    problems += [f"species {s}: its train split holds one class only; import more sequences of it"
+                 for s, g in chosen[chosen["split"] == "train"].groupby("species") if g["label"].nunique() < 2]
+    if problems:  # its matrix cells would be NaN (or a one-class model) without a word
+        raise ConfigError(problems[0] + (f" ({len(problems) - 1} more such problem(s))" if len(problems) > 1 else ""))
     (name,) = parse_models([model])
     out = Path(out_dir)
     test = {s: df[(df["species"] == s) & (df["split"] == "test")] for s in sp}

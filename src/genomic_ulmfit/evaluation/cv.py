@@ -110,7 +110,8 @@ def cross_validate(
     """
     import pandas as pd
 
-    from genomic_ulmfit.data.split import assign_folds
+    from genomic_ulmfit.data.split import assign_folds, split_problems
+    from genomic_ulmfit.errors import ConfigError
     from genomic_ulmfit.evaluation.benchmark import fit_for
     from genomic_ulmfit.evaluation.metrics import binary_metrics, bootstrap_ci
     from genomic_ulmfit.models.ensemble import EnsembleModel
@@ -119,6 +120,9 @@ def cross_validate(
     out.mkdir(parents=True, exist_ok=True)
     todo = _check_folds(only_folds, folds)
     base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=folds, seed=seed, near_k=near_k)
+    problems = split_problems(base, None, folds)
+    if problems:  # a fold without both classes has no AUROC: the summary would average the others silently
+        raise ConfigError(f"{len(df):,} sequences in {folds} folds: {problems[0]}")
     rows, scores = [], []
     for k in todo:
         part = fold_frame(base, k, seed)
