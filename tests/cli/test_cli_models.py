@@ -344,6 +344,13 @@ def test_arguments_are_checked_before_any_model_trains(capsys, data, tmp_path):
     assert_one_line_error(code, err, "finished (lm.json)", "new --out")
 
 
+def test_an_out_that_is_a_file_is_one_line(capsys, data, kmer_run, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    for cmd in (["train", data["dataset"], "--model", "kmer"], ["ensemble", kmer_run, kmer_run, "--data", data["dataset"]]):
+        code, _, err = run(capsys, *cmd, "--out", tmp_path / "afile")
+        assert_one_line_error(code, err, "afile: is a file, not a run directory")
+
+
 def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):
     code, _, err = run(capsys, "evaluate", kmer_run, "--data", data["dataset"], "--split", "all", "--out", tmp_path / "e")
     df = pd.read_parquet(data["dataset"])

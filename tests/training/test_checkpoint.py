@@ -112,6 +112,18 @@ def test_malformed_json_is_one_line_input_error(tmp_path):
     assert "\n" not in str(exc.value)
 
 
+def test_truncated_tensors_and_a_non_dict_json_are_one_line_input_errors(tmp_path):
+    model, _ = _trained(0)
+    save_checkpoint(tmp_path / "ck", model, meta={})
+    data = (tmp_path / "ck.safetensors").read_bytes()
+    (tmp_path / "ck.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"ck\.safetensors: not a readable checkpoint"):
+        load_checkpoint(tmp_path / "ck", TiedLM())
+    (tmp_path / "ck.json").write_text("[]")
+    with pytest.raises(InputError, match="not a genomic-ulmfit checkpoint"):
+        load_checkpoint(tmp_path / "ck", TiedLM())
+
+
 def test_wrong_model_is_one_line_input_error(tmp_path):
     model, _ = _trained(0)
     save_checkpoint(tmp_path / "ck", model, meta={})

@@ -45,6 +45,8 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
     """Refuse to train into a directory that already holds a run, unless resuming it."""
     from genomic_ulmfit.errors import ConfigError
 
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: is a file, not a run directory; choose a new --out")
     if resume and (out / "lm.json").is_file():
         raise ConfigError(f"{out}: this language model is finished (lm.json), so there is nothing to resume; "
                           "choose a new --out")

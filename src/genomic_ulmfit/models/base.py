@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import atomic_path, read_json, write_json_atomic
 
 MODEL_REGISTRY: dict[str, type[SequenceModel]] = {}
@@ -89,6 +89,16 @@ def _jsonable(value: Any) -> Any:
 
 
 _NOT_BASE = re.compile(r"[^ACGTNacgtn]")
+
+
+def batch_or(batch_size: int | None, default: int) -> int:
+    """``batch_size``, or ``default`` when None; anything but a positive integer is refused (a
+    negative size used to skip every batch and return the empty output buffer as scores)."""
+    if batch_size is None:
+        return default
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ConfigError(f"batch size (--batch-size) {batch_size!r} is not allowed; use a positive integer")
+    return int(batch_size)
 
 
 def check_sequences(sequences: Any, what: str = "training", *, min_length: int = 1) -> list[str]:
@@ -183,6 +193,9 @@ def read_model_json(directory: str | Path, kind: str | None = None) -> dict[str,
         raise InputError(f"{directory}: {_what_is_there(Path(directory))}; give a run directory written by 'train' "
                          "(or by 'ensemble')")
     meta = read_json(path)
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: holds a {type(meta).__name__}, not a model record; the run directory was "
+                         "damaged or edited: train it again")
     if kind is not None and meta.get("kind") != kind:
         raise InputError(f"{directory}/model.json: kind is {meta.get('kind')!r}, expected {kind!r}")
     return meta
@@ -245,7 +258,20 @@ def restore_arrays(
         model = cls(**meta["params"])
     except TypeError as exc:
         raise InputError(f"{directory}/model.json: bad params ({exc})") from None
-    return model, load_file(str(path))
+    try:
+        arrays = load_file(str(path))
+    except Exception as exc:  # safetensors raises its own error type for truncated or foreign files
+        raise InputError(f"{path}: not a readable safetensors file ({exc}); train the model again") from None
+    check_finite(arrays.items(), path)
+    return model, arrays
+
+
+def check_finite(named_arrays, where: Any) -> None:
+    """Refuse saved weights holding NaN or infinity (they would score every sequence NaN)."""
+    for name, arr in named_arrays:
+        values = np.asarray(arr.detach().cpu() if hasattr(arr, "detach") else arr)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            raise InputError(f"{where}: weight {name!r} holds NaN or infinite values; train the model again")
 
 
 def load_model(directory: str | Path) -> SequenceModel:
@@ -259,4 +285,10 @@ def load_model(directory: str | Path) -> SequenceModel:
         raise InputError(
             f"{directory}/model.json: unknown model kind {kind!r}; known: {', '.join(sorted(MODEL_REGISTRY))}"
         )
-    return MODEL_REGISTRY[kind].load(directory)
+    try:
+        return MODEL_REGISTRY[kind].load(directory)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        # model.json edited or from an incompatible writer: name it rather than show a traceback
+        raise InputError(f"{directory}: cannot rebuild the saved {kind} model from its model.json and weights "
+                         f"({type(exc).__name__}: {exc}); the run directory was damaged or edited: train it "
+                         "again") from None

@@ -193,7 +193,7 @@ class EnsembleModel(SequenceModel):
 
     @classmethod
     def load(cls, directory):
-        meta = read_model_json(directory)
+        meta = read_model_json(directory, kind=cls.kind)
         members, files = meta["params"]["members"], meta.get("member_files")
         if files:  # else written before members had fingerprints: their paths as they are
             if not (isinstance(files, list) and len(files) == len(members) and all(
@@ -217,7 +217,22 @@ class EnsembleModel(SequenceModel):
             self.weights_, self.weights = self.weights, None
         else:
             self.weights_ = meta.get("weights_") or self.weights or [1.0] * len(self.members)
+        _check_calibration(directory, len(self.members), self.mean_, self.std_, self.weights_)
         return self
+
+
+def _check_calibration(directory, n: int, mean: np.ndarray, std: np.ndarray, weights) -> None:
+    """Refuse a saved ensemble whose own numbers cannot be right: one mean, sd and weight per member,
+    finite, sd > 0, weights >= 0 and not all 0 (else its scores broadcast or turn NaN silently)."""
+    w = np.asarray(weights, dtype=np.float64)
+    bad = next((what for what, ok in (
+        ("calibration mean", mean.shape == (n,) and np.isfinite(mean).all()),
+        ("calibration std", std.shape == (n,) and np.isfinite(std).all() and (std > 0).all()),
+        ("member weights", w.shape == (n,) and np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0),
+    ) if not ok), None)
+    if bad:
+        raise InputError(f"{directory}/model.json: its {bad} do not fit its {n} members (one finite value each; sd "
+                         "> 0, weights >= 0, not all 0); rebuild the ensemble with 'genomic-ulmfit ensemble'")
 
 
 def _fingerprints(members: Sequence[str]) -> list[str | None]:

@@ -21,7 +21,9 @@ from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
+    batch_or,
     check_binary_labels,
+    check_finite,
     check_sequences,
     read_model_json,
     register_model,
@@ -84,7 +86,12 @@ def _load_weights(model, path: Path) -> None:
 
     if not path.is_file():
         raise InputError(f"{path}: weights file missing; the run directory is incomplete")
-    load_model(model, str(path))
+    try:
+        load_model(model, str(path))
+    except Exception as exc:  # safetensors' own error type, or RuntimeError for missing/extra/misshaped tensors
+        raise InputError(f"{path}: these weights do not fit the model its model.json describes ({exc}); "
+                         "train the model again") from None
+    check_finite(model.state_dict().items(), path)
 
 
 @contextlib.contextmanager
@@ -360,7 +367,7 @@ class ULMFiTModel(SequenceModel):
 
         self._check_fitted()
         seqs = check_sequences(sequences, "prediction", min_length=self.tokenizer_.k)
-        bs = batch_size or 128
+        bs = batch_or(batch_size, 128)
         views = token_views(self.tokenizer_, seqs, strands=self.rc_average, frames=self.frames)
 
         def run(tokens: np.ndarray) -> np.ndarray:
@@ -396,7 +403,7 @@ class ULMFiTModel(SequenceModel):
         from genomic_ulmfit.models.awd_lstm import AWDLSTMConfig, ULMFiTClassifier
         from genomic_ulmfit.tokenize import KmerTokenizer
 
-        meta = read_model_json(directory)
+        meta = read_model_json(directory, kind=cls.kind)
         params = meta.get("params", {})
         keys = ("preset", "encoder", "seed", "rc_augment", "rc_average", "frames", "select_metric", "composition",
                 "batch_tokens")
@@ -409,6 +416,9 @@ class ULMFiTModel(SequenceModel):
         self.device_ = resolve_device(device)
         self.model_ = model.to(self.device_).eval()
         self.tokenizer_ = KmerTokenizer.from_dict(meta["tokenizer"])
+        if self.tokenizer_.vocab_size != cfg.vocab_size:
+            raise InputError(f"{directory}/model.json: its tokenizer has {self.tokenizer_.vocab_size} tokens, its "
+                             f"weights {cfg.vocab_size}; the run directory was edited: train the model again")
         self.config_ = cfg
         self.encoder_meta_ = meta.get("encoder_meta")
         return self
@@ -545,10 +555,10 @@ class CNNModel(SequenceModel):
         codes = encode_bases(seqs, self.config_.seq_len if cohn else None, center=cohn)
         if cohn:
             return _predict_batches(self.model_, lambda i, j: codes_to_one_hot(torch.as_tensor(codes[i:j])),
-                                    len(codes), batch_size or 256, self.device_)
+                                    len(codes), batch_or(batch_size, 256), self.device_)
         lens = np.fromiter(map(len, seqs), np.int64, len(seqs))
         return _predict_longest_first(self.model_, codes, lens, lambda c: codes_to_one_hot(torch.as_tensor(c)),
-                                      batch_size or 256, self.device_)
+                                      batch_or(batch_size, 256), self.device_)
 
     def save(self, directory):
         if not hasattr(self, "model_"):
@@ -563,7 +573,7 @@ class CNNModel(SequenceModel):
     def load(cls, directory, device: str | None = None):
         from genomic_ulmfit.models.cnn import CNNConfig, build_cnn
 
-        meta = read_model_json(directory)
+        meta = read_model_json(directory, kind=cls.kind)
         prm = meta.get("params", {})
         self = cls(prm.get("arch"), preset=prm.get("preset", "cpu"), epochs=prm.get("epochs"), lr=prm.get("lr"),
                    batch_size=prm.get("batch_size"), wd=prm.get("wd"), rc_augment=prm.get("rc_augment"),

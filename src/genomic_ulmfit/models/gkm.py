@@ -42,6 +42,7 @@ from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
+    batch_or,
     check_binary_labels,
     check_sequences,
     read_model_json,
@@ -423,7 +424,7 @@ class GkmSVM(SequenceModel):
     def _batch(self, batch_size: int | None, mean_length: float) -> int:
         """Sequences per scoring batch: ``batch_size``, or what keeps a count matrix near 128 MB and the
         encoded bases near 8 M."""
-        return batch_size or max(64, min(2**24 // 4**self.k, int(2**23 // max(mean_length, 1.0))))
+        return batch_or(batch_size, max(64, min(2**24 // 4**self.k, int(2**23 // max(mean_length, 1.0)))))
 
     def _weights(self, support: list[str], dual: np.ndarray, norm: np.ndarray) -> np.ndarray:
         """The linear model's weight on every gapped k-mer, float32 (n_shapes, 4**k):

@@ -30,6 +30,7 @@ import numpy as np
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     SequenceModel,
+    batch_or,
     check_binary_labels,
     check_sequences,
     read_model_json,
@@ -226,7 +227,7 @@ class GkmSvm(SequenceModel):
             raise InputError(
                 f"gkmsvm: sequence {i + 1} has {lengths[i]} bp, shorter than l={self.l}; it cannot be scored"
             )
-        step = batch_size or 1000
+        step = batch_or(batch_size, 1000)
         for length in np.unique(lengths):
             idx = np.flatnonzero(lengths == length)
             for start in range(0, idx.size, step):

@@ -29,6 +29,7 @@ from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
     WEIGHTS_FILE,
     SequenceModel,
+    batch_or,
     check_binary_labels,
     check_sequences,
     read_model_json,
@@ -341,7 +342,7 @@ class KmerLogistic(SequenceModel):
         """Logit of P(enhancer), float64 (n,)."""
         self._check_fitted()
         seqs = check_sequences(sequences, "prediction")
-        step = batch_size or 4096
+        step = batch_or(batch_size, 4096)
         out = np.empty(len(seqs), dtype=np.float64)
         for start in range(0, len(seqs), step):
             Z = self._standardise(self.features(seqs[start : start + step]))  # (b, n_features)
@@ -401,9 +402,10 @@ class KmerLogistic(SequenceModel):
         model.C_ = float(meta.get("C", model.Cs[0]))
         model.cv_scores_ = dict(meta.get("scores_by_C", {}))
         expected = len(feature_names(model.k_min, model.k_max))
-        if model.coef_.shape != (expected,):
-            path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
-            raise InputError(
-                f"{path}: {model.coef_.size} coefficients but k={model.k_min}..{model.k_max} needs {expected}"
-            )
+        path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
+        for name in ("coef", "mean", "scale"):
+            arr = w[name]
+            if arr.shape != (expected,) or arr.dtype.kind != "f":
+                raise InputError(f"{path}: {name!r} is {arr.dtype} of shape {arr.shape}, but k={model.k_min}.."
+                                 f"{model.k_max} needs {expected} floats; train the model again")
         return model

@@ -136,7 +136,8 @@ def read_meta(path_prefix: str | os.PathLike) -> dict[str, Any]:
         if not p.is_file():
             raise InputError(f"{p}: checkpoint file not found; give the prefix of a saved checkpoint")
     meta = read_json(json_path)
-    if meta.get("checkpoint", {}).get("format") != FORMAT:
+    if not isinstance(meta, dict) or not isinstance(meta.get("checkpoint"), dict) \
+            or meta["checkpoint"].get("format") != FORMAT:
         raise InputError(f"{json_path}: not a genomic-ulmfit checkpoint (expected format {FORMAT})")
     return meta
 
@@ -193,13 +194,15 @@ def _read_pair(path_prefix: str | os.PathLike) -> tuple[dict[str, Any], dict[str
     """``(meta, tensors)`` of checkpoint ``path_prefix``, refusing two files of different saves."""
     meta = read_meta(path_prefix)
     st_path, _ = checkpoint_paths(path_prefix)
-    with safe_open(str(st_path), framework="pt") as fh:
-        file_id = (fh.metadata() or {}).get("checkpoint_id")
-    if file_id != meta["checkpoint"]["checkpoint_id"]:
-        raise InputError(
-            f"{st_path}: does not match its .json (an interrupted save?); delete both files and rerun"
-        )
-    return meta, load_file(str(st_path), device="cpu")
+    try:
+        with safe_open(str(st_path), framework="pt") as fh:
+            file_id = (fh.metadata() or {}).get("checkpoint_id")
+        if file_id == meta["checkpoint"]["checkpoint_id"]:
+            return meta, load_file(str(st_path), device="cpu")
+    except Exception as exc:  # safetensors' own error type for a truncated or foreign file
+        raise InputError(f"{st_path}: not a readable checkpoint ({exc}); delete it and its .json and rerun "
+                         "(without --resume)") from None
+    raise InputError(f"{st_path}: does not match its .json (an interrupted save?); delete both files and rerun")
 
 
 def load_extra(path_prefix: str | os.PathLike) -> dict[str, torch.Tensor]:
