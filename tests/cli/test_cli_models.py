@@ -349,6 +349,8 @@ def test_an_out_that_is_a_file_is_one_line(capsys, data, kmer_run, tmp_path):
     for cmd in (["train", data["dataset"], "--model", "kmer"], ["ensemble", kmer_run, kmer_run, "--data", data["dataset"]]):
         code, _, err = run(capsys, *cmd, "--out", tmp_path / "afile")
         assert_one_line_error(code, err, "afile: is a file, not a run directory")
+    code, _, err = run(capsys, "ensemble", kmer_run, kmer_run, "--data", data["dataset"], "--out", tmp_path / "e2")
+    assert_one_line_error(code, err, "given twice (it would count double)")
 
 
 def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):

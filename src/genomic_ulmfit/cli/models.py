@@ -602,6 +602,9 @@ def ensemble_cmd(
     if len(runs) < 2:
         raise ConfigError("ensemble: give two or more run directories")
     _check_out(out, resume=False, fix="choose a new --out or remove this one")
+    twice = sorted({str(r) for r in runs if sum(q.resolve() == r.resolve() for q in runs) > 1})
+    if twice:
+        raise ConfigError(f"ensemble: {', '.join(twice)} given twice (it would count double); give each run once")
     w = parse_weights(weights) if weights else None
     calib = select_split(load_dataset(dataset), split, _species_list(species))
     labels = calib["label"].to_numpy() if (calib["label"] >= 0).all() else None
