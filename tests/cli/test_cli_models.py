@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -370,7 +371,9 @@ def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tm
 
 
 def test_ensemble_checks_its_arguments(capsys, data, kmer_run, tmp_path):
-    ens = ["ensemble", kmer_run, kmer_run, "--data", data["dataset"]]
+    twin = tmp_path / "twin"  # the same model in another directory: two members
+    shutil.copytree(kmer_run, twin)
+    ens = ["ensemble", kmer_run, twin, "--data", data["dataset"]]
     for weights, fragment in (("1,abc", "not a comma list of numbers"), ("0,0", "positive sum"),
                               ("1,-1", ">= 0"), ("1,nan", "finite"), ("1", "1 weights for 2 members")):
         code, _, err = run(capsys, *ens, "--weights", weights, "--out", tmp_path / "e1")
