@@ -8,6 +8,7 @@ Also: motif-planted labelled DNA (:func:`planted_motif`) and a loopback HTTP fil
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.server
 import threading
 from collections.abc import Iterator
@@ -141,11 +142,17 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
 
     While ``honour_range`` is True a ``Range: bytes=N-`` request gets 206 with the tail (416 past
     the end), otherwise 200 with the whole body; every Range header is appended to ``ranges``.
+    Every response carries the body's :meth:`etag`; an ``If-Range`` that differs from it (the
+    file changed) gets the whole body, as HTTP says.
     """
 
     files: dict[str, bytes] = {}
     ranges: list[str] = []
     honour_range = True
+
+    @staticmethod
+    def etag(body: bytes) -> str:
+        return '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
     def do_GET(self):  # noqa: N802 - http.server API
         body = self.files.get(self.path)
@@ -155,7 +162,8 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         if rng:
             type(self).ranges.append(rng)
-        if rng and self.honour_range:
+        if_range = self.headers.get("If-Range")
+        if rng and self.honour_range and (if_range is None or if_range == self.etag(body)):
             start = int(rng.split("=")[1].split("-")[0])
             if start >= len(body):
                 self.send_response(416)
@@ -163,12 +171,14 @@ class FileHandler(http.server.BaseHTTPRequestHandler):
                 self.end_headers()
                 return
             self.send_response(206)
+            self.send_header("ETag", self.etag(body))
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
             self.send_header("Content-Length", str(len(body) - start))
             self.end_headers()
             self.wfile.write(body[start:])
             return
         self.send_response(200)
+        self.send_header("ETag", self.etag(body))
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -195,6 +195,9 @@ def test_truncated_plain_tar_at_a_member_boundary(tmp_path):
     bad.write_bytes(tar_path.read_bytes()[:cut])
     with pytest.raises(InputError, match=r"cut\.tar: the archive ends without its end-of-archive blocks"):
         list(read_cohn(bad))
+    with pytest.raises(InputError, match="ends without its end-of-archive blocks"):
+        safe_extract(bad, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("form", ["folder", "tgz"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 import pytest
@@ -24,6 +25,13 @@ def cohn_tgz_bytes() -> bytes:
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
     return buf.getvalue() + b"\0" * 4096  # padding: large enough to resume in the middle
+
+
+def partial(dest, data: bytes, url: str, validator: str | None) -> None:
+    """A .part left by an interrupted download of ``url`` whose server gave ``validator``."""
+    (dest.parent / (dest.name + ".part")).write_bytes(data)
+    if validator:
+        (dest.parent / (dest.name + ".part.json")).write_text(json.dumps({"url": url, "validator": validator}))
 
 
 @pytest.fixture
@@ -47,17 +55,33 @@ def test_full_download(server, tmp_path):
 def test_resume_from_partial(server, tmp_path):
     url, h = server
     body = h.files["/E.tgz"]
-    (tmp_path / "E.tgz.part").write_bytes(body[:1000])
+    partial(tmp_path / "E.tgz", body[:1000], f"{url}/E.tgz", h.etag(body))
     out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False)
     assert h.ranges == ["bytes=1000-"]
-    assert out.read_bytes() == body
+    assert out.read_bytes() == body and not (tmp_path / "E.tgz.part.json").exists()
+
+
+def test_a_part_of_another_version_is_not_joined_to_the_new_one(server, tmp_path):
+    # The file changed on the server after the first attempt: the old bytes must not be kept.
+    url, h = server
+    old = h.files["/E.tgz"]
+    new = old[:500] + b"X" * 600 + old[1100:]  # same size, other bytes
+    h.files["/E.tgz"] = new
+    partial(tmp_path / "E.tgz", old[:1000], f"{url}/E.tgz", h.etag(old))
+    out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False)
+    assert h.ranges == ["bytes=1000-"] and out.read_bytes() == new  # If-Range: whole new file
+    # A .part without a recorded validator is not resumed at all.
+    h.ranges.clear()
+    partial(tmp_path / "F.tgz", old[:1000], f"{url}/E.tgz", None)
+    assert download_file(f"{url}/E.tgz", tmp_path / "F.tgz", progress=False).read_bytes() == new
+    assert h.ranges == []
 
 
 def test_server_ignoring_range_restarts(server, tmp_path):
     url, h = server
     h.honour_range = False
     body = h.files["/E.tgz"]
-    (tmp_path / "E.tgz.part").write_bytes(b"garbage!" * 10)
+    partial(tmp_path / "E.tgz", b"garbage!" * 10, f"{url}/E.tgz", h.etag(body))
     out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False)
     assert h.ranges == ["bytes=80-"] and out.read_bytes() == body
 
@@ -65,9 +89,9 @@ def test_server_ignoring_range_restarts(server, tmp_path):
 def test_complete_part_with_416(server, tmp_path):
     url, h = server
     body = h.files["/E.tgz"]
-    (tmp_path / "E.tgz.part").write_bytes(body)
+    partial(tmp_path / "E.tgz", body, f"{url}/E.tgz", h.etag(body))
     out = download_file(f"{url}/E.tgz", tmp_path / "E.tgz", progress=False, expected_size=len(body))
-    assert out.read_bytes() == body
+    assert out.read_bytes() == body and h.ranges == [f"bytes={len(body)}-"]
 
 
 def test_size_mismatch_404_and_checksum(server, tmp_path):
@@ -127,3 +151,25 @@ def test_download_of_malicious_archive_refused(server, tmp_path, member):
     with pytest.raises(InputError, match="unsafe"):
         download_cohn(tmp_path / "out", url=f"{url}/bad.tgz", progress=False)
     assert not (tmp_path / "evil").exists() and not (tmp_path / "out" / "E").exists()
+
+
+def test_an_error_page_or_a_cut_archive_is_not_kept_as_the_download(server, tmp_path):
+    url, h = server
+    h.files["/page.tgz"] = b"<!DOCTYPE html><html>Not here</html>"
+    with pytest.raises(DownloadError, match="the server sent no tar archive .*an error page"):
+        download_cohn(tmp_path / "a", url=f"{url}/page.tgz", extract=False, progress=False)
+    assert not (tmp_path / "a" / "Enhancers_vs_negative.tgz").exists()
+    body = h.files["/E.tgz"]
+    h.files["/cut.tgz"] = body[: (len(body) - 4096) // 2]  # half the gzip stream, served as if whole
+    with pytest.raises(DownloadError, match="the archive is truncated or corrupt"):
+        download_cohn(tmp_path / "b", url=f"{url}/cut.tgz", extract=False, progress=False)
+    assert not (tmp_path / "b" / "Enhancers_vs_negative.tgz").exists()
+
+
+def test_bad_urls_and_unwritable_destinations_are_one_line(server, tmp_path):
+    url, _ = server
+    with pytest.raises(DownloadError, match="not a URL that can be downloaded"):
+        download_file("example/good.tgz", tmp_path / "x", progress=False)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(DownloadError, match="cannot create the download folder"):
+        download_file(f"{url}/E.tgz", tmp_path / "afile" / "sub" / "E.tgz", progress=False)

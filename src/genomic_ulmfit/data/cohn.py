@@ -352,6 +352,7 @@ def safe_extract(archive: str | os.PathLike, out_dir: str | os.PathLike, *, incl
                     selected.append(m)
             if not roots:
                 raise _no_samples_error(name)
+            _check_tar_end(archive, tar.offset)
             out.mkdir(parents=True, exist_ok=True)
             tar.extractall(out, members=selected, filter="data")
     except (tarfile.TarError, EOFError, zlib.error) as exc:
