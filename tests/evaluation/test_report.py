@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.evaluation.plots import plot_bar_ci
 from genomic_ulmfit.evaluation.report import (
     PUBLISHED,
@@ -135,6 +135,9 @@ def test_report_errors(tmp_path):
         write_report(_results().iloc[:0], tmp_path, title="t")
     with pytest.raises(InputError, match="auroc"):
         write_report(_results().drop(columns="auroc"), tmp_path, title="t")
+    twice = pd.concat([_results(), _results().iloc[:1]])  # a second kmer/Human row replaced the first's cell
+    with pytest.raises(ConfigError, match="results hold kmer / Human more than once"):
+        write_report(twice, tmp_path, title="t")
     assert not (tmp_path / "report.md").exists()
 
 

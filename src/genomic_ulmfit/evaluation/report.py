@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from genomic_ulmfit.errors import InputError
+from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import write_text_atomic
 
 COHN_2018 = (
@@ -153,12 +153,16 @@ def auroc_matrix(
     """
     species = list(dict.fromkeys(results["species"].astype(str)))
     models = list(dict.fromkeys(results["model"].astype(str)))
+    keys = results["model"].astype(str) + " / " + results["species"].astype(str)
+    if keys.duplicated().any():  # one cell each: a second row would silently replace the first
+        raise ConfigError(f"results hold {keys[keys.duplicated()].iloc[0]} more than once; give each model "
+                          "a distinct name")
     header = ["Model", *species]
     rows: list[list[str]] = []
     for model in models:
         sub = results[results["model"].astype(str) == model]
         by_species = {str(r["species"]): r for r in sub.to_dict("records")}
-        rows.append([model, *(_auroc_ci(by_species[s]) if s in by_species else "" for s in species)])
+        rows.append([model, *(_auroc_ci(by_species[s]) if s in by_species else "n/a" for s in species)])
     flags = [False] * len(rows)
     per_species = {s: published_auroc(s, published) for s in species}
     for name in published:
