@@ -5,8 +5,9 @@ first) of groups, each an ``nn.Module``, an ``nn.Parameter`` or a list of those.
 becomes up to two torch parameter groups — with and without weight decay — tagged with
 ``"layer_group": i`` so the schedule can set one learning rate per layer group.
 
-Like fastai (``wd_bn_bias=False``), biases and the parameters of normalisation layers get no
-weight decay. A parameter given bare (not inside a module) counts as a bias when it is 1-D.
+Like fastai v2 (``wd_bn_bias=False``), biases and the parameters of normalisation layers get no
+weight decay (fastai v1, which Genomic-ULMFiT used, decayed them too: ``bn_wd=True``). A parameter
+given bare (not inside a module) counts as a bias when it is 1-D.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def make_optimizer(
     eps: float = 1e-5,
     wd_bn_bias: bool = False,
 ) -> torch.optim.AdamW:
-    """AdamW with fastai's defaults: ``betas=(mom, 0.99)``, ``eps=1e-5``, true weight decay ``wd``.
+    """AdamW with fastai v2's defaults: ``betas=(mom, 0.99)``, ``eps=1e-5``, true weight decay ``wd``
+    (fastai v1 used torch's Adam ``eps=1e-8``).
 
     The learning rate and ``mom`` are normally overwritten every step by :func:`set_hyper`.
     """

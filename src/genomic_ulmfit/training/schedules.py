@@ -97,7 +97,8 @@ def one_cycle(
     div_final: float = 1e5,
     moms: tuple[float, float, float] = (0.95, 0.85, 0.95),
 ) -> tuple[float | np.ndarray, float]:
-    """Learning rate and momentum of the one-cycle policy at ``step`` (fastai semantics).
+    """Learning rate and momentum of the one-cycle policy at ``step`` (fastai semantics; the
+    defaults are fastai v2's: v1 warmed up for 30% of the cycle and ended at ``lr_max / 2.5e5``).
 
     The position in training is ``pos = step / total_steps`` (fastai evaluates the schedule before
     each batch, so step 0 gives ``lr_max / div`` and the last step is just above
