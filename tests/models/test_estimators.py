@@ -234,6 +234,21 @@ def test_ulmfit_is_deterministic(data, ulmfit_preset):
     assert not np.allclose(a, other)
 
 
+def test_ulmfit_keeps_the_same_epoch_with_or_without_an_out_dir(data, tmp_path):
+    # Without out_dir the best epoch used to be sought in the last stage only, with it over all stages.
+    # A last stage at a ruinous learning rate puts the run's best epoch in stage 1.
+    d = get_preset("tiny").to_dict()
+    d["classifier"]["stages"] = [{"epochs": 3, "lr": 2e-2, "n_groups": 1}, {"epochs": 1, "lr": 100.0, "n_groups": 0}]
+    d["classifier"]["drop_mult"] = 0.1
+    preset = tmp_path / "ruin.json"
+    preset.write_text(json.dumps(d))
+    tr_s, tr_y, te_s, _ = data
+    a = ULMFiTModel(str(preset), seed=0).fit(tr_s, tr_y, progress=False)
+    b = ULMFiTModel(str(preset), seed=0).fit(tr_s, tr_y, out_dir=tmp_path / "run", progress=False)
+    assert json.loads((tmp_path / "run" / "checkpoints" / "best.json").read_text())["best"]["stage"] == "stage1"
+    np.testing.assert_array_equal(a.predict_proba(te_s[:50]), b.predict_proba(te_s[:50]))
+
+
 def test_fit_writes_checkpoints_and_metrics(data, tmp_path):
     tr_s, tr_y, _, _ = data
     modern().fit(tr_s[:100], tr_y[:100], out_dir=tmp_path, progress=False)

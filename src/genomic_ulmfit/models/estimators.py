@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -336,11 +337,26 @@ class ULMFiTModel(SequenceModel):
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
             resume: bool = False):
+        prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
+        model = prep["model"]
+        device = resolve_device(self.device)
+        with contextlib.ExitStack() as stack:
+            if out_dir is None:  # the run state lives on disk: the best epoch of all stages, as with out_dir
+                out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genomic-ulmfit-fit-"))
+            self._fit_stages(prep, device, out_dir, progress, resume)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        self.model_, self.tokenizer_, self.config_ = model.to(device), prep["tokenizer"], prep["config"]
+        self.encoder_meta_ = prep["encoder_meta"]
+        self.device_ = device
+        return self
+
+    def _fit_stages(self, prep, device, out_dir, progress: bool, resume: bool) -> None:
+        """The gradual-unfreezing stages, one :func:`fit_one_cycle` each; the run's best epoch (by
+        ``select_metric``, over all stages) is in ``prep["model"]`` at the end."""
         from genomic_ulmfit.training.loop import ClassificationTask, auroc_metrics, fit_one_cycle
 
-        prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
         model, ccfg = prep["model"], prep["preset"].classifier
-        device = resolve_device(self.device)
         groups = model.layer_groups()
         mode = "min" if self.select_metric.endswith("loss") else "max"
         n_stages = len(ccfg.stages)
@@ -354,12 +370,6 @@ class ULMFiTModel(SequenceModel):
                 metrics_fn=auroc_metrics, progress=progress, seed=self.seed + i,
                 meta={"kind": self.kind, "params": self.get_params()},
             )
-        for p in model.parameters():
-            p.requires_grad_(True)
-        self.model_, self.tokenizer_, self.config_ = model.to(device), prep["tokenizer"], prep["config"]
-        self.encoder_meta_ = prep["encoder_meta"]
-        self.device_ = device
-        return self
 
     # -- prediction --------------------------------------------------------------------------
     def predict_proba(self, sequences, *, batch_size=None):
