@@ -6,8 +6,9 @@ classifier (64 × 249 tokens, a 500-bp view, every layer unfrozen) and the moder
 batches (eval mode, no grad) in fp32 and under bf16 autocast, alternating the two precisions
 ``--rounds`` times so that both see the same machine load, and prints the median of each with the
 bf16 / fp32 ratio. On CPUs with Intel AMX (``torch.cpu._is_amx_tile_supported()``) oneDNN runs
-bf16 matrix products on the AMX tiles; bf16 was not measured on CPUs without AMX, which is why the
-project's default precision (``--amp auto``) uses bf16 only on such CPUs (and on CUDA).
+bf16 matrix products on the AMX tiles, on CPUs with AVX512-BF16 (``torch.cpu._is_avx512_bf16_supported()``,
+e.g. AMD Zen 4) with those instructions; the project's default precision (``--amp auto``) uses bf16 on
+both (and on CUDA), fp32 on other CPUs, where bf16 would be emulated.
 
 Run from the project root on an idle core::
 
@@ -60,7 +61,7 @@ def main() -> None:
                        F.one_hot(torch.randint(0, 4, (B, 500)), 4).float().transpose(1, 2), torch.randint(0, 2, (B,)),
                        clf_loss, B * 500),
     }
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), native bf16 (AMX): {cpu_has_native_bf16()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), native bf16 (AMX or AVX512-BF16): {cpu_has_native_bf16()}")
     print(f"{'model':<18} {'step':<6} {'fp32 ms':>9} {'bf16 ms':>9} {'speed-up':>9}  (median of {args.rounds} rounds)")
     for name, (model, x, y, loss_fn, n) in cases.items():
         opt = torch.optim.AdamW(model.parameters(), 1e-3)

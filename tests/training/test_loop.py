@@ -117,6 +117,14 @@ def test_lm_loss_falls_in_either_precision(amp):
     assert all(p.dtype == torch.float32 for p in model.parameters())  # autocast: weights stay fp32
 
 
+@pytest.mark.parametrize(("amx", "avx512_bf16", "native"),
+                         [(True, False, True), (False, True, True), (False, False, False)])
+def test_native_bf16_means_amx_or_avx512_bf16(monkeypatch, amx, avx512_bf16, native):
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    assert loop.cpu_has_native_bf16() is native
+
+
 def test_amp_modes_and_the_cpu_default(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.delenv(AMP_ENV, raising=False)

@@ -22,7 +22,7 @@ def _global_options(
     amp: str | None = typer.Option(
         None, "--amp", metavar="MODE",
         help="Autocast precision of the torch models (ULMFiT, its LM, the CNNs), in training and prediction: "
-             "auto (default: bf16 on CUDA and on CPUs with native bf16 units such as Intel AMX, else fp32), "
+             "auto (default: bf16 on CUDA and on CPUs with native bf16 units, Intel AMX or AVX512-BF16, else fp32), "
              "off (fp32), bf16, or fp16 (CUDA only). Same as $GENOMIC_ULMFIT_AMP. Give it before the command."),
 ) -> None:
     """Enhancer classification from DNA: k-mer tokens, genome language models, ULMFiT, CNN and k-mer baselines."""

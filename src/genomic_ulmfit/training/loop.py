@@ -317,13 +317,19 @@ def to_device(batch: Any, device: torch.device) -> Batch:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has Intel AMX tiles, on which oneDNN runs bf16 matrix products natively
-    and bf16 autocast is measured to be 2.6–3.6× faster than fp32 (benchmarks/amp_speed.py)."""
-    check = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
-    try:
-        return bool(check()) if check is not None else False
-    except Exception:  # pragma: no cover - private torch API; absent or failing means no
-        return False
+    """Whether this CPU has bf16 matrix instructions that oneDNN uses natively: Intel AMX tiles, or
+    AVX512-BF16 (e.g. AMD Zen 4, Intel Cooper Lake and later). bf16 autocast measured faster than
+    fp32 on both (benchmarks/amp_speed.py): 2.6–3.6× on an AMX Xeon, 1.35–2.1× on an AVX512-BF16
+    AMD EPYC; elsewhere oneDNN would emulate bf16."""
+    cpu = getattr(torch, "cpu", None)
+    for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        check = getattr(cpu, name, None)
+        try:
+            if check is not None and check():
+                return True
+        except Exception:  # pragma: no cover - private torch API; absent or failing means no
+            pass
+    return False
 
 
 def amp_mode() -> str:
@@ -336,9 +342,9 @@ def resolve_amp(amp: bool | str | None, device: torch.device) -> torch.dtype | N
 
     ``None`` takes the mode from :func:`amp_mode` (``$GENOMIC_ULMFIT_AMP``, default ``"auto"``).
     ``"auto"``: bf16 on CUDA (fp16 without bf16 support) and on CPUs with native bf16 matrix
-    units (:func:`cpu_has_native_bf16`; on an AMX Xeon 2.6–2.8× faster AWD-LSTM training and
-    3.5–3.6× faster inference, same LM loss, see benchmarks/amp_speed.py), fp32 on other CPUs (a
-    conservative choice: bf16 was not measured on CPUs without AMX). ``False``/``"off"`` = fp32;
+    units (:func:`cpu_has_native_bf16`: AMX or AVX512-BF16; on an AMX Xeon 2.6–2.8× faster AWD-LSTM
+    training and 3.5–3.6× faster inference, on an AVX512-BF16 AMD EPYC 1.35–1.8× and 1.8–2.1×, same
+    LM loss, see benchmarks/amp_speed.py), fp32 on other CPUs (where bf16 would be emulated). ``False``/``"off"`` = fp32;
     ``True`` = as auto but bf16 on any CPU; ``"bf16"`` forced; ``"fp16"`` forced, CUDA only (the
     CPU LSTM has no fp16 kernel). Weights, optimiser state and losses stay fp32 in every mode."""
     if amp is None:
