@@ -159,6 +159,14 @@ def test_dropout_dicts_are_checked():
         Preset.from_dict(d)
 
 
+@pytest.mark.parametrize("key", ["ar_alpha", "tar_beta"])
+def test_classifier_activation_regularisation_must_not_be_negative(key):
+    d = tiny_dict()
+    d["classifier"][key] = -1.0
+    with pytest.raises(ConfigError, match=rf"classifier\.{key} -1\.0 must be 0 \(off\) or positive"):
+        Preset.from_dict(d)
+
+
 def test_not_a_mapping():
     with pytest.raises(ConfigError, match="expected a mapping"):
         Preset.from_dict(["tiny"])
@@ -235,6 +243,7 @@ def test_paper_presets_schedules(name, k, stride):
     assert p.finetune.moms == (0.8, 0.7, 0.8)
     assert p.classifier.moms == (0.8, 0.7, 0.8)
     assert p.classifier.drop_mult == 0.5
+    assert (p.classifier.ar_alpha, p.classifier.tar_beta) == (2.0, 1.0)  # fastai v1's RNNLearner
 
 
 @pytest.mark.parametrize("name, k, stride", PAPER)

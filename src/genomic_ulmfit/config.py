@@ -17,7 +17,8 @@ Presets
     The seed's exact architecture and schedules (emb 400, hidden 1150, 3 layers, tied weights; LM
     fine-tune 8 epochs at 1e-3 with moms (0.8, 0.7); classifier 4 × 3 epochs of gradual
     unfreezing at 2e-2, slice(1e-2/2.6^4, 1e-2), slice(5e-3/2.6^4, 5e-3), slice(1e-3/2.6^4, 1e-3)).
-    Dropouts follow the Genomic-ULMFiT notebooks (LM drop_mult 0.3, classifier drop_mult 0.5).
+    Dropouts follow the Genomic-ULMFiT notebooks (LM drop_mult 0.3, classifier drop_mult 0.5), and
+    the classifier's loss carries fastai v1's AR/TAR terms (alpha 2, beta 1) as the LM's does.
     Meant for a GPU: about 11 h per species on this CPU.
 """
 
@@ -141,6 +142,16 @@ class ClassifierTrainConfig:
     clip: float | None = 0.1
     drop_mult: float = 0.5
     valid_frac: float = 0.1  # taken from the training rows when the data has no valid split
+    # AWD-LSTM activation regularisation on the encoder's last-layer outputs (non-pad positions),
+    # as the LM has it: ar_alpha * mean(h**2) + tar_beta * mean((h[t+1] - h[t])**2). fastai (v1, as
+    # the seed used, and v2) adds it to the classifier's loss too, with 2 and 1; 0 turns a term off.
+    ar_alpha: float = 0.0
+    tar_beta: float = 0.0
+
+    def __post_init__(self) -> None:
+        for key in ("ar_alpha", "tar_beta"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"classifier.{key} {getattr(self, key)} must be 0 (off) or positive")
 
 
 @dataclass
@@ -269,7 +280,7 @@ def _paper(name: str, k: int, stride: int) -> Preset:
         lstm=LSTMConfig(),
         pretrain=LMTrainConfig(epochs=10, lr=1e-2, batch_size=64, moms=(0.8, 0.7, 0.8), drop_mult=0.3),
         finetune=LMTrainConfig(epochs=8, lr=1e-3, batch_size=64, moms=(0.8, 0.7, 0.8), drop_mult=0.3),
-        classifier=ClassifierTrainConfig(batch_size=64, drop_mult=0.5),
+        classifier=ClassifierTrainConfig(batch_size=64, drop_mult=0.5, ar_alpha=2.0, tar_beta=1.0),
         cnn=CNNTrainConfig(arch="cohn", epochs=20, lr=1e-3, batch_size=50, rc_augment=False),
     )
 

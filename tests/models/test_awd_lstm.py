@@ -18,10 +18,12 @@ from genomic_ulmfit.models.awd_lstm import (
     ULMFiTClassifier,
     WeightDropout,
     ar_tar_penalty,
+    ar_term,
     count_parameters,
     detach_state,
     fastai_awd_lstm_param_count,
     masked_concat_pool,
+    tar_term,
 )
 from toy import (
     PAD_ID,
@@ -279,6 +281,21 @@ def test_ar_tar_penalty_matches_formula():
     constant = torch.ones(2, 5, 3)
     assert ar_tar_penalty(constant, constant, 0.0, 1.0) == 0  # no change over time
     assert ar_tar_penalty(raw[:, :1], dropped[:, :1], 0.0, 1.0) == 0  # one step: no TAR
+
+
+def test_ar_and_tar_with_a_mask_ignore_the_padding():
+    torch.manual_seed(0)
+    out = torch.randn(2, 5, 3)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    padded = out.clone()
+    padded[1, 3:] = 100.0  # whatever the padding's outputs are
+    assert ar_term(padded, mask) == ar_term(out, mask) and tar_term(padded, mask) == tar_term(out, mask)
+    # the real positions / steps only: 5 + 3 positions, 4 + 2 steps
+    torch.testing.assert_close(ar_term(out, mask), (out[0].pow(2).sum() + out[1, :3].pow(2).sum()) / (8 * 3))
+    steps = (out[:, 1:] - out[:, :-1]).pow(2)
+    torch.testing.assert_close(tar_term(out, mask), (steps[0].sum() + steps[1, :2].sum()) / (6 * 3))
+    torch.testing.assert_close(ar_term(out, torch.ones(2, 5, dtype=torch.bool)), ar_term(out))
+    assert tar_term(out, torch.zeros(2, 5, dtype=torch.bool)) == 0  # no real step: 0, not NaN
 
 
 # --------------------------------------------------------------------------- pooling / classifier

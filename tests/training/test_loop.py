@@ -421,6 +421,38 @@ def test_real_classifier_gradual_unfreezing_keeps_frozen_groups(tmp_path):
     assert len(groups) == 4 and res.history[0]["valid_loss"] > 0
 
 
+def test_classifier_task_adds_masked_ar_tar_in_training_only():
+    import dataclasses
+
+    from genomic_ulmfit.models.awd_lstm import ULMFiTClassifier, ar_term, tar_term
+
+    torch.manual_seed(0)
+    no_dropout = {k: 0.0 for k in ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")}
+    model = ULMFiTClassifier(dataclasses.replace(_awd_cfg(), **no_dropout), head_ps=(0.0, 0.0))
+    x = torch.randint(1, V, (3, 7))
+    x[0, 4:] = 0  # right padding
+    batch = {"x": x, "y": torch.tensor([0, 1, 1])}
+    model.eval()
+    logits, extras = model(x, return_outputs=True)
+    ce = torch.nn.functional.cross_entropy(logits.float(), batch["y"])
+    ar, tar = ar_term(extras["raw"], extras["mask"]), tar_term(extras["raw"], extras["mask"])
+    assert ar > 0 and tar > 0 and ar != ar_term(extras["raw"])  # the padding is left out
+    plain_loss, _, plain = ClassificationTask(ar_alpha=2.0, tar_beta=1.0).loss(model, batch)
+    torch.testing.assert_close(plain_loss, ce)  # not in training
+    assert "ar" not in plain
+    model.train()
+    for m in model.head.modules():  # BatchNorm on its running statistics: the outputs of eval mode
+        if isinstance(m, nn.BatchNorm1d):
+            m.eval()
+    loss, n, stats = ClassificationTask(ar_alpha=2.0, tar_beta=1.0).loss(model, batch)
+    torch.testing.assert_close(loss, ce + 2 * ar + tar)
+    torch.testing.assert_close(stats["loss"], ce)  # the reported loss stays the cross-entropy
+    assert n == 3 and stats["ar"] == ar and stats["tar"] == tar
+    loss, _, stats = ClassificationTask(ar_alpha=0.0, tar_beta=1.0).loss(model, batch)
+    torch.testing.assert_close(loss, ce + tar)
+    assert "ar" not in stats
+
+
 def test_restore_best_can_come_from_an_earlier_stage_and_survives_resume(tmp_path):
     train, valid = _clf_data()
     snapshots = {}

@@ -414,19 +414,43 @@ class AWDLSTM(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 
-def ar_tar_penalty(raw_out: Tensor, dropped_out: Tensor, alpha: float = 2.0, beta: float = 1.0) -> Tensor:
-    """AWD-LSTM activation regularisation, to be added to the LM loss (ULMFiT: alpha=2, beta=1).
+def ar_term(dropped_out: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Activation regularisation (AR, Merity et al.): ``mean(dropped_out**2)``, a float32 scalar.
 
-    ``alpha * mean(dropped_out**2) + beta * mean((raw_out[:, t+1] - raw_out[:, t])**2)``: AR on
-    the last layer's output after output dropout, TAR (slowness) on it before dropout (fastai v2
-    ``RNNRegularizer``, Merity et al.). Computed in float32. Both inputs are (B, T, emb).
+    ``dropped_out`` is the last RNN layer's output after its dropout, (B, T, H). With ``mask``
+    (B, T) bool, the mean runs over the real positions only (padding is not pushed to 0).
     """
-    penalty = raw_out.new_zeros((), dtype=torch.float32)
-    if alpha:
-        penalty = penalty + alpha * dropped_out.float().pow(2).mean()
-    if beta and raw_out.size(1) > 1:
-        penalty = penalty + beta * (raw_out[:, 1:] - raw_out[:, :-1]).float().pow(2).mean()
-    return penalty
+    sq = dropped_out.float().pow(2)
+    return sq.mean() if mask is None else _masked_overall_mean(sq, mask)
+
+
+def tar_term(raw_out: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Temporal activation regularisation (TAR, slowness): ``mean((raw_out[:, t+1] - raw_out[:, t])**2)``.
+
+    ``raw_out`` is the last RNN layer's output before dropout, (B, T, H); a float32 scalar, 0 with
+    fewer than two steps. With ``mask`` (B, T) bool, only steps whose two positions are both real count.
+    """
+    if raw_out.size(1) < 2:
+        return raw_out.new_zeros((), dtype=torch.float32)
+    steps = (raw_out[:, 1:] - raw_out[:, :-1]).float().pow(2)
+    return steps.mean() if mask is None else _masked_overall_mean(steps, mask[:, 1:] & mask[:, :-1])
+
+
+def _masked_overall_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``x`` (B, T, H) over the positions where ``mask`` (B, T) is True (0 when there are none)."""
+    n = mask.sum() * x.size(-1)
+    return (x * mask.unsqueeze(-1).to(x.dtype)).sum() / n.clamp(min=1).to(x.dtype)
+
+
+def ar_tar_penalty(raw_out: Tensor, dropped_out: Tensor, alpha: float = 2.0, beta: float = 1.0,
+                   mask: Tensor | None = None) -> Tensor:
+    """AWD-LSTM activation regularisation, to be added to a loss (ULMFiT: alpha=2, beta=1).
+
+    ``alpha * AR + beta * TAR``: AR (:func:`ar_term`) on the last layer's output after output
+    dropout, TAR (:func:`tar_term`) on it before dropout (fastai v2 ``RNNRegularizer``). Float32.
+    """
+    return alpha * ar_term(dropped_out, mask) + beta * tar_term(raw_out, mask)
+
 
 
 class LanguageModel(nn.Module):
@@ -597,16 +621,23 @@ class ULMFiTClassifier(nn.Module):
         self.encoder = AWDLSTM(cfg)
         self.head = PoolingClassifierHead(cfg.emb_size, n_classes, head_hidden, tuple(head_ps), composition)
 
-    def forward(self, tokens: Tensor) -> Tensor:
+    def forward(self, tokens: Tensor, return_outputs: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         """Logits (B, n_classes) for ``tokens`` (B, T) int, right-padded with ``pad_id``.
 
         The encoder runs over the whole sequence from a zero state; padding is ignored by the
-        pooling, so a right-padded sequence scores like the unpadded one (in eval).
+        pooling, so a right-padded sequence scores like the unpadded one (in eval). With
+        ``return_outputs``, returns ``(logits, extras)``: ``extras["raw"]`` and ``extras["dropped"]``
+        are the encoder's last-layer outputs (B, T, emb; the last layer has no dropout, so they are
+        the same tensor, as in fastai) and ``extras["mask"]`` the real positions, the inputs of
+        :func:`ar_tar_penalty`.
         """
         outputs, _ = self.encoder(tokens)  # (B, T, emb)
         mask = tokens != self.cfg.pad_id
         comp = masked_mean(self.encoder.embedding(tokens.long()), mask) if self.composition else None
-        return self.head(outputs, mask, comp)
+        logits = self.head(outputs, mask, comp)
+        if return_outputs:
+            return logits, {"raw": outputs, "dropped": outputs, "mask": mask}
+        return logits
 
     def layer_groups(self) -> list[list[nn.Module]]:
         """Modules in fastai's ``awd_lstm_clas_split`` order: [embedding], [rnn0], …, [rnn_{n-1}], [head].
@@ -683,6 +714,8 @@ __all__ = [
     "ULMFiTClassifier",
     "WeightDropout",
     "ar_tar_penalty",
+    "ar_term",
+    "tar_term",
     "check_config_fields",
     "config_from_dict",
     "count_parameters",

@@ -362,7 +362,7 @@ class ULMFiTModel(SequenceModel):
         n_stages = len(ccfg.stages)
         for i, stage in enumerate(ccfg.stages):
             fit_one_cycle(
-                model, ClassificationTask(), prep["train_data"], prep["valid_data"],
+                model, ClassificationTask(ccfg.ar_alpha, ccfg.tar_beta), prep["train_data"], prep["valid_data"],
                 epochs=stage.epochs, lr=stage.lr, moms=ccfg.moms, wd=ccfg.wd, clip=ccfg.clip,
                 layer_groups=groups, freeze_to=-stage.n_groups if stage.n_groups else 0,
                 device=device, out_dir=out_dir, resume=resume, stage_name=f"stage{i + 1}",

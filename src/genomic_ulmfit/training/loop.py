@@ -227,33 +227,60 @@ class LanguageModelTask(Task):
         loss = ce
         stats: dict[str, Any] = {"loss": ce.detach()}
         if model.training and extras is not None:
-            raw, dropped = _extras_outputs(extras)
-            if self.ar_alpha and dropped is not None:
-                ar = dropped.float().pow(2).mean()
-                loss = loss + self.ar_alpha * ar
-                stats["ar"] = ar.detach()
-            if self.tar_beta and raw is not None and raw.shape[1] > 1:
-                tar = (raw[:, 1:] - raw[:, :-1]).float().pow(2).mean()
-                loss = loss + self.tar_beta * tar
-                stats["tar"] = tar.detach()
+            loss = _add_ar_tar(loss, stats, extras, self.ar_alpha, self.tar_beta)
         stats["accuracy"] = (logits.detach().argmax(-1) == y).float().mean()
         return loss, y.numel(), stats
+
+
+def _add_ar_tar(loss: torch.Tensor, stats: dict[str, Any], extras: Any, ar_alpha: float,
+                tar_beta: float) -> torch.Tensor:
+    """``loss`` plus ``ar_alpha`` × AR and ``tar_beta`` × TAR of the model's ``extras`` (the terms
+    whose weight is not 0 and whose outputs the model gives), each also put in ``stats``. A ``mask``
+    in ``extras`` limits both to real positions (see :func:`~genomic_ulmfit.models.awd_lstm.ar_term`)."""
+    from genomic_ulmfit.models.awd_lstm import ar_term, tar_term
+
+    raw, dropped = _extras_outputs(extras)
+    mask = extras.get("mask") if isinstance(extras, dict) else None
+    if ar_alpha and dropped is not None:
+        ar = ar_term(dropped, mask)
+        loss = loss + ar_alpha * ar
+        stats["ar"] = ar.detach()
+    if tar_beta and raw is not None and raw.shape[1] > 1:
+        tar = tar_term(raw, mask)
+        loss = loss + tar_beta * tar
+        stats["tar"] = tar.detach()
+    return loss
 
 
 class ClassificationTask(Task):
     """Cross-entropy and accuracy of a classifier ``model(x) -> logits (B, C)``.
 
     A tuple output uses its first item. ``stats`` carry ``logits`` and ``targets`` for
-    ``metrics_fn``.
+    ``metrics_fn``; the reported ``loss`` is the plain cross-entropy.
+
+    Parameters
+    ----------
+    ar_alpha, tar_beta : float, default 0.0
+        Weights of AWD-LSTM's activation regularisation (AR, TAR) added to the training loss, as
+        fastai does for its text classifiers (with 2 and 1). When either is set, training batches
+        call ``model(x, return_outputs=True)``, which must return ``(logits, extras)`` as
+        :class:`~genomic_ulmfit.models.awd_lstm.ULMFiTClassifier` does.
     """
+
+    def __init__(self, ar_alpha: float = 0.0, tar_beta: float = 0.0):
+        self.ar_alpha = ar_alpha
+        self.tar_beta = tar_beta
 
     def loss(self, model: nn.Module, batch: Batch) -> tuple[torch.Tensor, int, dict[str, Any]]:
         x, y = batch["x"], batch["y"]
-        out = model(x)
+        regularise = model.training and bool(self.ar_alpha or self.tar_beta)
+        out = model(x, return_outputs=True) if regularise else model(x)
         logits = (out[0] if isinstance(out, (tuple, list)) else out).float()  # (B, C)
         ce = F.cross_entropy(logits, y)
+        stats = {"loss": ce.detach()}
+        loss = _add_ar_tar(ce, stats, out[1], self.ar_alpha, self.tar_beta) if regularise else ce
         acc = (logits.detach().argmax(-1) == y).float().mean()
-        return ce, int(y.shape[0]), {"loss": ce.detach(), "accuracy": acc, "logits": logits.detach(), "targets": y}
+        return loss, int(y.shape[0]), {**stats, "accuracy": acc, "logits": logits.detach(), "targets": y}
 
 
 def auroc_metrics(logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

@@ -47,7 +47,9 @@ def classifier_lr_find(dataset: str | os.PathLike, out_png: str | os.PathLike, *
     groups = net.layer_groups()
     if name == "ulmfit":
         freeze_to(groups, -1)
-    lrs, losses, suggestion = lr_find(net, ClassificationTask(), prep["train_data"], num_it=num_it,
+    clf = prep["preset"].classifier if name == "ulmfit" else None  # ULMFiT's loss as in training
+    task = ClassificationTask(clf.ar_alpha, clf.tar_beta) if clf is not None else ClassificationTask()
+    lrs, losses, suggestion = lr_find(net, task, prep["train_data"], num_it=num_it,
                                       layer_groups=groups, device=device, seed=seed)
     plot_lr_find(lrs, losses, Path(out_png), suggestion=suggestion)
     problem = sweep_problem(lrs, losses, num_it)
