@@ -452,7 +452,6 @@ def ar_tar_penalty(raw_out: Tensor, dropped_out: Tensor, alpha: float = 2.0, bet
     return alpha * ar_term(dropped_out, mask) + beta * tar_term(raw_out, mask)
 
 
-
 class LanguageModel(nn.Module):
     """AWD-LSTM language model: encoder → output dropout → linear decoder tied to the embedding.
 
