@@ -23,7 +23,9 @@
 #   minutes: an interrupted run resumes from its last checkpoint, not from the start.
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
 # `genomic-ulmfit --amp`) the five runs took 13 + 33 + 22 + 22 + 22 min on two threads (ninth and tenth
-# sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s).
+# sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s), and
+# with bf16 on an AMD EPYC with AVX512-BF16 (also the default there) 16 + 30 + 44 + 45 + 51 min, alone
+# (eighteenth session, 8–9k tokens/s): 3 h 5 min for the whole chain.
 # An interrupted run resumes from its last checkpoint.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
