@@ -424,10 +424,11 @@ def test_real_classifier_gradual_unfreezing_keeps_frozen_groups(tmp_path):
 def test_classifier_task_adds_masked_ar_tar_in_training_only():
     import dataclasses
 
+    from genomic_ulmfit.config import DROPOUT_KEYS
     from genomic_ulmfit.models.awd_lstm import ULMFiTClassifier, ar_term, tar_term
 
     torch.manual_seed(0)
-    no_dropout = {k: 0.0 for k in ("output_p", "hidden_p", "input_p", "embed_p", "weight_p")}
+    no_dropout = dict.fromkeys(DROPOUT_KEYS, 0.0)
     model = ULMFiTClassifier(dataclasses.replace(_awd_cfg(), **no_dropout), head_ps=(0.0, 0.0))
     x = torch.randint(1, V, (3, 7))
     x[0, 4:] = 0  # right padding
