@@ -106,7 +106,8 @@ def carry_over(new: pd.DataFrame, table: Path, keys: list[str]) -> pd.DataFrame:
         if len(new):
             seen = set(map(tuple, new[keys].astype(str).to_numpy()))
             old = old[[tuple(k) not in seen for k in old[keys].astype(str).to_numpy()]]
-        new = pd.concat([new, old.assign(carried=True)], ignore_index=True)
+        # infer_objects: concatenated to an empty ``new``, float columns would stay object (unformatted)
+        new = pd.concat([new, old.assign(carried=True)], ignore_index=True).infer_objects()
     if len(new):
         table.parent.mkdir(parents=True, exist_ok=True)
         new.drop(columns="carried").to_csv(table, sep="\t", index=False, float_format="%.4f")
@@ -204,7 +205,7 @@ def plot_lm(lm: pd.DataFrame, out: str) -> None:
         ax.grid(alpha=0.3)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=7)
     fig.suptitle("Primate genome LM: pretraining runs, each continuing the one before"
-                 + ("\n(hollow: runs on an earlier machine, carried over from lm.tsv)" if lm["carried"].any() else ""))
+                 + ("\n(hollow: runs whose outputs are gone, carried over from lm.tsv)" if lm["carried"].any() else ""))
     fig.tight_layout(rect=(0, 0.12, 1, 1))
     fig.savefig(out, dpi=110)
     print(f"figure → {out}")
@@ -227,7 +228,7 @@ def main() -> None:
         for carried, part in ho.groupby("carried"):
             ax.errorbar(part["auroc"], part.index, xerr=[part["auroc"] - part["lo"], part["hi"] - part["auroc"]],
                         fmt="o", capsize=3, c="grey" if carried else "tab:blue", mfc="white" if carried else None,
-                        label="earlier machine (auroc_holdout.tsv)" if carried else "this machine")
+                        label="outputs gone, carried over (auroc_holdout.tsv)" if carried else "outputs in WORK")
         ax.set_yticks(list(ho.index), ho["model"])
     ax.axvline(0.735, ls=":", c="grey", label="GC content only (0.735)")
     ax.axvline(0.819, ls="--", c="tab:red", label="published Genomic-ULMFiT 3-mer, 28k seqs (0.819)")
@@ -250,7 +251,7 @@ def main() -> None:
         ax.set_ylim(0.45, 1.0)
         ax.set_ylabel("AUROC, mean ± sd over 5 folds")
         title = "5-fold CV (near-duplicates kept in one fold)"
-        ax.set_title(title + ("\nhatched: earlier machine's outputs (auroc_cv.tsv)" if cv["carried"].any() else ""))
+        ax.set_title(title + ("\nhatched: outputs gone, carried over (auroc_cv.tsv)" if cv["carried"].any() else ""))
         ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.08))  # below: bars fill the axes
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
