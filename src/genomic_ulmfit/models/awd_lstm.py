@@ -442,14 +442,13 @@ def _masked_overall_mean(x: Tensor, mask: Tensor) -> Tensor:
     return (x * mask.unsqueeze(-1).to(x.dtype)).sum() / n.clamp(min=1).to(x.dtype)
 
 
-def ar_tar_penalty(raw_out: Tensor, dropped_out: Tensor, alpha: float = 2.0, beta: float = 1.0,
-                   mask: Tensor | None = None) -> Tensor:
+def ar_tar_penalty(raw_out: Tensor, dropped_out: Tensor, alpha: float = 2.0, beta: float = 1.0) -> Tensor:
     """AWD-LSTM activation regularisation, to be added to a loss (ULMFiT: alpha=2, beta=1).
 
     ``alpha * AR + beta * TAR``: AR (:func:`ar_term`) on the last layer's output after output
     dropout, TAR (:func:`tar_term`) on it before dropout (fastai v2 ``RNNRegularizer``). Float32.
     """
-    return alpha * ar_term(dropped_out, mask) + beta * tar_term(raw_out, mask)
+    return alpha * ar_term(dropped_out) + beta * tar_term(raw_out)
 
 
 class LanguageModel(nn.Module):
@@ -628,7 +627,7 @@ class ULMFiTClassifier(nn.Module):
         ``return_outputs``, returns ``(logits, extras)``: ``extras["raw"]`` and ``extras["dropped"]``
         are the encoder's last-layer outputs (B, T, emb; the last layer has no dropout, so they are
         the same tensor, as in fastai) and ``extras["mask"]`` the real positions, the inputs of
-        :func:`ar_tar_penalty`.
+        :func:`ar_term` and :func:`tar_term`.
         """
         outputs, _ = self.encoder(tokens)  # (B, T, emb)
         mask = tokens != self.cfg.pad_id
