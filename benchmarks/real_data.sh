@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
-#   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer
+#   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper, in this order):
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_3mer
 #   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4
 #   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
+#   (cohn_paper runs only when named: it needs the seed-size LM, ~7 h of pretraining here, and has no row yet)
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -123,6 +124,18 @@ for step in $STEPS; do
       R="$W/cohn_recipe/runs"
       $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_ulmfit72/runs/ulmfit" "$R/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_lm_lengths/eval"
+      ;;
+    cohn_paper)   # ULMFiT on the seed-size genome LM (build_lm.sh --paper, 20 M parameters; the classifier keeps the
+      # LM's sizes and takes the cpu preset's schedule), without LM fine-tuning, recipe protocol; then the recipe's
+      # members with it in place of the cpu-size ULMFiT (needs cohn_recipe). GENOMIC_ULMFIT_LM_PAPER picks another
+      # LM of that size (e.g. a partial run of the chain); by default build_lm.sh builds or finishes the chain first.
+      LP=${GENOMIC_ULMFIT_LM_PAPER:-$("$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1)}
+      fresh "$W/cohn_paper"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LP" --out "$W/cohn_paper"
+      R="$W/cohn_recipe/runs" UP="$W/cohn_paper/runs/ulmfit-noft"
+      $GU ensemble "$R/kmer" "$R/cnn" "$R/gkm" "$UP" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_paper/ensemble"
+      $GU evaluate "$R/kmer" "$R/cnn" "$R/gkm" "$R/ulmfit" "$UP" "$R/ensemble" "$W/cohn_paper/ensemble" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)

@@ -108,6 +108,33 @@ def test_delong_vs_best_skips_species_scored_on_different_sequences():
     assert weak["best"] == "good" and weak["delta"] < -0.1 and weak["p"] < 0.01
 
 
+def test_an_ensemble_beside_its_members_scores_each_member_once(env, tmp_path, monkeypatch):
+    from genomic_ulmfit.models.ensemble import EnsembleModel
+
+    root, df = env["root"], env["df"]
+    valid = df[df["split"] == "valid"]
+    EnsembleModel([root / "k3", root / "k4"]).fit([], valid_sequences=valid["sequence"].tolist(),
+                                                   valid_labels=valid["label"].to_numpy()).save(tmp_path / "ens")
+    EnsembleModel([root / "k4"]).fit(valid["sequence"].tolist()).save(tmp_path / "ens_k4")
+    test = df[df["split"] == "test"]["sequence"].tolist()
+    alone = {name: load_model(d).predict_proba(test) for name, d in
+             (("k3", root / "k3"), ("k4", root / "k4"), ("ens", tmp_path / "ens"), ("ens_k4", tmp_path / "ens_k4"))}
+
+    calls = []
+    real = KmerLogistic.predict_proba
+
+    def counted(self, sequences, **kw):
+        calls.append(len(sequences))
+        return real(self, sequences, **kw)
+
+    monkeypatch.setattr(KmerLogistic, "predict_proba", counted)
+    _, scores = evaluate_run([root / "k3", tmp_path / "ens", root / "k4", tmp_path / "ens_k4"], df, split="test",
+                             n_boot=10)
+    assert calls == [len(test), len(test)]   # k3 and k4 once each, for four scored runs
+    for name, expected in alone.items():     # and every run's scores are the ones it gives on its own
+        np.testing.assert_allclose(scores.loc[scores["model"] == name, "score"], expected, rtol=0, atol=1e-12)
+
+
 def test_runs_with_the_same_name_are_kept_apart(env, tmp_path):
     root = env["root"]
     twin = tmp_path / "other" / "k4"

@@ -327,7 +327,7 @@ def run_benchmark(
         part = df[df["species"].isin(members)]
         test = part[part["split"] == "test"]
         suffix = " (pooled)" if tag == "pooled" else ""
-        fitted = {}
+        fitted, run_of = {}, {}
         for name in names:
             log(f"[bold]{_label(name)}[/] · {tag}: training")
             run_dir = out / "runs" / _label(name) / tag
@@ -335,9 +335,10 @@ def run_benchmark(
                                   lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume,
                                   log=log)
             fitted[str(run_dir)] = model
+            run_of[_label(name) + suffix] = str(run_dir)
             seconds[(_label(name) + suffix, tag)] = secs
-            scores.append(score_table({_label(name) + suffix: model}, test))
             log(f"   done in {secs:.0f} s")
+        scored = {label: fitted[d] for label, d in run_of.items()}
         if ensemble and len(fitted) > 1:
             from genomic_ulmfit.models.ensemble import EnsembleModel
 
@@ -346,7 +347,8 @@ def run_benchmark(
             ens = EnsembleModel.from_models(fitted, calib["sequence"].tolist(), calib["label"].to_numpy())
             ens.save(out / "runs" / "ensemble" / tag)
             seconds[("ensemble" + suffix, tag)] = sum(seconds[(_label(n) + suffix, tag)] for n in names)
-            scores.append(score_table({"ensemble" + suffix: ens}, test))
+            scored["ensemble" + suffix] = ens
+        scores.append(score_table(scored, test, paths=run_of))   # the ensemble reuses its members' scores
     scores_df = pd.concat(scores, ignore_index=True)
     results = evaluate_scores(scores_df, out, n_boot=n_boot, seed=seed, title=title, plots=False)
     results["train_seconds"] = [

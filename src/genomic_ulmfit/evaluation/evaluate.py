@@ -37,14 +37,21 @@ def select_split(df, split: str | None, species: list[str] | None = None):
     return out
 
 
-def score_table(models: Mapping[str, Any], df, *, batch_size: int | None = None) -> Any:
-    """Long table (model, id, species, label, score) of every model's P(enhancer) on ``df``."""
+def score_table(models: Mapping[str, Any], df, *, batch_size: int | None = None,
+                paths: Mapping[str, str | os.PathLike] | None = None) -> Any:
+    """Long table (model, id, species, label, score) of every model's P(enhancer) on ``df``.
+
+    ``paths`` ({name: run directory}, optional) says where each model was loaded from: a run that
+    is also a member of an ensemble in ``models`` (same directory) is then scored once, and the
+    ensemble combines its members' scores (:func:`shared_scores`).
+    """
     import pandas as pd
 
     parts = []
     seqs = df["sequence"].tolist()
+    score = shared_scores(seqs, batch_size=batch_size)
     for name, model in models.items():
-        scores = np.asarray(model.predict_proba(seqs, batch_size=batch_size), dtype=np.float64)
+        scores = score(model, (paths or {}).get(name))
         parts.append(
             pd.DataFrame(
                 {
@@ -57,6 +64,33 @@ def score_table(models: Mapping[str, Any], df, *, batch_size: int | None = None)
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def shared_scores(seqs: Sequence[str], *, batch_size: int | None = None
+                  ) -> Callable[[Any, str | os.PathLike | None], np.ndarray]:
+    """A ``score(model, run_dir)`` function for ``seqs`` that scores each run directory once.
+
+    A loaded ensemble is scored by combining its members' scores, each member looked up by its
+    run directory, so an ensemble evaluated beside its own members (or two ensembles sharing
+    members) does not run those members again. Scores are float64 P(enhancer), shape (n,).
+    """
+    from genomic_ulmfit.models.ensemble import EnsembleModel
+
+    done: dict[str, np.ndarray] = {}
+
+    def score(model, run_dir: str | os.PathLike | None = None) -> np.ndarray:
+        key = os.path.realpath(run_dir) if run_dir is not None else None
+        if key is not None and key in done:
+            return done[key]
+        if isinstance(model, EnsembleModel) and getattr(model, "models_", None):
+            out = model.combine([score(m, d) for m, d in zip(model.models_, model.members, strict=True)])
+        else:
+            out = np.asarray(model.predict_proba(seqs, batch_size=batch_size), dtype=np.float64)
+        if key is not None:
+            done[key] = out
+        return out
+
+    return score
 
 
 def evaluate_scores(
@@ -155,7 +189,8 @@ def evaluate_run(
     if warn is not None:
         for rd in run_dirs:
             warn_if_unlike_training(rd, part["sequence"].tolist(), f"split {split!r}", warn)
-    models = {name: load_model(rd) for name, rd in zip(run_names(run_dirs), run_dirs)}
-    scores = score_table(models, part, batch_size=batch_size)
+    names = run_names(run_dirs)
+    models = {name: load_model(rd) for name, rd in zip(names, run_dirs)}
+    scores = score_table(models, part, batch_size=batch_size, paths=dict(zip(names, run_dirs)))
     results = evaluate_scores(scores, out_dir, n_boot=n_boot, seed=seed, title=f"Evaluation on split {split}")
     return results, scores
