@@ -20,7 +20,9 @@
 #   2. 16 M more tokens from run 1 (seed 1, lr 3e-3)        → $PBASE-24m  (~57 min)
 #   3. 24 M more tokens from run 2 (seed 2, lr 2e-3)        → LM_DIR      (~85 min; default $PBASE-48m)
 #   ($PBASE = primate-paper-k4s2 beside $BASE.) Its epochs are long, so they are checkpointed every 10
-#   minutes: an interrupted run resumes from its last checkpoint, not from the start.
+#   minutes: an interrupted run resumes from its last checkpoint, not from the start. With bf16 on an AMD
+#   EPYC with AVX512-BF16 (two threads) it runs at 1.9–2.1k tokens/s alone: run 1 took 94.5 min wall, ~26 min
+#   of it beside other jobs, ~65–70 min alone (nineteenth session), and the chain about 6.5 h.
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
 # `genomic-ulmfit --amp`) the five runs took 13 + 33 + 22 + 22 + 22 min on two threads (ninth and tenth
 # sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s), and
