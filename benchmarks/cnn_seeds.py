@@ -1,7 +1,7 @@
 """Is the CNN held back by its seed? The modern CNN averaged over S seeds, alone and in the ensemble.
 
 The modern CNN's AUROC moves by ~0.01 from one training split or seed to the next on a Cohn fold
-(sixteenth session), more than the k-mer LR's or gkm-SVM's. If part of that is seed noise, the
+(sixteenth session). If part of that is seed noise, the
 mean logit of S seeds is a better CNN, and the k-mer + gkm + CNN ensemble a better ensemble,
 at S times the CNN's cost (~1.5 min per fit on Cohn, two threads).
 
@@ -77,8 +77,8 @@ def main() -> None:
         y_va = part.loc[part["split"] == "valid", "label"].to_numpy()
         y_te = part.loc[part["split"] == "test", "label"].to_numpy()
         valid, test, secs = {}, {}, {}
-        for name, seed in [("kmer", 0), ("gkm", 0)] + [("cnn:modern", s) for s in range(a.seeds)]:
-            key = name if name != "cnn:modern" else f"cnn{seed}"
+        for key, name, seed in [("kmer", "kmer", 0), ("gkm", "gkm", 0)] + [
+                (f"cnn{s}", "cnn:modern", s) for s in range(a.seeds)]:
             valid[key], test[key], secs[key] = fit_scores(name, seed, part)
             print(f"fold {k} {key}: AUROC {auroc(y_te, test[key]):.4f} ({secs[key]:.0f} s)", flush=True)
         cnns = [f"cnn{s}" for s in range(a.seeds)]
@@ -94,13 +94,14 @@ def main() -> None:
     res = pd.DataFrame(rows)
     res["model"] = res["model"].where(~res["model"].str.fullmatch(r"cnn[1-9]\d*"), "cnn (seeds 1..S-1)")
     print(res.groupby("model", sort=False)[["auroc", "accuracy"]].agg(["mean", "std"]).round(4).to_string())
-    pooled = pd.concat(oof).pivot_table(index="id", columns="model", values="score")
-    y = pd.concat(oof).groupby("id")["label"].first().loc[pooled.index].to_numpy()
+    oof = pd.concat(oof)
+    pooled = oof.pivot_table(index="id", columns="model", values="score")
+    y = oof.groupby("id")["label"].first().loc[pooled.index].to_numpy()
     for a_, b_ in [("cnn_avg", "cnn0"), ("ens3_avg", "ens3"), ("ens3_avg", "gkm")]:
         auc_a, auc_b, _, p = delong_test(y, pooled[a_].to_numpy(), pooled[b_].to_numpy())
         print(f"pooled out-of-fold {a_} {auc_a:.4f} vs {b_} {auc_b:.4f}: paired DeLong p = {p:.2g}")
     if a.out:
-        pd.concat(oof).to_csv(a.out, sep="\t", index=False)
+        oof.to_csv(a.out, sep="\t", index=False)
 
 
 if __name__ == "__main__":
