@@ -5,7 +5,7 @@
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_3mer
 #   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4
 #   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
-#   (cohn_paper runs only when named: it needs the seed-size LM, ~7 h of pretraining here, and has no row yet)
+#   (cohn_paper runs only when named: it needs the seed-size LM, ~6.5 h of pretraining here in bf16, and has no row yet)
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
