@@ -39,10 +39,10 @@ def seed_mean(scores: list[np.ndarray]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.mean([logit(s) for s in scores], axis=0)))
 
 
-def fit_scores(name: str, seed: int, part: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
-    """Fit model ``name`` on the train rows of ``part`` (valid rows for early stopping / calibration);
-    return its scores of the valid and the test rows and the fit's seconds."""
-    tr, va, te = (part[part["split"] == s] for s in ("train", "valid", "test"))
+def fit_scores(name: str, seed: int, tr: pd.DataFrame, va: pd.DataFrame, te: pd.DataFrame
+               ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Fit model ``name`` on ``tr`` (``va`` for early stopping / calibration); return its scores of
+    ``va`` and ``te`` and the fit's seconds."""
     t0 = time.time()
     model = model_from_name(name, seed=seed)
     model.fit(tr["sequence"].tolist(), tr["label"].to_numpy(), va["sequence"].tolist(), va["label"].to_numpy(),
@@ -73,20 +73,19 @@ def main() -> None:
         base = assign_folds(data.drop(columns=["split", "fold"], errors="ignore"), k=5, seed=0, near_k=31)
         parts = [(int(k) + 1, fold_frame(base, int(k), 0)) for k in a.folds.split(",")]
     rows, oof = [], []
+    cnns = [f"cnn{s}" for s in range(a.seeds)]
     for k, part in parts:
-        y_va = part.loc[part["split"] == "valid", "label"].to_numpy()
-        y_te = part.loc[part["split"] == "test", "label"].to_numpy()
-        valid, test, secs = {}, {}, {}
-        for key, name, seed in [("kmer", "kmer", 0), ("gkm", "gkm", 0)] + [
-                (f"cnn{s}", "cnn:modern", s) for s in range(a.seeds)]:
-            valid[key], test[key], secs[key] = fit_scores(name, seed, part)
-            print(f"fold {k} {key}: AUROC {auroc(y_te, test[key]):.4f} ({secs[key]:.0f} s)", flush=True)
-        cnns = [f"cnn{s}" for s in range(a.seeds)]
+        tr, va, te = (part[part["split"] == s] for s in ("train", "valid", "test"))
+        y_va, y_te = va["label"].to_numpy(), te["label"].to_numpy()
+        valid, test = {}, {}
+        for key, name, seed in [("kmer", "kmer", 0), ("gkm", "gkm", 0)] + [(c, "cnn:modern", s) for s, c in enumerate(cnns)]:
+            valid[key], test[key], secs = fit_scores(name, seed, tr, va, te)
+            print(f"fold {k} {key}: AUROC {auroc(y_te, test[key]):.4f} ({secs:.0f} s)", flush=True)
         valid["cnn_avg"], test["cnn_avg"] = seed_mean([valid[c] for c in cnns]), seed_mean([test[c] for c in cnns])
         members = {"ens3": ["kmer", "gkm", "cnn0"], "ens3_avg": ["kmer", "gkm", "cnn_avg"]}
         for e, ms in members.items():
             test[e] = ensemble({m: valid[m] for m in ms}, {m: test[m] for m in ms}, y_va)
-        ids = part.loc[part["split"] == "test", "id"].to_numpy()
+        ids = te["id"].to_numpy()
         for key, s in test.items():
             rows.append({"fold": k, "model": key, "auroc": auroc(y_te, s),
                          "accuracy": float(((s >= 0.5) == y_te).mean())})
