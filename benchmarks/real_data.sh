@@ -126,15 +126,19 @@ for step in $STEPS; do
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_lm_lengths/eval"
       ;;
     cohn_paper)   # ULMFiT on the seed-size genome LM (build_lm.sh --paper, 20 M parameters; the classifier keeps the
-      # LM's sizes and takes the cpu preset's schedule), without LM fine-tuning, recipe protocol; then the recipe's
-      # members with it in place of the cpu-size ULMFiT (needs cohn_recipe). GENOMIC_ULMFIT_LM_PAPER picks another
-      # LM of that size (e.g. a partial run of the chain); by default build_lm.sh builds or finishes the chain first.
+      # LM's sizes and takes the cpu preset's schedule), without LM fine-tuning, recipe protocol; then the k-mer LR,
+      # CNN and gkm-SVM of cohn_gkm (same TRAIN, held-out 10% and TEST; needs cohn_gkm, not the cpu-size LM) with
+      # it in one ensemble, scored beside cohn_recipe's ULMFiT and ensemble when that step's runs exist.
+      # GENOMIC_ULMFIT_LM_PAPER picks another LM of that size (e.g. a partial run of the chain, as the 21st session
+      # did); by default build_lm.sh builds or finishes the chain first.
       LP=${GENOMIC_ULMFIT_LM_PAPER:-$("$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1)}
       fresh "$W/cohn_paper"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LP" --out "$W/cohn_paper"
-      R="$W/cohn_recipe/runs" UP="$W/cohn_paper/runs/ulmfit-noft"
-      $GU ensemble "$R/kmer" "$R/cnn" "$R/gkm" "$UP" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_paper/ensemble"
-      $GU evaluate "$R/kmer" "$R/cnn" "$R/gkm" "$R/ulmfit" "$UP" "$R/ensemble" "$W/cohn_paper/ensemble" \
+      G="$W/cohn_gkm/runs" R="$W/cohn_recipe/runs" UP="$W/cohn_paper/runs/ulmfit-noft"
+      $GU ensemble "$G/kmer" "$G/cnn" "$G/gkm" "$UP" --data "$W/cohn_gkm/train_split.parquet" --out "$W/cohn_paper/ensemble"
+      RECIPE=()
+      if [ -d "$R/ulmfit" ]; then RECIPE=("$R/ulmfit" "$R/ensemble"); fi
+      $GU evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
