@@ -16,13 +16,14 @@
 #   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 192 M: 96 M tokens × 2 bp).
 # With --paper: the same chain at the seed's size (paper-4mer preset: emb 400, hidden 1150, 3 layers,
 #   20 M parameters, its dropouts), to learn whether a larger LM is what ULMFiT lacks here:
-#   1. 8 M tokens from scratch (seed 0, lr 5e-3)            → $PBASE      (~30 min, bf16 on two AMX threads)
-#   2. 16 M more tokens from run 1 (seed 1, lr 3e-3)        → $PBASE-24m  (~57 min)
-#   3. 24 M more tokens from run 2 (seed 2, lr 2e-3)        → LM_DIR      (~85 min; default $PBASE-48m)
+#   1. 8 M tokens from scratch (seed 0, lr 5e-3)            → $PBASE      (39 min, bf16 on two AMX threads)
+#   2. 16 M more tokens from run 1 (seed 1, lr 3e-3)        → $PBASE-24m  (63 min)
+#   3. 24 M more tokens from run 2 (seed 2, lr 2e-3)        → LM_DIR      (91 min; default $PBASE-48m)
 #   ($PBASE = primate-paper-k4s2 beside $BASE.) Its epochs are long, so they are checkpointed every 10
 #   minutes: an interrupted run resumes from its last checkpoint, not from the start. With bf16 on an AMD
 #   EPYC with AVX512-BF16 (two threads) it runs at 1.9–2.1k tokens/s alone: run 1 took 94.5 min wall, ~26 min
-#   of it beside other jobs, ~65–70 min alone (nineteenth session), and the chain about 6.5 h.
+#   of it beside other jobs, ~65–70 min alone (nineteenth session), and the chain about 6.5 h. The times
+#   above are an Intel Xeon with AMX at 3.8–4.7k tokens/s (twenty-first and twenty-second sessions): 3 h 13 min.
 # Times are fp32 on one thread. With bf16 autocast on a CPU with AMX (the default there, see
 # `genomic-ulmfit --amp`) the five runs took 13 + 33 + 22 + 22 + 22 min on two threads (ninth and tenth
 # sessions; runs 1 and 2 shared the cores with other jobs; runs 3–5 ran alone at 17–18k tokens/s), and

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Reproduce every number in benchmarks/RESULTS.md from ../shared/data (read in place).
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
-#   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper, in this order):
-#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_3mer
+#   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper and cohn_paper_ft, in this order):
+#   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_paper_ft cohn_3mer
 #   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4
 #   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
-#   (cohn_paper runs only when named: it needs the seed-size LM, ~6.5 h of pretraining here in bf16, and has no row yet)
+#   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
+#   on AMX, ~6.5 h on an AMD EPYC with AVX512-BF16; RESULTS.md "Twenty-first and twenty-second sessions")
 # Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -140,6 +141,15 @@ for step in $STEPS; do
       if [ -d "$R/ulmfit" ]; then RECIPE=("$R/ulmfit" "$R/ensemble"); fi
       $GU evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
+      ;;
+    cohn_paper_ft)   # as cohn_paper's ULMFiT, with the seed's LM fine-tune on TRAIN first (`ulmfit`: the cpu preset's
+      # 4 epochs at 2e-3, then the same classifier), scored beside cohn_paper's runs (needs cohn_paper)
+      LP=${GENOMIC_ULMFIT_LM_PAPER:-$("$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1)}
+      fresh "$W/cohn_paper_ft"
+      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LP" --out "$W/cohn_paper_ft"
+      G="$W/cohn_gkm/runs"
+      $GU evaluate "$G/kmer" "$G/gkm" "$W/cohn_paper/runs/ulmfit-noft" "$W/cohn_paper_ft/runs/ulmfit" \
+        "$W/cohn_paper/ensemble" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper_ft/eval"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
