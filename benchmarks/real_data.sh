@@ -30,6 +30,10 @@ L48=${GENOMIC_ULMFIT_LM_48M:-$LMS/primate-cpu-k4s2-48m}
 L72=${GENOMIC_ULMFIT_LM_72M:-$LMS/primate-cpu-k4s2-72m}
 
 fresh() { rm -rf "$1"; mkdir -p "$(dirname "$1")"; }
+# the seed-size LM: GENOMIC_ULMFIT_LM_PAPER, else build_lm.sh builds or finishes the --paper chain and names its last run
+paper_lm() {
+  if [ -n "${GENOMIC_ULMFIT_LM_PAPER:-}" ]; then echo "$GENOMIC_ULMFIT_LM_PAPER"; else "$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1; fi
+}
 # TRAIN = the seeded train + valid rows of cohn_human.parquet, TEST = its test rows (the recipe protocol)
 cohn_tsvs() {
   "$ROOT/.venv/bin/python" - "$W" <<'PY'
@@ -132,7 +136,7 @@ for step in $STEPS; do
       # it in one ensemble, scored beside cohn_recipe's ULMFiT and ensemble when that step's runs exist.
       # GENOMIC_ULMFIT_LM_PAPER picks another LM of that size (e.g. a partial run of the chain, as the 21st session
       # did); by default build_lm.sh builds or finishes the chain first.
-      LP=${GENOMIC_ULMFIT_LM_PAPER:-$("$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1)}
+      LP=$(paper_lm)
       fresh "$W/cohn_paper"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LP" --out "$W/cohn_paper"
       G="$W/cohn_gkm/runs" R="$W/cohn_recipe/runs" UP="$W/cohn_paper/runs/ulmfit-noft"
@@ -142,9 +146,9 @@ for step in $STEPS; do
       $GU evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
       ;;
-    cohn_paper_ft)   # as cohn_paper's ULMFiT, with the seed's LM fine-tune on TRAIN first (`ulmfit`: the cpu preset's
-      # 4 epochs at 2e-3, then the same classifier), scored beside cohn_paper's runs (needs cohn_paper)
-      LP=${GENOMIC_ULMFIT_LM_PAPER:-$("$ROOT/benchmarks/build_lm.sh" --paper | tail -n 1)}
+    cohn_paper_ft)   # as cohn_paper's ULMFiT, with the LM fine-tuned on TRAIN first (`ulmfit`: the cpu preset's
+      # 4 epochs at 2e-3, the seed's being 8 at 1e-3; then the same classifier), scored beside cohn_paper's runs (needs cohn_paper)
+      LP=$(paper_lm)
       fresh "$W/cohn_paper_ft"
       $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LP" --out "$W/cohn_paper_ft"
       G="$W/cohn_gkm/runs"
