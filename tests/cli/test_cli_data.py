@@ -40,6 +40,8 @@ def test_split_suffix(tmp_path):
     assert split_suffix("a/b.tsv:Human") == ("a/b.tsv", "Human")
     assert split_suffix("data.tgz:Human,Mouse") == ("data.tgz", "Human,Mouse")
     assert split_suffix("plain.tsv") == ("plain.tsv", None)
+    assert split_suffix("C:\\data\\pos.fa") == ("C:\\data\\pos.fa", None)  # a drive letter
+    assert split_suffix("C:\\data\\pos.fa:Mouse") == ("C:\\data\\pos.fa", "Mouse")
     weird = tmp_path / "x:y"
     weird.write_text("")
     assert split_suffix(str(weird)) == (str(weird), None)
@@ -198,3 +200,70 @@ def test_real_cohn_human_import(capsys, shared_data, tmp_path):
     assert code == 0, err
     df = load_dataset(out)
     assert len(df) == 5229 and int(df["label"].sum()) == 2607 and "2,607" in stdout
+
+
+@pytest.mark.parametrize("where", [
+    ("data", "import", "--positive", "{d}/pos.fa", "--negative", "{d}/neg.fa", "--out", "{d}/pos.fa/x.parquet"),
+    ("data", "split", "{d}/ds.parquet", "--out", "{d}/pos.fa/sub/x.parquet"),
+    ("data", "stats", "{d}/ds.parquet", "--json", "{d}/pos.fa/x.json"),
+    ("data", "simulate", "{d}/pos.fa/sim"),
+    ("data", "simulate", "{d}/pos.fa"),
+])
+def test_output_below_a_file_is_one_line(capsys, inputs, where):
+    code, _, err = run(capsys, "data", "import", "--tsv", inputs / "t.tsv", "--out", inputs / "ds.parquet")
+    assert code == 0, err
+    code, _, err = run(capsys, *(w.format(d=inputs) for w in where))
+    assert code == 2 and err.startswith("error: ") and "pos.fa" in err and "is a file" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (("--label", "0"), "--label only apply to --bed"),
+    (("--genome", "{d}/g.fa", "--width", "5"), "--genome, --width only apply to --bed"),
+    (("--min-length", "-5"), "--min-length -5"),
+    (("--include-peaks",), "no --cohn was given"),
+])
+def test_import_refuses_options_it_would_ignore(capsys, inputs, extra, msg):
+    out = inputs / "y.parquet"
+    code, _, err = run(capsys, "data", "import", "--positive", inputs / "pos.fa", "--negative", inputs / "neg.fa",
+                       *(e.format(d=inputs) for e in extra), "--out", out)
+    assert code == 2 and msg in err and not out.exists()
+
+
+def test_binary_files_given_as_tables_are_named(capsys, inputs, tmp_path):
+    import tarfile
+    import zipfile
+
+    code, _, err = run(capsys, "data", "import", "--tsv", inputs / "t.tsv", "--out", inputs / "ds.parquet")
+    assert code == 0, err
+    with tarfile.open(tmp_path / "c.tgz", "w:gz") as tar:
+        tar.add(inputs / "cohn", arcname="cohn")
+    with zipfile.ZipFile(tmp_path / "t.zip", "w") as z:
+        z.write(inputs / "t.tsv", "t.tsv")
+    for args, kind in (
+        (("data", "stats", tmp_path / "c.tgz"), "is a tar archive; read a Cohn et al. archive with"),
+        (("data", "stats", tmp_path / "t.zip"), "is a zip archive"),
+        (("data", "import", "--tsv", inputs / "ds.parquet", "--out", tmp_path / "o.parquet"), "is a Parquet file"),
+        (("data", "check", inputs / "ds.parquet", tmp_path / "c.tgz"), "c.tgz: this is a tar archive"),
+    ):
+        code, _, err = run(capsys, *args)
+        assert code == 2 and kind in err, (args, err)
+
+
+def test_same_file_names_in_two_folders_import_together(capsys, tmp_path):
+    for d, pos in (("A", "ACGTAC"), ("B", "ACGTAA")):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "x.tsv").write_text(f"sequence\tlabel\n{pos}\t1\nTTTACG\t0\n")
+    out = tmp_path / "y.parquet"
+    code, _, err = run(capsys, "data", "import", "--tsv", tmp_path / "A" / "x.tsv", "--tsv", tmp_path / "B" / "x.tsv",
+                       "--out", out)
+    assert code == 0, err
+    ids = load_dataset(out)["id"].tolist()
+    assert len(set(ids)) == 4 and any("A/x" in i for i in ids) and any("B/x" in i for i in ids)
+
+
+def test_path_errors_left_to_the_system_are_one_line():
+    from genomic_ulmfit.cli import _path_error
+
+    msg = _path_error(NotADirectoryError(20, "Not a directory", "a.fa/out"))
+    assert msg == "a.fa/out: Not a directory; a part of this path is a file, not a folder; choose another path"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zlib
 
 import pytest
 
@@ -193,11 +194,26 @@ def test_truncated_plain_tar_at_a_member_boundary(tmp_path):
         cut = tar.getmember("d/Human").offset  # Dog's two files come first; cut before Human
     bad = tmp_path / "cut.tar"
     bad.write_bytes(tar_path.read_bytes()[:cut])
-    with pytest.raises(InputError, match=r"cut\.tar: the archive ends without its end-of-archive blocks"):
+    with pytest.raises(InputError, match=r"cut\.tar: the archive ends early, so members may be missing"):
         list(read_cohn(bad))
-    with pytest.raises(InputError, match="ends without its end-of-archive blocks"):
+    with pytest.raises(InputError, match="ends early"):
         safe_extract(bad, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    # the same cut inside a gzip stream that stops there (a .tgz download cut short): tarfile reads
+    # the decompressed bytes up to the cut as a whole archive; the missing end-of-stream tells
+    deflate = zlib.compressobj(wbits=31)
+    cut_tgz = tmp_path / "cut.tgz"
+    cut_tgz.write_bytes(deflate.compress(bad.read_bytes()) + deflate.flush(zlib.Z_SYNC_FLUSH))
+    with pytest.raises(InputError, match=r"cut\.tgz: the archive ends early.*end-of-stream"):
+        list(read_cohn(cut_tgz))
+    with pytest.raises(InputError, match="end-of-stream"):
+        safe_extract(cut_tgz, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_species_may_be_one_name(tmp_path):
+    root = make_layout(tmp_path / "d")
+    assert {r.species for r in read_cohn(root, species="Dog")} == {"Dog"}
 
 
 @pytest.mark.parametrize("form", ["folder", "tgz"])
@@ -216,3 +232,13 @@ def test_sample_files_with_a_suffix_are_named_not_skipped(tmp_path, form):
     (root / "Dog" / "positive_samples.bak").write_text("ACGT\n")  # beside the real file: ignored
     src = root if form == "folder" else make_tgz(root, tmp_path / "d2.tgz", "d")
     assert {r.species for r in read_cohn(src)} == {"Dog", "Human"}
+
+
+@pytest.mark.parametrize("form", ["folder", "tgz"])
+def test_appledouble_peaks_files_are_skipped(tmp_path, form):
+    # macOS tar puts a binary ._NAME beside every file; it is no FASTA and must not break the import
+    root = make_layout(tmp_path / "d", peaks=True)
+    (root / "Dog" / "peaks_fasta_files" / "._Dog_peaks.fa").write_bytes(b"\x00\x05\x16\x07Mac OS X")
+    src = root if form == "folder" else make_tgz(root, tmp_path / "d.tgz", "d")
+    peaks = [r.id for r in read_cohn(src, include_peaks=True) if ":peak:" in r.id]
+    assert sorted(peaks) == ["Dog:peak:p1", "Human:peak:p1"]

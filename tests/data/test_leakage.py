@@ -69,6 +69,14 @@ def test_sequence_codes_exact_and_canonical():
     assert can[0] == can[1] == can[2] and can[3] != can[0]
 
 
+def test_sequence_codes_ignore_case():
+    # a soft-masked (lower-case) copy, or its reverse complement, is the same sequence
+    a = rand_seq(30)
+    exact, can = sequence_codes([a, a.lower(), revcomp(a).lower(), rand_seq(30)])
+    assert exact[0] == exact[1] != exact[2]
+    assert can[0] == can[1] == can[2] != can[3]
+
+
 def test_within_counts_cross_split_and_conflicts():
     a, b, c = rand_seq(50), rand_seq(50), rand_seq(50)
     seqs = [a, a, revcomp(b), b, c, rand_seq(50)]

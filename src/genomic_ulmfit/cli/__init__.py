@@ -22,3 +22,21 @@ def main(argv: list[str] | None = None) -> None:
     except GenomicUlmfitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except (NotADirectoryError, FileExistsError, IsADirectoryError, PermissionError) as exc:
+        # a path the user gave that cannot be written or read as asked: one line, not a traceback
+        print(f"error: {_path_error(exc)}", file=sys.stderr)
+        sys.exit(2)
+
+
+_PATH_FIXES = {
+    NotADirectoryError: "a part of this path is a file, not a folder; choose another path",
+    FileExistsError: "a file is in the way of a folder of that name; choose another path",
+    IsADirectoryError: "it is a folder; give a file name",
+    PermissionError: "permission denied; choose a path you can write",
+}
+
+
+def _path_error(exc: OSError) -> str:
+    """One line for an OSError about a path: the path, the system's reason, what to do."""
+    fix = next(v for k, v in _PATH_FIXES.items() if isinstance(exc, k))
+    return f"{exc.filename or 'a path'}: {exc.strerror or exc}; {fix}"

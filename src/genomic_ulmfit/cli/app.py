@@ -41,6 +41,20 @@ def warn(message: str) -> None:
     Console(stderr=True, highlight=False).print(f"[yellow]warning:[/] {message}", soft_wrap=True)
 
 
+def check_parent_folder(path, option: str = "--out") -> None:
+    """Refuse, before any work, an output path below a file (``x.fa/out.tsv``): it could not be written."""
+    from pathlib import Path
+
+    from genomic_ulmfit.errors import ConfigError
+
+    parent = Path(path).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"{option} {path}: {parent} is a file, not a folder, so nothing can be written below it; "
+                          "choose another path")
+
+
 def check_out_file(path, option: str = "--out", suffix: str | None = None) -> None:
     """Refuse, before any work, an output file path that is a directory or lacks ``suffix``."""
     from pathlib import Path
@@ -48,6 +62,7 @@ def check_out_file(path, option: str = "--out", suffix: str | None = None) -> No
     from genomic_ulmfit.errors import ConfigError
 
     path = Path(path)
+    check_parent_folder(path, option)
     if path.is_dir():
         raise ConfigError(f"{option} {path} is a directory; give a file name (e.g. {path / ('out' + (suffix or '.tsv'))})")
     if suffix is not None and path.suffix != suffix:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from genomic_ulmfit.cli.app import app, check_out_file, warn
+from genomic_ulmfit.cli.app import app, check_out_file, check_parent_folder, warn
 from genomic_ulmfit.errors import ConfigError
 
 data_app = typer.Typer(help="Import, split, inspect and check data sets.", no_args_is_help=True)
@@ -18,9 +18,10 @@ app.add_typer(data_app, name="data")
 
 
 def split_suffix(text: str) -> tuple[str, str | None]:
-    """Split ``PATH:SUFFIX`` (the suffix holds no ``/``); a path that exists is never split."""
+    """Split ``PATH:SUFFIX`` (the suffix holds no ``/`` or ``\\``, so a drive letter ``C:\\`` is not
+    one); a path that exists is never split."""
     head, sep, tail = text.rpartition(":")
-    if sep and head and tail and "/" not in tail and not Path(text).exists():
+    if sep and head and tail and not {"/", "\\"} & set(tail) and not Path(text).exists():
         return head, tail
     return text, None
 
@@ -81,6 +82,16 @@ def import_cmd(
     )
 
     check_out_file(out, suffix=".parquet")
+    if not bed and (given := [o for o, v in (("--genome", genome), ("--label", label), ("--width", width)) if v]):
+        raise ConfigError(f"{', '.join(given)} only apply to --bed regions, and no --bed was given; drop "
+                          f"{'it' if len(given) == 1 else 'them'} (FASTA inputs take their label from "
+                          "--positive/--negative)")
+    if width is not None and width < 1:
+        raise ConfigError(f"--width {width}: give a window width of at least 1 base")
+    if min_length < 1:
+        raise ConfigError(f"--min-length {min_length}: give a length of at least 1 base")
+    if include_peaks and not cohn:
+        raise ConfigError("--include-peaks reads the peaks FASTA files of a --cohn input, and no --cohn was given")
     sources: list[Source] = []
     for item in cohn:
         path, keep = split_suffix(item)
@@ -144,7 +155,7 @@ def split_cmd(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Output dataset (default: rewrite DATASET in place)."),
     near_k: int | None = typer.Option(
-        None, "--near-k", help="Also keep near-duplicates (sharing k-mers of this length, e.g. 31) together and report them."
+        None, "--near-k", help="Also keep near-duplicates (sharing k-mers of this length, 8..32, e.g. 31) together and report them."
     ),
 ) -> None:
     """Assign train/valid/test splits (and folds), keeping duplicates and reverse complements together.
@@ -267,6 +278,9 @@ def simulate_cmd(
 
     Example: genomic-ulmfit data simulate sim/ --species 2 --per-class 500
     """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{out_dir}: is a file, not a folder; choose another output folder")
+    check_parent_folder(out_dir, "OUT_DIR")
     from genomic_ulmfit.data.simulate import simulate_cohn_layout
 
     info = simulate_cohn_layout(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from genomic_ulmfit.cli.app import app, check_out_file
+from genomic_ulmfit.cli.app import app, check_out_file, check_parent_folder
 from genomic_ulmfit.cli.app import warn as _warn
 from genomic_ulmfit.models.names import names_help, split_name, uses_genome_lm
 
@@ -45,6 +45,7 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
     """Refuse to train into a directory that already holds a run, unless resuming it."""
     from genomic_ulmfit.errors import ConfigError
 
+    check_parent_folder(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: is a file, not a run directory; choose a new --out")
     if resume and (out / "lm.json").is_file():

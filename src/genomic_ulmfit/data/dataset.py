@@ -137,12 +137,23 @@ def records_to_frame(records: Iterable[Record]) -> pd.DataFrame:
     )
 
 
+def _source_tag(source: str, with_folder: bool) -> str:
+    """A source's file stem (``pos`` for ``a/pos.fa``), with its folder (``a/pos``) when asked."""
+    from genomic_ulmfit.data.readers import file_stem
+
+    path = source.split("!")[-1]
+    stem = file_stem(path)
+    return f"{Path(path).parent.name}/{stem}" if with_folder and Path(path).parent.name else stem
+
+
 def make_ids_unique(df: pd.DataFrame) -> pd.DataFrame:
     """Make ``id`` unique across a table built from several files.
 
     Ids repeated within one file are an error. When ids collide across files, every id not
     already starting with ``"{species}:"`` gets that prefix; ids that still collide become
-    ``"{species}:{file stem}:{id}"`` (e.g. ``Mouse:pos:a`` and ``Mouse:neg:a``).
+    ``"{species}:{file stem}:{id}"`` (e.g. ``Mouse:pos:a`` and ``Mouse:neg:a``), and those that
+    collide even then, from files of the same name in different folders,
+    ``"{species}:{folder}/{file stem}:{id}"``.
 
     Raises
     ------
@@ -159,21 +170,24 @@ def make_ids_unique(df: pd.DataFrame) -> pd.DataFrame:
         first = int(np.flatnonzero(df["id"].to_numpy()[same_file] == rid)[0]) + 1
         raise InputError(f"{src}: record {int(np.searchsorted(same_file, i)) + 1}: duplicate id {rid!r} (first at "
                          f"record {first}); make the ids unique within the file")
-    from genomic_ulmfit.data.readers import file_stem
-
     df = df.copy()
     ids = df["id"].astype(object).to_numpy()
     sp = df["species"].astype(object).to_numpy() + ":"
     bare = np.array([i[len(s) :] if i.startswith(s) else i for i, s in zip(ids, sp, strict=True)], dtype=object)
     new = sp + bare
     dup = pd.Series(new).duplicated(keep=False).to_numpy()
-    if dup.any():
-        stems = np.array([file_stem(str(s).split("!")[-1]) + ":" for s in df["source"]], dtype=object)
+    for with_folder in (False, True):
+        if not dup.any():
+            break
+        stems = np.array([_source_tag(str(s), with_folder) + ":" for s in df["source"]], dtype=object)
         new = np.where(dup, sp + stems + bare, new)
+        dup = pd.Series(new).duplicated(keep=False).to_numpy()
     df["id"] = pd.array(new, dtype="str")
-    if not df["id"].is_unique:
-        first = df["id"][df["id"].duplicated()].iloc[0]
-        raise InputError(f"dataset: duplicate id {first!r} across sources; give the files distinct ids")
+    if dup.any():
+        first = df["id"][dup].iloc[0]
+        files = sorted(set(df["source"][dup & (df["id"] == first).to_numpy()]))
+        raise InputError(f"dataset: id {first!r} stands in {' and '.join(files)}: is one file given twice? "
+                         "Give each file once, or make their ids distinct")
     return df
 
 
@@ -444,7 +458,7 @@ def read_table_or_dataset(
     DataFrame
         A dataset table (``split`` empty for raw files).
     """
-    from genomic_ulmfit.data.readers import UTF8_BOM, open_binary, read_head
+    from genomic_ulmfit.data.readers import UTF8_BOM, binary_kind, open_binary, read_head
 
     p = Path(path)
     head = read_head(p, SNIFF_BYTES)
@@ -454,6 +468,8 @@ def read_table_or_dataset(
                          "one sequence per line, or a dataset .parquet")
     if head[:4] == PARQUET_MAGIC:
         return load_dataset(p)
+    if (kind := binary_kind(head)) is not None:
+        raise InputError(f"{p}: this is {kind}")
     kw = {"mask_iupac": mask_iupac, "min_length": min_length}
     if text[:1] in (b">", b";"):  # ';': an old-style FASTA comment line
         if label is None and require_label:

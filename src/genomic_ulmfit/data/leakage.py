@@ -44,7 +44,7 @@ def sequence_codes(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     sequences : sequence of str, length n
-        Upper-case ACGTN sequences.
+        ACGTN sequences; case is ignored (a soft-masked copy is the same sequence).
 
     Returns
     -------
@@ -53,7 +53,7 @@ def sequence_codes(sequences: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     canonical : ndarray of int64, shape (n,)
         Equal for identical sequences and reverse complements.
     """
-    seqs = np.asarray(sequences, dtype=object)
+    seqs = np.fromiter((s.upper() for s in sequences), dtype=object, count=len(sequences))
     canon = np.fromiter(
         (s if s <= (r := s.translate(_COMPLEMENT)[::-1]) else r for s in seqs), dtype=object, count=len(seqs)
     )

@@ -105,6 +105,24 @@ def read_head(path: str | os.PathLike, n: int = 64) -> bytes:
             raise corrupt_gzip_error(str(path), exc) from exc
 
 
+def binary_kind(head: bytes) -> str | None:
+    """What a file is when it is one of the binary kinds given by mistake for a table or FASTA.
+
+    ``head`` is the file's first bytes after gzip decompression (:func:`read_head`, at least 262
+    of them to see a tar header). Returns a phrase ending in what to do, or None for anything else.
+    """
+    if head[:4] == b"PAR1":
+        return "a Parquet file (a dataset): give it where a command takes a DATASET, not as a table"
+    if head[:4] == b"PK\x03\x04":
+        return "a zip archive; unzip it and give the file inside"
+    if head[257:262] == b"ustar":
+        return ("a tar archive; read a Cohn et al. archive with `genomic-ulmfit data import --cohn`, "
+                "extract any other and give the file inside")
+    if head.startswith((b"BZh", b"\xfd7zXZ\x00")):
+        return "bzip2/xz-compressed; decompress it (gzip is read directly)"
+    return None
+
+
 def open_binary(path: str | os.PathLike) -> IO[bytes]:
     """Open ``path`` for binary reading, decompressing gzip (magic bytes) transparently.
 
@@ -425,6 +443,8 @@ def read_table(
     name = display_name(path)
     stem = file_stem(path)
     default_species = species or "unknown"
+    if (kind := binary_kind(read_head(path, 512))) is not None:
+        raise InputError(f"{name}: this is {kind}")
     raw = open_binary(path)
     text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
     try:
