@@ -1,8 +1,8 @@
 """Re-score the ensemble of a finished `genomic-ulmfit cv` run under different member-weighting rules.
 
 Usage: .venv/bin/python benchmarks/cv_reensemble.py DATASET CV_DIR MODEL[,MODEL...]
-       [--folds 5] [--seed 0] [--near-k 31]
-(fold options must match the cv run). Loads each fold's saved runs, standardises the member logits on
+The folds are rebuilt with the cv run's own settings (folds, seed, near-k from CV_DIR/cv.json), so
+every fold's test part is the one its models never saw. Loads each fold's saved runs, standardises the member logits on
 the fold's validation part and scores the fold's test part with: equal weights; the default rule
 (members within PRUNE_TOL valid AUROC of the best); greedy forward selection with replacement
 (Caruana et al. 2004). Prints per-fold and mean ± sd AUROC.
@@ -11,6 +11,8 @@ the fold's validation part and scores the fold's test part with: equal weights; 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -43,16 +45,18 @@ def main() -> None:
     ap.add_argument("dataset")
     ap.add_argument("cv_dir")
     ap.add_argument("models")
-    ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--near-k", type=int, default=31)
     a = ap.parse_args()
     models = a.models.split(",")
+    info_path = Path(a.cv_dir) / "cv.json"
+    if not info_path.is_file():
+        raise SystemExit(f"{info_path}: not found; give the folder of a finished `genomic-ulmfit cv` run")
+    info = json.loads(info_path.read_text())
+    folds, seed, near_k = info["folds"], info["seed"], info["near_k"]
     df = load_dataset(a.dataset)
-    base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=a.folds, seed=a.seed, near_k=a.near_k)
+    base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=folds, seed=seed, near_k=near_k)
     rules = {"equal": [], f"within {PRUNE_TOL} (default)": [], "greedy": []}
-    for k in range(a.folds):
-        part = fold_frame(base, k, a.seed)
+    for k in range(folds):
+        part = fold_frame(base, k, seed)
         valid, test = part[part["split"] == "valid"], part[part["split"] == "test"]
         runs = [load_model(f"{a.cv_dir}/runs/{m}/fold{k}") for m in models]
         zv = np.stack([logit(r.predict_proba(valid["sequence"].tolist())) for r in runs])

@@ -187,9 +187,9 @@ def test_split_problems_name_classless_splits_and_empty_folds():
     weights = (0.8, 0.1, 0.1)
     assert split.split_problems(df, weights) == [
         "species H: the test split holds no positives (AUROC cannot be computed on it); import more sequences "
-        "or change --fractions",
-        "species M: the test split is empty (AUROC cannot be computed on it); import more sequences or change "
-        "--fractions",
+        "or give it a larger share (`genomic-ulmfit data split --fractions`)",
+        "species M: the test split is empty (AUROC cannot be computed on it); import more sequences or give it "
+        "a larger share (`genomic-ulmfit data split --fractions`)",
     ]
     assert split.split_problems(df, (0.9, 0.1, 0.0)) == []  # no test split was asked for
     folds = split.split_problems(df, (0.9, 0.1, 0.0), folds=4)

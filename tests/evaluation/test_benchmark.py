@@ -25,6 +25,7 @@ from genomic_ulmfit.evaluation.report import PUBLISHED
 from genomic_ulmfit.models.base import load_model
 from genomic_ulmfit.models.ensemble import EnsembleModel
 from genomic_ulmfit.models.names import VARIANTS
+from genomic_ulmfit.training.runs import training_overlap
 
 SPECIES = ["SimHuman", "SimMouse"]
 
@@ -96,6 +97,9 @@ def test_benchmark_runs_are_reusable(bench, dataset):
         np.testing.assert_allclose(loaded.predict_proba(seqs), part["score"], rtol=0, atol=1e-9)
         if model == "ensemble":
             assert isinstance(loaded, EnsembleModel) and len(loaded.models_) == 2
+            # the report says which members the ensemble weighs (it may be one model alone)
+            kept = ", ".join(m for m, w in zip(("kmer", "cnn"), loaded.weights_, strict=True) if w > 0)
+            assert f"SimHuman: {kept}" in (out / "report.md").read_text()
         else:
             run_json = json.loads((run / "run.json").read_text())
             assert run_json["data"]["species"] == ["SimHuman"]
@@ -112,6 +116,12 @@ def test_benchmark_pooled_rows(dataset, tmp_path):
     assert pooled["train_seconds"].notna().all()
     run = json.loads((tmp_path / "runs" / "kmer" / "pooled" / "run.json").read_text())
     assert run["data"]["species"] == SPECIES
+    # the runs name their dataset, so scoring one on its own training rows is caught later
+    seqs = load_dataset(dataset)["sequence"].tolist()
+    for tag in ("pooled", "SimMouse"):
+        run_dir = tmp_path / "runs" / "kmer" / tag
+        data = json.loads((run_dir / "run.json").read_text())["data"]
+        assert training_overlap(run_dir, seqs) == (data["train_rows"] + data["valid_rows"], str(dataset))
 
 
 def test_cross_species_matrix(dataset, tmp_path):
@@ -158,6 +168,10 @@ def test_cross_species_refuses_a_species_whose_test_split_lacks_a_class(dataset,
     with pytest.raises(ConfigError, match="species SimMouse: the test split holds no positives"):
         cross_species(df, tmp_path, model="kmer", progress=False, log=lambda _: None)
     assert not (tmp_path / "runs").exists()  # refused before anything was fitted
+    # benchmark too: the species would have been trained and then left out of the report
+    with pytest.raises(ConfigError, match=r"SimMouse: the test split holds no positives.*data split --fractions"):
+        run_benchmark(df, tmp_path, models="kmer", progress=False, log=lambda _: None)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_a_dataset_split_only_in_part_is_not_split_again_silently(dataset):

@@ -153,3 +153,16 @@ def test_top_features_lists_a_planted_kmer_first_and_refuses_models_without_feat
         top_features(GkmSVM(l=5, k=4, gammas=(4.0,), Cs=(1.0,)).fit(seqs, y, progress=False))
     with pytest.raises(InputError, match="no weight per k-mer"):
         top_features(object())
+
+
+def test_motif_table_does_not_depend_on_which_strand_the_sequences_are_given_on():
+    # hits are counted on both strands, so the background must be strand-free too (A/T-rich negatives)
+    from genomic_ulmfit.data.sequences import revcomp
+
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGT"), 150, p=[0.4, 0.1, 0.2, 0.3])) for _ in range(200)]
+    y = np.r_[np.zeros(100), np.ones(100)].astype(int)
+    fwd = motif_table(seqs, y).set_index("motif")
+    rev = motif_table([revcomp(s) for s in seqs], y).set_index("motif")
+    cols = ["positives_with_hit", "negatives_with_hit", "odds_ratio"]
+    np.testing.assert_allclose(fwd[cols].to_numpy(float), rev.loc[fwd.index, cols].to_numpy(float), rtol=1e-12)

@@ -9,7 +9,13 @@ import pandas as pd
 import pytest
 
 from genomic_ulmfit.errors import InputError
-from genomic_ulmfit.evaluation.plots import plot_bar_ci, plot_heatmap, plot_roc_pr, plot_training_curves
+from genomic_ulmfit.evaluation.plots import (
+    axis_floor,
+    plot_bar_ci,
+    plot_heatmap,
+    plot_roc_pr,
+    plot_training_curves,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -102,3 +108,10 @@ def test_bar_ci_errors(tmp_path):
         plot_bar_ci(pd.DataFrame(columns=["model", "species", "auroc"]), tmp_path / "b.png")
     with pytest.raises(InputError, match="species"):
         plot_bar_ci(pd.DataFrame({"model": ["a"], "auroc": [0.5]}), tmp_path / "b.png")
+
+
+def test_axis_floor_keeps_the_lowest_whisker_in_view():
+    t = pd.DataFrame({"auroc": [0.9, 0.55], "lo": [0.85, 0.318]})
+    assert axis_floor(t, ["auroc"]) == 0.5  # points only: this floor would cut the 0.318 whisker
+    assert axis_floor(t, ["auroc", "lo"]) == 0.2
+    assert axis_floor(pd.DataFrame({"auroc": [0.02], "lo": [np.nan]}), ["auroc", "lo"]) == 0.0

@@ -398,14 +398,16 @@ def top_kmers(
 
 @app.command("lr-find")
 def lr_find(
-    dataset: Path = typer.Argument(..., help="Dataset (.parquet) with splits."),
+    dataset: Path = typer.Argument(..., help="Dataset (.parquet); one without splits is split 80/10/10 here "
+                                   "(seeded), and the sweep uses its train rows."),
     out: Path = typer.Option(Path("lr_find.png"), "--out", "-o", help="Plot (PNG)."),
     model: str = typer.Option("ulmfit", "--model", "-m", help="ulmfit or cnn (cnn:cohn, cnn:modern)."),
-    encoder: Path | None = typer.Option(None, "--encoder"),
+    encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory (default: a "
+                                        "random encoder)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
-    species: str | None = typer.Option(None, "--species"),
-    num_it: int = typer.Option(100, "--num-it"),
-    seed: int = typer.Option(0, "--seed"),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
+    num_it: int = typer.Option(100, "--num-it", help="Learning rates tried (one mini-batch each)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (split, initialisation, batches)."),
 ) -> None:
     """Learning-rate finder (exponential sweep) for the classifier's first stage, with a plot.
 
@@ -453,9 +455,10 @@ def benchmark(
 @app.command("cross-species")
 def cross_species_cmd(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
-    out: Path = typer.Option(..., "--out", "-o"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (cross_species.tsv, cross_species.png, "
+                             "runs/)."),
     model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer, cnn[:cohn|:modern], ulmfit[:…], gkm or gkmsvm."),
-    species: str = typer.Option("all", "--species"),
+    species: str = typer.Option("all", "--species", help="Comma-separated species (two or more) or all."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),

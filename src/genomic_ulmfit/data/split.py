@@ -268,7 +268,7 @@ def split_problems(df: pd.DataFrame, weights: Sequence[float] | None, folds: int
             if w > 0 and labels != {0, 1}:
                 what = "is empty" if not labels else f"holds no {'negatives' if 1 in labels else 'positives'}"
                 out.append(f"species {sp}: the {name} split {what} (AUROC cannot be computed on it); "
-                           "import more sequences or change --fractions")
+                           "import more sequences or give it a larger share (`genomic-ulmfit data split --fractions`)")
     if folds is not None:
         cv = df[df["fold"] >= 0]
         empty = [k for k in range(folds) if not (cv["fold"] == k).any()]

@@ -87,6 +87,8 @@ def fit_for(
     progress: bool = True,
     resume: bool = False,
     log=None,
+    dataset_path: str | os.PathLike | None = None,
+    species: list[str] | None = None,
 ):
     """Build, (LM fine-tune,) fit and save one model on ``train_df`` (rows with split train/valid).
 
@@ -108,7 +110,9 @@ def fit_for(
     ``ulmfit:scratch`` on an LM trained on the training sequences alone (whatever ``lm_dir`` and
     ``finetune``), ``ulmfit:nolm`` on a random encoder.
     Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
-    when a finished fit is loaded instead of refitted.
+    when a finished fit is loaded instead of refitted. ``dataset_path`` and ``species``, when
+    ``train_df`` holds the train/valid rows of those species in that dataset file, go into the run's
+    ``run.json``, so that scoring the run on its own training rows later is warned about.
     """
     from genomic_ulmfit.models.base import load_model
     from genomic_ulmfit.models.estimators import model_from_name
@@ -157,7 +161,8 @@ def fit_for(
     # ULMFiT's other variants chose the encoder above; the rest set the model itself
     own = name if variant in ENCODER_VARIANTS else model_name
     model = model_from_name(own, preset=preset, encoder=encoder, seed=seed, device=device)
-    train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial)
+    train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial, dataset_path=dataset_path,
+                species=species)
     seconds = round(time.time() - t0 + earlier, 1)  # as recorded, so a resumed run reports the same
     # ``finished`` tells this fit from an earlier one of the same key (scores saved for that one are stale)
     write_json_atomic(record, {"key": key, "seconds": seconds, "finished": time.time(),
@@ -237,6 +242,20 @@ def _default_params(model_name: str, seed: int) -> dict:
     return model_from_name(model_name, seed=seed).get_params()
 
 
+def check_scorable(df) -> None:
+    """Refuse species whose test split lacks a class or whose train split holds one class only.
+
+    Their models or scores would be missing from a report (or NaN) without a word.
+    """
+    from genomic_ulmfit.data.split import split_problems
+
+    problems = split_problems(df, (1.0, 0.0, 1.0))  # every species' test split needs both classes
+    problems += [f"species {s}: its train split holds one class only; import more sequences of it"
+                 for s, g in df[df["split"] == "train"].groupby("species") if g["label"].nunique() < 2]
+    if problems:
+        raise ConfigError(problems[0] + (f" ({len(problems) - 1} more such problem(s))" if len(problems) > 1 else ""))
+
+
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
             device: str | None = None) -> dict:
     """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
@@ -313,13 +332,16 @@ def run_benchmark(
     from genomic_ulmfit.evaluation.report import print_results_table, write_report
 
     t_start = time.time()
-    df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    dataset_path = dataset if isinstance(dataset, (str, os.PathLike)) else None
+    df = load_dataset(dataset) if dataset_path is not None else dataset
     df, split_here = ensure_split(df, seed)
     sp = parse_species(df, species)
     names = parse_models(models)
+    check_scorable(df[df["species"].isin(sp)])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scores, seconds = [], {}
+    kept: dict[str, list[str]] = {}  # the members each ensemble weighs
     groups = [(s, [s]) for s in sp]
     if pooled and len(sp) > 1:
         groups.append(("pooled", sp))
@@ -333,7 +355,7 @@ def run_benchmark(
             run_dir = out / "runs" / _label(name) / tag
             model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
                                   lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume,
-                                  log=log)
+                                  log=log, dataset_path=dataset_path, species=members)
             fitted[str(run_dir)] = model
             run_of[_label(name) + suffix] = str(run_dir)
             seconds[(_label(name) + suffix, tag)] = secs
@@ -346,6 +368,7 @@ def run_benchmark(
             calib = valid if len(valid) else part[part["split"] == "train"]
             ens = EnsembleModel.from_models(fitted, calib["sequence"].tolist(), calib["label"].to_numpy())
             ens.save(out / "runs" / "ensemble" / tag)
+            kept[tag] = [label for label, w in zip(run_of, ens.weights_, strict=True) if w > 0]
             seconds[("ensemble" + suffix, tag)] = sum(seconds[(_label(n) + suffix, tag)] for n in names)
             scored["ensemble" + suffix] = ens
         scores.append(score_table(scored, test, paths=run_of))   # the ensemble reuses its members' scores
@@ -371,6 +394,11 @@ def run_benchmark(
         "of the test set. Published rows: as printed in the papers, on their own splits — not comparable "
         "split-for-split.",
     ]
+    if kept:
+        from genomic_ulmfit.models.ensemble import PRUNE_TOL
+
+        all_notes.append(f"Ensemble members kept (valid AUROC within {PRUNE_TOL} of the best member's): " + "; ".join(
+            f"{tag}: {', '.join(labels)}" for tag, labels in kept.items()) + ".")
     if any(str(s).startswith("Sim") for s in sp):
         all_notes.append("Species named Sim* are simulated by 'data simulate'; published rows do not apply.")
     write_report(results, out, title=title, plots=plots, notes=all_notes, run_info=run_info)
@@ -403,11 +431,11 @@ def cross_species(
     import pandas as pd
 
     from genomic_ulmfit.data.dataset import load_dataset
-    from genomic_ulmfit.data.split import split_problems
     from genomic_ulmfit.evaluation.metrics import auroc
     from genomic_ulmfit.evaluation.plots import plot_heatmap
 
-    df = load_dataset(dataset) if isinstance(dataset, (str, os.PathLike)) else dataset
+    dataset_path = dataset if isinstance(dataset, (str, os.PathLike)) else None
+    df = load_dataset(dataset) if dataset_path is not None else dataset
     df, split_here = ensure_split(df, seed)
     if split_here:
         log(f"the dataset has no splits: split 80/10/10 here (seed {seed}); 'data split' saves one to reuse")
@@ -415,12 +443,7 @@ def cross_species(
     if len(sp) < 2:
         raise ConfigError(f"cross-species needs at least two species, got {', '.join(sp)} only; "
                           "import more species (or pass --species A,B), or score one species with 'benchmark'")
-    chosen = df[df["species"].isin(sp)]
-    problems = split_problems(chosen, (1.0, 0.0, 1.0))  # every species' test split needs both classes
-    problems += [f"species {s}: its train split holds one class only; import more sequences of it"
-                 for s, g in chosen[chosen["split"] == "train"].groupby("species") if g["label"].nunique() < 2]
-    if problems:  # its matrix cells would be NaN (or a one-class model) without a word
-        raise ConfigError(problems[0] + (f" ({len(problems) - 1} more such problem(s))" if len(problems) > 1 else ""))
+    check_scorable(df[df["species"].isin(sp)])  # its matrix cells would be NaN (or a one-class model)
     (name,) = parse_models([model])
     out = Path(out_dir)
     test = {s: df[(df["species"] == s) & (df["split"] == "test")] for s in sp}
@@ -436,7 +459,8 @@ def cross_species(
             os.replace(older, run_dir)
             log(f"   moved the earlier fit {older} to {run_dir}")
         fitted, _ = fit_for(name, part, run_dir, preset=preset, lm_dir=lm_dir, seed=seed,
-                            device=device, progress=progress, resume=resume, log=log)
+                            device=device, progress=progress, resume=resume, log=log,
+                            dataset_path=dataset_path, species=members)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]

@@ -100,6 +100,19 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, Motif]:
     return {(m.name if names.count(m.name) == 1 else f"{m.name}/{m.jaspar_id}"): m for m in found}
 
 
+def strand_background(sequences: Sequence[str]) -> np.ndarray:
+    """Base frequencies (A, C, G, T) of both strands of upper-case ``sequences``, shape (4,).
+
+    Motifs are scanned on both strands, so the log-odds background counts each base with its
+    complement (A = T, C = G): the table then does not change when sequences are given
+    reverse-complemented. One pseudocount per base.
+    """
+    joined = "".join(sequences)
+    counts = np.array([joined.count(b) for b in ROWS], dtype=np.float64) + 1.0
+    counts = (counts + counts[::-1]) / 2  # ROWS is ACGT: reversed, each base's complement
+    return counts / counts.sum()
+
+
 def hit_counts(sequences: Sequence[str], motif: Motif, *, background: Sequence[float] = (0.25,) * 4,
                threshold: float = 0.85, chunk: int = 512) -> np.ndarray:
     """Hits of ``motif`` per sequence (both strands), shape (n,); sequences may differ in length.
@@ -186,9 +199,7 @@ def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequenc
     seqs = [s.upper() for s in check_sequences(sequences, "motif")]
     y = check_binary_labels(seqs, labels, "motif") == 1
     check_threshold(threshold)
-    neg = "".join(s for s, pos in zip(seqs, y) if not pos)
-    counts = np.array([neg.count(b) for b in ROWS], dtype=np.float64) + 1.0
-    background = counts / counts.sum()
+    background = strand_background([s for s, pos in zip(seqs, y) if not pos])
     strata = gc_deciles(seqs)
     top = None
     if scores is not None:

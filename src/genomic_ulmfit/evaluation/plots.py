@@ -124,8 +124,8 @@ def plot_heatmap(matrix, path: str | os.PathLike, title: str = "", fmt: str = ".
             )
     ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns], rotation=45, ha="right")
     ax.set_yticks(range(n_rows), [str(r) for r in matrix.index])
-    ax.set_xlabel(str(matrix.columns.name or "test"))
-    ax.set_ylabel(str(matrix.index.name or "train"))
+    ax.set_xlabel(str(matrix.columns.name or "tested on").replace("_", " "))
+    ax.set_ylabel(str(matrix.index.name or "trained on").replace("_", " "))
     if title:
         ax.set_title(title)
     return _save(fig, path)
@@ -222,6 +222,15 @@ def _mark_stages(ax, records: list[dict[str, Any]]) -> None:
         prev = stage
 
 
+def axis_floor(table, columns: list[str]) -> float:
+    """The y-axis floor of a bar plot: a tenth step below the lowest value of ``columns`` (whiskers
+    included, so no interval is cut off), at least 0.05 below it, never below 0."""
+    values = table[columns].to_numpy(dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    low = float(finite.min()) if finite.size else 0.0
+    return max(0.0, math.floor((low - 0.05) * 10) / 10)
+
+
 def plot_bar_ci(table, path: str | os.PathLike, title: str = "", metric: str = "auroc") -> Path:
     """Grouped bars (species groups, one bar per model) with confidence-interval whiskers.
 
@@ -256,10 +265,10 @@ def plot_bar_ci(table, path: str | os.PathLike, title: str = "", metric: str = "
             hi = sub[hi_col].to_numpy(dtype=np.float64)
             err = np.nan_to_num(np.vstack([y - lo, hi - y]).clip(min=0))
         ax.bar(x - 0.4 + width * (m_i + 0.5), y, width, yerr=err, capsize=3, label=model)
-    finite = table[metric].to_numpy(dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    low = float(finite.min()) if finite.size else 0.0
-    ax.set_ylim(max(0.0, math.floor((low - 0.1) * 10) / 10), 1.0)
+    floor = axis_floor(table, [metric, *([lo_col] if lo_col else [])])
+    ax.set_ylim(floor, 1.0)
+    if metric == "auroc" and floor <= 0.5:
+        ax.axhline(0.5, color="0.4", linestyle=":", linewidth=1, label="chance (0.5)")
     ax.set_xticks(x, species, rotation=30 if len(species) > 4 else 0)
     ax.set_ylabel(metric.upper() if metric.startswith("au") else metric)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)

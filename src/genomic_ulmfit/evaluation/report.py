@@ -45,7 +45,9 @@ PUBLISHED: dict[str, dict[str, Any]] = {
         "auroc": {"Human": 0.819, "Mouse": 0.875, "Dog": 0.788, "Opossum": 0.798},
     },
 }
-PUBLISHED_MARK = "published, their split, not comparable split-for-split"
+PUBLISHED_MARK = ("published for the Cohn et al. liver enhancer data of that species (matched by species name "
+                  "only), on their split: not comparable split-for-split, and not at all if this data set is "
+                  "another one")
 
 _METRIC_COLUMNS = (
     ("auroc", "AUROC"),

@@ -115,7 +115,7 @@ def data_info(df, dataset_path: str | os.PathLike | None, species: list[str] | N
 
     lengths = df["sequence"].str.len()
     return {
-        "dataset": str(dataset_path) if dataset_path else None,
+        "dataset": os.path.abspath(dataset_path) if dataset_path else None,  # found from any working folder
         "hash": dataset_hash(df),
         "species": sorted(map(str, df["species"].unique())) if species is None else species,
         "rows": int(len(df)),
