@@ -267,3 +267,14 @@ def test_path_errors_left_to_the_system_are_one_line():
 
     msg = _path_error(NotADirectoryError(20, "Not a directory", "a.fa/out"))
     assert msg == "a.fa/out: Not a directory; a part of this path is a file, not a folder; choose another path"
+
+
+def test_ctrl_c_exits_130_with_a_hint_to_resume(capsys, tmp_path, monkeypatch):
+    import genomic_ulmfit.data.simulate as simulate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulate, "simulate_cohn_layout", interrupted)
+    code, _, err = run(capsys, "data", "simulate", tmp_path / "sim")
+    assert code == 130 and "interrupted" in err and "--resume" in err

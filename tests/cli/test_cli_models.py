@@ -169,6 +169,10 @@ def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     assert code == 0, err
     assert model_json.stat().st_mtime != 0  # without --resume the member is fitted again
     assert "loaded the finished fit" not in out + err
+    # its runs remember what they were trained on: scoring those sequences again is warned about
+    code, _, err = run(capsys, "predict", tmp_path / "ho" / "runs" / "kmer", tmp_path / "train.tsv",
+                       "--out", tmp_path / "again.tsv")
+    assert code == 0 and "was trained on" in err and "train_split.parquet" in err
 
 
 def test_holdout_warns_of_test_sequences_in_train_and_of_a_one_class_test(capsys, data, tmp_path):
@@ -287,6 +291,13 @@ def test_training_commands_refuse_unsplit_data_and_unknown_presets(capsys, data,
     assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists()
 
 
+def test_an_encoder_for_a_model_without_one_is_refused(capsys, data, tmp_path):
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer", "--encoder", tmp_path,
+                       "--out", tmp_path / "k")
+    assert_one_line_error(code, err, "a kmer model has none", "drop --encoder")
+    assert not (tmp_path / "k").exists()
+
+
 def test_resume_of_a_one_step_model_or_of_another_kind_is_refused(capsys, data, tmp_path):
     code, _, err = run(capsys, "train", data["dataset"], "--model", "cnn", "--preset", "tiny", "--out", tmp_path / "c")
     assert code == 0, err
@@ -352,6 +363,8 @@ def test_an_out_that_is_a_file_is_one_line(capsys, data, kmer_run, tmp_path):
         assert_one_line_error(code, err, "afile: is a file, not a run directory")
     code, _, err = run(capsys, "ensemble", kmer_run, kmer_run, "--data", data["dataset"], "--out", tmp_path / "e2")
     assert_one_line_error(code, err, "given twice (it would count double)")
+    code, _, err = run(capsys, "evaluate", kmer_run, f"{kmer_run}/", "--data", data["dataset"], "--out", tmp_path / "e3")
+    assert_one_line_error(code, err, "evaluate:", "given twice (its rows would be scored twice)")
 
 
 def test_evaluate_all_rows_of_the_training_data_warns(capsys, data, kmer_run, tmp_path):

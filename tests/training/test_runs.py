@@ -16,7 +16,7 @@ from genomic_ulmfit.models.base import load_model
 from genomic_ulmfit.models.estimators import CNNModel
 from genomic_ulmfit.models.kmer import KmerLogistic
 from genomic_ulmfit.training.lr_tools import classifier_lr_find
-from genomic_ulmfit.training.runs import train_model, training_rows
+from genomic_ulmfit.training.runs import train_model, training_overlap, training_rows
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,25 @@ def test_train_model_writes_model_and_run_record(split, tmp_path):
     np.testing.assert_allclose(back.predict_proba(test), model.predict_proba(test), rtol=0, atol=1e-12)
 
 
+def test_training_overlap_from_any_folder_and_through_an_ensemble(split, tmp_path, monkeypatch):
+    from genomic_ulmfit.models.ensemble import EnsembleModel
+
+    save_dataset(split, tmp_path / "data.parquet")
+    monkeypatch.chdir(tmp_path)
+    for name, species in (("human", ["SimHuman"]), ("mouse", ["SimMouse"])):
+        train_model(kmer(), split, tmp_path / name, species=species, dataset_path="data.parquet", progress=False)
+    monkeypatch.chdir(tmp_path / "human")  # the run names its dataset by a path that holds from here too
+    seqs = split.loc[split["species"] == "SimMouse", "sequence"].tolist()
+    n_mouse = int(split.loc[split["species"] == "SimMouse", "split"].isin(["train", "valid"]).sum())
+    assert training_overlap(tmp_path / "mouse", seqs) == (n_mouse, str(tmp_path / "data.parquet"))
+    assert training_overlap(tmp_path / "human", seqs)[0] == 0
+    valid = split[split["split"] == "valid"]
+    ens = EnsembleModel([str(tmp_path / "human"), str(tmp_path / "mouse")]).fit(
+        valid["sequence"].tolist(), valid["label"].to_numpy())
+    ens.save(tmp_path / "ens")
+    assert training_overlap(tmp_path / "ens", seqs) == (n_mouse, str(tmp_path / "data.parquet"))
+
+
 def test_train_model_on_one_species(split, tmp_path):
     train_model(kmer(), split, tmp_path, species=["SimHuman"], progress=False)
     run = json.loads((tmp_path / "run.json").read_text())
@@ -112,6 +131,16 @@ def test_train_model_resume_of_a_finished_neural_run_keeps_its_weights(split, tm
     np.testing.assert_array_equal(again.predict_proba(test), first.predict_proba(test))
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["kind"] == "cnn" and run["params"]["epochs"] == 2
+    # another seed, schedule or data would continue the run as if it were the same one: refused
+    other_seed = CNNModel("modern", preset="tiny", epochs=2, config={"channels": 8, "dilations": [2]}, seed=3)
+    with pytest.raises(ConfigError, match=r"started with params.seed = 0, this one has 3"):
+        train_model(other_seed, split, tmp_path, progress=False, resume=True)
+    with pytest.raises(ConfigError, match=r"epochs = 2, this one has 3"):
+        train_model(CNNModel("modern", preset="tiny", epochs=3, config={"channels": 8, "dilations": [2]}), split,
+                    tmp_path, progress=False, resume=True)
+    with pytest.raises(ConfigError, match=r"other data \(data_sha256 differs\)"):
+        train_model(cnn(), split.iloc[2:], tmp_path, progress=False, resume=True)
+    assert json.loads((tmp_path / "run.json").read_text()) == run  # the run's record is left as it was
 
 
 def test_classifier_lr_find(split, tmp_path):
@@ -143,3 +172,17 @@ def test_classifier_lr_find_takes_a_cnn_variant_and_warns_of_a_degenerate_sweep(
     assert "no --encoder" in said[0]
     with pytest.raises(ConfigError, match="huge"):
         classifier_lr_find(path, tmp_path / "x.png", model="cnn:huge", preset="tiny")
+
+
+def test_length_note_says_the_cohn_cnn_crops_or_pads_to_its_one_length(split, tmp_path):
+    from genomic_ulmfit.training.runs import length_note
+
+    train_model(CNNModel("cohn", preset="tiny", epochs=1), split, tmp_path / "cohn", progress=False)
+    train_model(CNNModel("modern", preset="tiny", epochs=1, config={"channels": 8, "dilations": [2]}), split,
+                tmp_path / "modern", progress=False)
+    width = int(json.loads((tmp_path / "cohn" / "model.json").read_text())["config"]["seq_len"])
+    assert length_note(tmp_path / "cohn", width, "the windows") is None
+    note = length_note(tmp_path / "cohn", width + 100, "the windows")
+    assert note and f"reads exactly {width:,} bp" in note and "central" in note
+    assert length_note(tmp_path / "cohn", width - 100, "the windows") is None  # padded, as in training
+    assert length_note(tmp_path / "modern", width + 100, "the windows") is None  # within 2x: any length is read

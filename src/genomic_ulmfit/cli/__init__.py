@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> None:
     except GenomicUlmfitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except SystemExit as exc:
+        if exc.code == 130:  # Ctrl-C: typer exits with 130 and says nothing
+            print("interrupted: a training command (train, lm pretrain/finetune, cv, holdout, benchmark, "
+                  "cross-species) continues from its last checkpoint when run again with --resume", file=sys.stderr)
+        raise
     except (NotADirectoryError, FileExistsError, IsADirectoryError, PermissionError) as exc:
         # a path the user gave that cannot be written or read as asked: one line, not a traceback
         print(f"error: {_path_error(exc)}", file=sys.stderr)

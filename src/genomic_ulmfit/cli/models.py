@@ -60,6 +60,15 @@ def _check_out(out: Path, resume: bool, fix: str = "pass --resume to continue it
         raise ConfigError(f"{out}: directory is not empty; {fix}")
 
 
+def _refuse_repeated(runs: list[Path], command: str, why: str) -> None:
+    """Refuse run directories given more than once (by any path)."""
+    from genomic_ulmfit.errors import ConfigError
+
+    twice = sorted({str(r) for r in runs if sum(q.resolve() == r.resolve() for q in runs) > 1})
+    if twice:
+        raise ConfigError(f"{command}: {', '.join(twice)} given twice ({why}); give each run once")
+
+
 def _check_n_boot(n_boot: int) -> None:
     """Check ``--n-boot`` before any model scores (the bootstrap comes last)."""
     from genomic_ulmfit.errors import ConfigError
@@ -222,16 +231,20 @@ def train(
     """
     from genomic_ulmfit.config import get_preset
     from genomic_ulmfit.data.dataset import load_dataset
+    from genomic_ulmfit.errors import ConfigError
     from genomic_ulmfit.evaluation.benchmark import check_models_available
     from genomic_ulmfit.models.estimators import model_from_name
     from genomic_ulmfit.training.runs import train_model
 
     check_models_available([model])
     get_preset(preset)  # an unknown preset is an error whatever the model
+    ulmfit = split_name(model)[0] == "ulmfit"
+    if encoder is not None and not ulmfit:
+        raise ConfigError(f"--encoder is the language model of a ULMFiT classifier; a {model} model has none, so "
+                          "drop --encoder (or train --model ulmfit)")
     _check_out(out, resume)
     df = load_dataset(dataset)
     _require_split(df, dataset)
-    ulmfit = split_name(model)[0] == "ulmfit"
     if ulmfit and encoder is None:
         _warn("no --encoder: the ULMFiT encoder starts from random weights (no language model); give --encoder "
               "LM_DIR from 'lm pretrain' or 'lm finetune'")
@@ -325,6 +338,7 @@ def evaluate(
     from genomic_ulmfit.evaluation.report import print_results_table
 
     _check_n_boot(n_boot)
+    _refuse_repeated(runs, "evaluate", "its rows would be scored twice")
     results, _ = evaluate_run(runs, dataset, split=split, species=_species_list(species), out_dir=out,
                               n_boot=n_boot, seed=seed, warn=_warn)
     print_results_table(results, title=f"{split} split")
@@ -606,14 +620,15 @@ def ensemble_cmd(
     if len(runs) < 2:
         raise ConfigError("ensemble: give two or more run directories")
     _check_out(out, resume=False, fix="choose a new --out or remove this one")
-    twice = sorted({str(r) for r in runs if sum(q.resolve() == r.resolve() for q in runs) > 1})
-    if twice:
-        raise ConfigError(f"ensemble: {', '.join(twice)} given twice (it would count double); give each run once")
+    _refuse_repeated(runs, "ensemble", "it would count double")
     w = parse_weights(weights) if weights else None
     calib = select_split(load_dataset(dataset), split, _species_list(species))
     labels = calib["label"].to_numpy() if (calib["label"] >= 0).all() else None
     ens = EnsembleModel([str(r) for r in runs], w).fit(calib["sequence"].tolist(), labels)
     ens.save(out)
+    if split == "test" and labels is not None:
+        _warn("the ensemble is calibrated on the test split, and its weights chosen on its labels: its scores on "
+              "the test split will be optimistic; calibrate on --split valid")
     chosen = "" if w is not None or labels is None else f", weights chosen on them: {ens.weights_}"
     _console().print(f"[green]ensemble of {len(runs)} runs → {out}[/] (calibrated on {len(calib):,} {split} "
                      f"sequences{chosen})")

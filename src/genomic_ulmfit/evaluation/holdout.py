@@ -90,7 +90,7 @@ def run_holdout(
             f"({len(va):,} held out for validation)")
         fitted[label], seconds[label] = fit_for(name, train, out / "runs" / label, preset=preset, lm_dir=lm_dir,
                                                 seed=seed, device=device, progress=progress, resume=resume,
-                                                log=log)
+                                                log=log, dataset_path=out / "train_split.parquet")
         log(f"   {seconds[label]:.0f} s")
     valid = train[train["split"] == "valid"]
     runs = {str(out / "runs" / label): m for label, m in fitted.items()}

@@ -57,6 +57,23 @@ def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
+def fit_settings(params: dict[str, Any], schedule: dict[str, Any], sequences, labels, valid_sequences=None,
+                 valid_labels=None) -> dict[str, Any]:
+    """What a stopped fit must match to be resumed (``fit(resume=True)``): the model's parameters,
+    its resolved schedule and configuration, and a sha256 of the data it trains and selects on.
+
+    JSON-normalised (tuples as lists), as the checkpoint it is compared with was read from JSON.
+    """
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for seqs, labs in ((sequences, labels), (valid_sequences, valid_labels)):
+        h.update(b"\x00".join(str(q).encode() for q in (seqs if seqs is not None else [])) + b"\x01")
+        h.update(np.asarray(labs if labs is not None else [], dtype=np.int64).tobytes() + b"\x01")
+    return json.loads(json.dumps({"params": params, "schedule": schedule, "data_sha256": h.hexdigest()}, default=str))
+
+
 def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed, min_length: int = 1):
     """Training and validation sequences/labels; validation is carved from training when absent."""
     seqs = check_sequences(sequences, "training", min_length=min_length)
@@ -337,13 +354,17 @@ class ULMFiTModel(SequenceModel):
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
             resume: bool = False):
+        from genomic_ulmfit.training.loop import amp_name
+
         prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
         model = prep["model"]
         device = resolve_device(self.device)
         with contextlib.ExitStack() as stack:
             if out_dir is None:  # the run state lives on disk: the best epoch of all stages, as with out_dir
                 out_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genomic-ulmfit-fit-"))
-            self._fit_stages(prep, device, out_dir, progress, resume)
+            settings = fit_settings(self.get_params(), {**prep["preset"].to_dict(), "amp": amp_name(device)},
+                                    sequences, labels, valid_sequences, valid_labels)
+            self._fit_stages(prep, device, out_dir, progress, resume, settings)
         for p in model.parameters():
             p.requires_grad_(True)
         self.model_, self.tokenizer_, self.config_ = model.to(device), prep["tokenizer"], prep["config"]
@@ -351,9 +372,10 @@ class ULMFiTModel(SequenceModel):
         self.device_ = device
         return self
 
-    def _fit_stages(self, prep, device, out_dir, progress: bool, resume: bool) -> None:
+    def _fit_stages(self, prep, device, out_dir, progress: bool, resume: bool, settings: dict | None = None) -> None:
         """The gradual-unfreezing stages, one :func:`fit_one_cycle` each; the run's best epoch (by
-        ``select_metric``, over all stages) is in ``prep["model"]`` at the end."""
+        ``select_metric``, over all stages) is in ``prep["model"]`` at the end. ``settings``
+        (:func:`fit_settings`) must match a stopped run's for ``resume`` to continue it."""
         from genomic_ulmfit.training.loop import ClassificationTask, auroc_metrics, fit_one_cycle
 
         model, ccfg = prep["model"], prep["preset"].classifier
@@ -368,7 +390,7 @@ class ULMFiTModel(SequenceModel):
                 device=device, out_dir=out_dir, resume=resume, stage_name=f"stage{i + 1}",
                 select_metric=self.select_metric, select_mode=mode, restore_best=(i == n_stages - 1),
                 metrics_fn=auroc_metrics, progress=progress, seed=self.seed + i,
-                meta={"kind": self.kind, "params": self.get_params()},
+                meta={"kind": self.kind, "params": self.get_params(), "settings": settings},
             )
 
     # -- prediction --------------------------------------------------------------------------
@@ -538,7 +560,7 @@ class CNNModel(SequenceModel):
 
     def fit(self, sequences, labels, valid_sequences=None, valid_labels=None, *, out_dir=None, progress=True,
             resume: bool = False):
-        from genomic_ulmfit.training.loop import ClassificationTask, auroc_metrics, fit_one_cycle
+        from genomic_ulmfit.training.loop import ClassificationTask, amp_name, auroc_metrics, fit_one_cycle
 
         prep = self.prepare(sequences, labels, valid_sequences, valid_labels)
         model, p = prep["model"], prep["schedule"]
@@ -548,7 +570,10 @@ class CNNModel(SequenceModel):
             moms=(0.95, 0.85, 0.95), wd=p["wd"], clip=None, device=device, out_dir=out_dir, resume=resume,
             stage_name="cnn", select_metric="auroc", select_mode="max", restore_best=True,
             metrics_fn=auroc_metrics, progress=progress, seed=self.seed,
-            meta={"kind": self.kind, "params": self.get_params()},
+            meta={"kind": self.kind, "params": self.get_params(),
+                  "settings": fit_settings(self.get_params(), {**p, "config": prep["config"].to_dict(),
+                                                               "amp": amp_name(device)},
+                                           sequences, labels, valid_sequences, valid_labels)},
         )
         self.model_, self.config_, self.device_ = model, prep["config"], device
         return self

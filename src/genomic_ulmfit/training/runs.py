@@ -59,15 +59,19 @@ def training_overlap(run_dir: str | os.PathLike, sequences: list[str]) -> tuple[
     """How many of ``sequences`` (as given or reverse-complemented) a run was trained on.
 
     Reads the dataset named in the run's ``run.json`` and takes its train and valid rows as the run
-    did. Returns ``(count, dataset path)``, or None when that cannot be told: no ``run.json`` (an
-    ensemble), a run fitted in memory, a dataset file that is gone or has changed since (its hash).
+    did; for an ensemble, the largest count of its members. Returns ``(count, dataset path)``, or
+    None when that cannot be told: a run fitted in memory, a dataset file that is gone or has
+    changed since (its hash).
     """
     from genomic_ulmfit.data.dataset import dataset_hash, load_dataset
     from genomic_ulmfit.data.sequences import canonical
     from genomic_ulmfit.utils import read_json
 
     record = Path(run_dir) / "run.json"
-    meta = read_json(record) if record.is_file() else {}
+    if not record.is_file():  # an ensemble: what its members were trained on
+        found = [f for m in ensemble_members(run_dir) if (f := training_overlap(m, sequences))]
+        return max(found, key=lambda f: f[0]) if found else None
+    meta = read_json(record)
     data = meta.get("data") or {}
     path = data.get("dataset")
     if not path or not Path(path).is_file():
@@ -85,6 +89,25 @@ def training_overlap(run_dir: str | os.PathLike, sequences: list[str]) -> tuple[
     return sum(canonical(s) in seen for s in sequences), str(path)
 
 
+def ensemble_members(run_dir: str | os.PathLike) -> list[Path]:
+    """The member run directories of a saved ensemble, found where it would load them
+    (:func:`~genomic_ulmfit.models.ensemble.member_places`); empty for anything else."""
+    from genomic_ulmfit.models.ensemble import member_places
+    from genomic_ulmfit.utils import read_json
+
+    path = Path(run_dir) / "model.json"
+    meta = read_json(path) if path.is_file() else {}
+    if meta.get("kind") != "ensemble":
+        return []
+    files = meta.get("member_files") or []
+    found = []
+    for i, saved in enumerate((meta.get("params") or {}).get("members") or []):
+        f = files[i] if i < len(files) else None
+        places = member_places(run_dir, saved, f) if isinstance(f, dict) and "relative" in f else [Path(saved)]
+        found.append(next((p for p in places if (p / "run.json").is_file()), places[0]))
+    return found
+
+
 def warn_if_unlike_training(run_dir: str | os.PathLike, sequences: list[str], what: str,
                           warn: Callable[[str], None]) -> None:
     """Tell ``warn`` when the run in ``run_dir`` was trained on some of ``sequences``, or on sequences
@@ -93,15 +116,31 @@ def warn_if_unlike_training(run_dir: str | os.PathLike, sequences: list[str], wh
     if found and found[0]:
         n, path = found
         warn(f"{run_dir} was trained on {n:,} of the {len(sequences):,} sequences of {what} (train/valid rows of "
-             f"{path}, either strand): their scores are optimistic; score sequences it has not seen (--split test)")
+             f"{path}, either strand): their scores are optimistic; score sequences it has not seen (such as "
+             "the test split)")
     if sequences and (note := length_note(run_dir, float(np.median([len(s) for s in sequences])), what)):
         warn(note)
 
 
+def fixed_input_length(run_dir: str | os.PathLike) -> int | None:
+    """The one input length a run's model reads (the Cohn CNN's ``seq_len``), or None if it reads any."""
+    from genomic_ulmfit.utils import read_json
+
+    path = Path(run_dir) / "model.json"
+    meta = read_json(path) if path.is_file() else {}
+    config = meta.get("config") if meta.get("kind") == "cnn" else None
+    return int(config["seq_len"]) if isinstance(config, dict) and config.get("arch") == "cohn" else None
+
+
 def length_note(run_dir: str | os.PathLike, length: float, what: str) -> str | None:
-    """A warning when ``length`` (bp; of ``what``) is more than 2× from the run's median training length."""
+    """A warning when ``length`` (bp; of ``what``) is more than 2× from the run's median training length,
+    or longer than the one length a model reads (the Cohn CNN: the rest is never looked at)."""
     from genomic_ulmfit.predict.scan import training_width
 
+    fixed = fixed_input_length(run_dir)
+    if fixed is not None and length > fixed:
+        return (f"{run_dir} is a Cohn CNN, which reads exactly {fixed:,} bp: {what} ({length:,.0f} bp) is scored "
+                f"on its central {fixed:,} bp only; use windows of {fixed:,} bp (scan --width {fixed})")
     trained = training_width(run_dir)
     if trained is None or trained / 2 <= length <= trained * 2:
         return None
