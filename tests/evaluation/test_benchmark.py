@@ -81,6 +81,7 @@ def test_benchmark_report_has_no_published_rows_for_simulated_species(bench):
     assert "†" not in md
     assert "No published numbers exist" in md
     assert "Species named Sim* are simulated" in md
+    assert "Column 'all': each model's per-species test scores pooled" in md and "(pooled)':" not in md
     auroc = bench["results"].set_index(["model", "species"]).loc[("kmer", "SimHuman"), "auroc"]
     assert f"{auroc:.3f}" in md and "data:image/png;base64," in html
 

@@ -393,6 +393,8 @@ def run_benchmark(
         f"Our numbers: test split of this dataset, 95% CI by stratified bootstrap ({n_boot:,} resamples) "
         "of the test set. Published rows: as printed in the papers, on their own splits — not comparable "
         "split-for-split.",
+        "Column 'all': each model's per-species test scores pooled into one AUROC"
+        + ("; rows '… (pooled)': one model trained on all species together." if pooled and len(sp) > 1 else "."),
     ]
     if kept:
         from genomic_ulmfit.models.ensemble import PRUNE_TOL
