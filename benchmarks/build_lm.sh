@@ -4,7 +4,9 @@
 #        benchmarks/build_lm.sh --3mer [LM_DIR] (the 3-mer/1 ablation's LM instead, see below)
 #        benchmarks/build_lm.sh --paper [LM_DIR] (the seed's LM size instead, see below)
 # Genomes: ../shared/data/genomes (or $GENOMIC_ULMFIT_DATA/genomes): human, chimpanzee, gorilla,
-# orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory.
+# orangutan chr22 EPO blocks + human chrX. The LM lives outside git, in a cache directory:
+# $GENOMIC_ULMFIT_LM_BASE (default ~/.cache/genomic-ulmfit/lm/primate-cpu-k4s2) names run 1, the later
+# runs and the other chains sit beside it; $GENOMIC_ULMFIT_LM names the last run (LM_DIR's default).
 # Five runs of the cpu preset, each one-cycle over a random sample of the 2 kb pieces:
 #   1. 8 M tokens from scratch (seed 0)                              → $BASE       (~20 min, one thread)
 #   2. 16 M more tokens from run 1 (seed 1: other pieces, lr 3e-3)   → $BASE-24m   (~42 min, one thread)
@@ -36,8 +38,19 @@ make -C "$ROOT" -s .venv/.installed-stamp
 GU="$ROOT/.venv/bin/genomic-ulmfit"
 K3=0
 PAPER=0
-if [ "${1:-}" = "--3mer" ]; then K3=1; shift; fi
-if [ "${1:-}" = "--paper" ]; then PAPER=1; shift; fi
+ARGS=()
+for a in "$@"; do
+  case $a in
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+    --3mer) K3=1 ;;
+    --paper) PAPER=1 ;;
+    -*) echo "$0: unknown option '$a' (options: --3mer, --paper, -h)" >&2; exit 2 ;;
+    *) ARGS+=("$a") ;;
+  esac
+done
+if [ $K3 = 1 ] && [ $PAPER = 1 ]; then echo "$0: give --3mer or --paper, not both" >&2; exit 2; fi
+if [ ${#ARGS[@]} -gt 1 ]; then echo "$0: one LM_DIR at most, got: ${ARGS[*]}" >&2; exit 2; fi
+set -- "${ARGS[@]+"${ARGS[@]}"}"
 BASE=${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}
 LM=${1:-${GENOMIC_ULMFIT_LM:-$BASE-96m}}
 DATA=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
@@ -55,7 +68,8 @@ build() {
     echo "resuming the LM pretraining in $dir" >&2
     "$GU" lm pretrain "${GENOMES[@]}" "$@" --out "$dir" --resume >&2
   else
-    rm -rf "$dir"   # a cache directory: nothing to keep from a run interrupted before its first checkpoint
+    # a run stopped before its first checkpoint left only its corpus, which `lm pretrain` rebuilds; a folder
+    # holding anything else is refused by it (nothing of the user's is deleted here)
     echo "pretraining the genome LM into $dir" >&2
     "$GU" lm pretrain "${GENOMES[@]}" "$@" --out "$dir" >&2
   fi

@@ -12,7 +12,14 @@ if [ $# -lt 3 ]; then
   exit 2
 fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LM=$("$ROOT/benchmarks/build_lm.sh" | tail -n 1)
 train=$1 test=$2 out=$3
 shift 3
+for f in "$train" "$test"; do   # before hours of LM pretraining, not after
+  if [ ! -f "$f" ]; then echo "$0: $f: file not found" >&2; exit 2; fi
+done
+case " $* " in
+  *" --lm "*|*" --lm="*)   # the caller names the LM: nothing to build
+    exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --out "$out" "$@" ;;
+esac
+LM=$("$ROOT/benchmarks/build_lm.sh" | tail -n 1)
 exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --lm "$LM" --out "$out" "$@"

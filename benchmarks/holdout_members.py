@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from genomic_ulmfit.data.dataset import read_table_or_dataset
+from genomic_ulmfit.errors import GenomicUlmfitError
 from genomic_ulmfit.evaluation.metrics import auroc, delong_test
 from genomic_ulmfit.models.base import load_model
 
@@ -34,4 +35,9 @@ def main(out_dir: str, test: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if {"-h", "--help"} & set(sys.argv[1:]) or len(sys.argv) != 3:
+        sys.exit(print(__doc__) or (0 if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help") else 2))
+    try:
+        main(*sys.argv[1:])
+    except GenomicUlmfitError as exc:
+        sys.exit(f"error: {exc}")

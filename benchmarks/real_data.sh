@@ -7,21 +7,38 @@
 #   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
 #   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
 #   on AMX, ~6.5 h on an AMD EPYC with AVX512-BF16; RESULTS.md "Twenty-first and twenty-second sessions")
-# Each step writes into WORK_DIR/<step>/ and prints its summary; nothing goes into git.
+# Each step writes under WORK_DIR (its own files and folders, named in the step below) and prints its summary;
+# nothing goes into git. Steps after cohn_recipe that take the recipe split (cohn_ablations, cohn_lm_seeds,
+# cohn_ulmfit72, cohn_paper*, cohn_3mer, cohn_comp, cohn_learning_curve) need cohn_trainvalid.tsv.gz, which
+# cohn_recipe or cohn_gkm writes. Environment: GENOMIC_ULMFIT_DATA (the shared data), GENOMIC_ULMFIT_LM (the
+# default LM), GENOMIC_ULMFIT_LM_BASE (build_lm.sh's chain, whose folder also holds the other LMs),
+# GENOMIC_ULMFIT_LM_48M / _72M / _PAPER (the LMs of the steps named after them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage"
+KNOWN=" $ALL cohn_paper cohn_paper_ft "
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
+esac
+if [ -n "${1:-}" ] && [[ $KNOWN == *" $1 "* ]]; then
+  echo "$0: '$1' is a step name, but the first argument is the work directory: $0 WORK_DIR $*" >&2
+  exit 2
+fi
+W=${1:-$HOME/.cache/genomic-ulmfit/results}
+shift || true
+for step in "$@"; do   # every step name checked before any step runs
+  if [[ $KNOWN != *" $step "* ]]; then echo "$0: unknown step '$step'; steps: $ALL cohn_paper cohn_paper_ft" >&2; exit 2; fi
+done
 make -C "$ROOT" -s .venv/.installed-stamp
 GU="$ROOT/.venv/bin/genomic-ulmfit"
 D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
-W=${1:-$HOME/.cache/genomic-ulmfit/results}
-shift || true
 # Ensembles made by a step from another step's runs (cohn_gkmsvm, cohn_lm_seeds, cohn_3mer use cohn_recipe's members)
 # record each member's fingerprint: after rerunning cohn_recipe, rerun those steps too (loading their old
 # ensembles is refused, as their members changed).
-STEPS=${*:-import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage}
+STEPS=${*:-$ALL}
 mkdir -p "$W"
 export COLUMNS=${COLUMNS:-160}
-LMS=$HOME/.cache/genomic-ulmfit/lm
+LMS=$(dirname "${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}")   # where build_lm.sh puts them
 LM=${GENOMIC_ULMFIT_LM:-$LMS/primate-cpu-k4s2-96m}   # the default LM, built by benchmarks/build_lm.sh (tenth session on)
 # Up to the ninth session the default was the 48 M-token LM (run 3 of build_lm.sh): the steps named after it use it
 # explicitly; rerun any other step with GENOMIC_ULMFIT_LM=~/.cache/genomic-ulmfit/lm/primate-cpu-k4s2-48m to
@@ -48,14 +65,14 @@ for step in $STEPS; do
   echo "=== $step ($(date -u +%H:%M:%S))"
   case $step in
     import)
-      $GU data import --tsv "$D/cohn_human/cohn_human_dev.tsv.gz" --species Human --out "$W/cohn_human.parquet"
-      $GU data split "$W/cohn_human.parquet" --seed 0
-      $GU data import --positive "$D/ienhancer/ienhancer_cv_enhancer.fa.gz" \
+      "$GU" data import --tsv "$D/cohn_human/cohn_human_dev.tsv.gz" --species Human --out "$W/cohn_human.parquet"
+      "$GU" data split "$W/cohn_human.parquet" --seed 0
+      "$GU" data import --positive "$D/ienhancer/ienhancer_cv_enhancer.fa.gz" \
         --negative "$D/ienhancer/ienhancer_cv_non_enhancer.fa.gz" --species Human --out "$W/ienhancer.parquet"
-      $GU data import --positive "$D/vista/vista_human_hg19_pos.fa.gz" \
+      "$GU" data import --positive "$D/vista/vista_human_hg19_pos.fa.gz" \
         --negative "$D/vista/vista_human_hg19_neg.fa.gz" --species Human --out "$W/vista.parquet"
-      $GU data import --tsv "$D/nhlf/nhlf_train.tsv.gz" --species Human --out "$W/nhlf.parquet"
-      for s in cohn_human ienhancer vista nhlf; do $GU data stats "$W/$s.parquet" --json "$W/$s.stats.json"; done
+      "$GU" data import --tsv "$D/nhlf/nhlf_train.tsv.gz" --species Human --out "$W/nhlf.parquet"
+      for s in cohn_human ienhancer vista nhlf; do "$GU" data stats "$W/$s.parquet" --json "$W/$s.stats.json"; done
       ;;
     lm)
       "$ROOT/benchmarks/build_lm.sh" "$LM"
@@ -63,18 +80,18 @@ for step in $STEPS; do
     cohn_split)   # fixed seeded 80/10/10 split: baselines, ULMFiT (genome LM + fine-tune), ensemble
       C="$W/cohn_split"; DS="$W/cohn_human.parquet"
       fresh "$C"
-      $GU train "$DS" --model kmer --out "$C/kmer"
-      $GU lm finetune "$DS" --from "$LM" --preset cpu --out "$C/lm_finetuned"
-      $GU train "$DS" --model ulmfit --encoder "$C/lm_finetuned" --preset cpu --out "$C/ulmfit"
-      $GU train "$DS" --model cnn --arch cohn --out "$C/cnn-cohn"
-      $GU train "$DS" --model cnn --arch modern --out "$C/cnn-modern"
-      $GU ensemble "$C/kmer" "$C/cnn-modern" "$C/ulmfit" --data "$DS" --out "$C/ensemble"
-      $GU evaluate "$C/kmer" "$C/cnn-cohn" "$C/cnn-modern" "$C/ulmfit" "$C/ensemble" --data "$DS" --split test \
+      "$GU" train "$DS" --model kmer --out "$C/kmer"
+      "$GU" lm finetune "$DS" --from "$LM" --preset cpu --out "$C/lm_finetuned"
+      "$GU" train "$DS" --model ulmfit --encoder "$C/lm_finetuned" --preset cpu --out "$C/ulmfit"
+      "$GU" train "$DS" --model cnn --arch cohn --out "$C/cnn-cohn"
+      "$GU" train "$DS" --model cnn --arch modern --out "$C/cnn-modern"
+      "$GU" ensemble "$C/kmer" "$C/cnn-modern" "$C/ulmfit" --data "$DS" --out "$C/ensemble"
+      "$GU" evaluate "$C/kmer" "$C/cnn-cohn" "$C/cnn-modern" "$C/ulmfit" "$C/ensemble" --data "$DS" --split test \
         --out "$C/eval"
       ;;
     cohn_report)   # the same models through the one-command benchmark (report.md / report.html)
       fresh "$W/cohn_report"
-      $GU benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit --ensemble \
+      "$GU" benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit --ensemble \
         --lm "$LM" --preset cpu --out "$W/cohn_report"
       ;;
     cohn_recipe)   # the recommended recipe (benchmarks/holdout.sh): train = seeded train+valid, test = seeded test
@@ -84,22 +101,22 @@ for step in $STEPS; do
       ;;
     cohn_gkmsvm)   # gkm-SVM on the same train/valid/test, then the recipe + gkm-SVM ensemble (needs cohn_recipe)
       fresh "$W/cohn_gkmsvm"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models gkmsvm --out "$W/cohn_gkmsvm"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models gkmsvm --out "$W/cohn_gkmsvm"
       R="$W/cohn_recipe/runs"
-      $GU ensemble "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" --data "$W/cohn_recipe/train_split.parquet" \
+      "$GU" ensemble "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" --data "$W/cohn_recipe/train_split.parquet" \
         --out "$W/cohn_gkmsvm/ensemble4"
-      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" "$R/ensemble" "$W/cohn_gkmsvm/ensemble4" \
+      "$GU" evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_gkmsvm/runs/gkmsvm" "$R/ensemble" "$W/cohn_gkmsvm/ensemble4" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_gkmsvm/eval"
       ;;
     cohn_gkm)   # the native gkm-SVM (--model gkm) beside the k-mer LR and the CNN, recipe protocol, no LM needed
       # (twelfth session; same TRAIN, held-out 10% and TEST as cohn_recipe)
       cohn_tsvs
       fresh "$W/cohn_gkm"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,cnn,gkm --out "$W/cohn_gkm"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,cnn,gkm --out "$W/cohn_gkm"
       ;;
     cohn_ablations)   # ULMFiT without genome pretraining / without LM fine-tuning / without any LM (recipe protocol)
       fresh "$W/cohn_ablations"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft,ulmfit:nolm,ulmfit:scratch \
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft,ulmfit:nolm,ulmfit:scratch \
         --lm "$LM" --out "$W/cohn_ablations"
       ;;
     cohn_lm_seeds)   # ULMFiT on the recipe protocol with the 24 M- and 48 M-token LMs and two seeds (needs cohn_recipe)
@@ -107,27 +124,27 @@ for step in $STEPS; do
       # (GENOMIC_ULMFIT_LM=<24m LM> real_data.sh WORK cohn_recipe).
       L24=${GENOMIC_ULMFIT_LM_24M:-$LMS/primate-cpu-k4s2-24m}
       fresh "$W/cohn_ulmfit_seed1"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L24" --seed 1 --out "$W/cohn_ulmfit_seed1"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L24" --seed 1 --out "$W/cohn_ulmfit_seed1"
       for s in 0 1; do
         fresh "$W/cohn_ulmfit48_seed$s"
-        $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L48" --seed $s \
+        "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L48" --seed $s \
           --out "$W/cohn_ulmfit48_seed$s"
       done
       fresh "$W/cohn_noft48"   # the one ablation that uses the genome LM, with the 48m LM
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$L48" --out "$W/cohn_noft48"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$L48" --out "$W/cohn_noft48"
       # the recipe's ensemble with the 48m ULMFiT: the seed-0 k-mer and CNN runs of cohn_recipe share its TRAIN/valid split
       R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
-      $GU ensemble "$R/kmer" "$R/cnn" "$U" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_ulmfit48_seed0/ensemble"
-      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
+      "$GU" ensemble "$R/kmer" "$R/cnn" "$U" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_ulmfit48_seed0/ensemble"
+      "$GU" evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$U" "$W/cohn_ulmfit48_seed0/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_ulmfit48_seed0/eval"
       ;;
     cohn_ulmfit72)   # ULMFiT on the 72 M-token LM (run 4 of build_lm.sh), recipe protocol (ninth session), then the
       # recipe's models (default LM) and it on the same TEST (tenth session; needs cohn_recipe)
       fresh "$W/cohn_ulmfit72"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L72" \
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L72" \
         --out "$W/cohn_ulmfit72"
       R="$W/cohn_recipe/runs"
-      $GU evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_ulmfit72/runs/ulmfit" "$R/ensemble" \
+      "$GU" evaluate "$R/kmer" "$R/cnn" "$R/ulmfit" "$W/cohn_ulmfit72/runs/ulmfit" "$R/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_lm_lengths/eval"
       ;;
     cohn_paper)   # ULMFiT on the seed-size genome LM (build_lm.sh --paper, 20 M parameters; the classifier keeps the
@@ -138,39 +155,39 @@ for step in $STEPS; do
       # did); by default build_lm.sh builds or finishes the chain first.
       LP=$(paper_lm)
       fresh "$W/cohn_paper"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LP" --out "$W/cohn_paper"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:noft --lm "$LP" --out "$W/cohn_paper"
       G="$W/cohn_gkm/runs" R="$W/cohn_recipe/runs" UP="$W/cohn_paper/runs/ulmfit-noft"
-      $GU ensemble "$G/kmer" "$G/cnn" "$G/gkm" "$UP" --data "$W/cohn_gkm/train_split.parquet" --out "$W/cohn_paper/ensemble"
+      "$GU" ensemble "$G/kmer" "$G/cnn" "$G/gkm" "$UP" --data "$W/cohn_gkm/train_split.parquet" --out "$W/cohn_paper/ensemble"
       RECIPE=()
       if [ -d "$R/ulmfit" ]; then RECIPE=("$R/ulmfit" "$R/ensemble"); fi
-      $GU evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
+      "$GU" evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
       ;;
     cohn_paper_ft)   # as cohn_paper's ULMFiT, with the LM fine-tuned on TRAIN first (`ulmfit`: the cpu preset's
       # 4 epochs at 2e-3, the seed's being 8 at 1e-3; then the same classifier), scored beside cohn_paper's runs (needs cohn_paper)
       LP=$(paper_lm)
       fresh "$W/cohn_paper_ft"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LP" --out "$W/cohn_paper_ft"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$LP" --out "$W/cohn_paper_ft"
       G="$W/cohn_gkm/runs"
-      $GU evaluate "$G/kmer" "$G/gkm" "$W/cohn_paper/runs/ulmfit-noft" "$W/cohn_paper_ft/runs/ulmfit" \
+      "$GU" evaluate "$G/kmer" "$G/gkm" "$W/cohn_paper/runs/ulmfit-noft" "$W/cohn_paper_ft/runs/ulmfit" \
         "$W/cohn_paper/ensemble" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper_ft/eval"
       ;;
     cohn_3mer)   # ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer), recipe protocol (needs cohn_lm_seeds)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
       fresh "$W/cohn_3mer"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L3" --out "$W/cohn_3mer"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit --lm "$L3" --out "$W/cohn_3mer"
       # 4-model ensemble: the recipe's k-mer and CNN, the 4-mer/2 ULMFiT on the 48m LM, the 3-mer/1 ULMFiT (same split)
       R="$W/cohn_recipe/runs" U="$W/cohn_ulmfit48_seed0/runs/ulmfit" U3="$W/cohn_3mer/runs/ulmfit"
-      $GU ensemble "$R/kmer" "$R/cnn" "$U" "$U3" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_3mer/ensemble"
-      $GU evaluate "$R/kmer" "$R/cnn" "$U" "$U3" "$W/cohn_ulmfit48_seed0/ensemble" "$W/cohn_3mer/ensemble" \
+      "$GU" ensemble "$R/kmer" "$R/cnn" "$U" "$U3" --data "$W/cohn_recipe/train_split.parquet" --out "$W/cohn_3mer/ensemble"
+      "$GU" evaluate "$R/kmer" "$R/cnn" "$U" "$U3" "$W/cohn_ulmfit48_seed0/ensemble" "$W/cohn_3mer/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_3mer/eval"
       ;;
     cohn_comp)   # ULMFiT with the composition head (ulmfit:comp), recipe protocol; same LM, seed and split as
       # cohn_ulmfit48_seed0's ULMFiT, so the two differ only in the head (needs cohn_recipe, cohn_lm_seeds)
       fresh "$W/cohn_comp"
-      $GU holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:comp --lm "$L48" --out "$W/cohn_comp"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models ulmfit:comp --lm "$L48" --out "$W/cohn_comp"
       U="$W/cohn_ulmfit48_seed0/runs/ulmfit"
-      $GU evaluate "$U" "$W/cohn_comp/runs/ulmfit-comp" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_comp/eval"
+      "$GU" evaluate "$U" "$W/cohn_comp/runs/ulmfit-comp" --data "$W/cohn_human.parquet" --split test --out "$W/cohn_comp/eval"
       ;;
     cohn_learning_curve)   # the recipe's members (ULMFiT without LM fine-tuning) on 1/8, 1/4, 1/2 of TRAIN, same TEST;
       # the full-TRAIN points are cohn_recipe (k-mer, CNN) and cohn_noft48 (ULMFiT). ~75 min on one thread
@@ -183,69 +200,69 @@ for step in $STEPS; do
       ;;
     cohn_cv)
       fresh "$W/cohn_cv"
-      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/cohn_cv"
+      "$GU" cv "$W/cohn_human.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/cohn_cv"
       ;;
     cohn_cv_ulmfit)   # same folds as cohn_cv, with ULMFiT and the ensemble. ~35 min per fold on one thread:
       # no `fresh`, and --resume loads the folds an earlier run finished
-      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+      "$GU" cv "$W/cohn_human.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/cohn_cv_ulmfit" --resume
       ;;
     cohn_cv_gkm)   # same folds as cohn_cv, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
-      $GU cv "$W/cohn_human.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/cohn_cv_gkm" --resume
+      "$GU" cv "$W/cohn_human.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/cohn_cv_gkm" --resume
       ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
       ;;
     ienhancer_ulmfit)   # same folds (same seed and --near-k), with ULMFiT and the 3-model ensemble
       fresh "$W/ienhancer_cv_ulmfit"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_ulmfit"
       ;;
     ienhancer_3mer)   # same folds, ULMFiT with 3-mer/1 tokens on its own genome LM (build_lm.sh --3mer)
       L3=$("$ROOT/benchmarks/build_lm.sh" --3mer)
       fresh "$W/ienhancer_cv_3mer"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$L3" --folds 5 --near-k 31 \
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,ulmfit --lm "$L3" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_3mer"
       ;;
     ienhancer_4)   # same folds, the four models k-mer LR, CNN modern, gkm-SVM, ULMFiT and their ensemble (ninth session)
       fresh "$W/ienhancer_cv_4"
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkmsvm,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkmsvm,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/ienhancer_cv_4"
       ;;
     ienhancer_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
-      $GU cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/ienhancer_cv_gkm" --resume
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/ienhancer_cv_gkm" --resume
       ;;
     vista)
       fresh "$W/vista_cv"
-      $GU cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
+      "$GU" cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
       ;;
     vista_ulmfit)   # same folds as vista, with ULMFiT and the 3-model ensemble. Hours per fold on one thread
       # (elements up to 8 kb): no `fresh`; --resume loads finished folds and continues a stopped fit from its last
       # epoch. To use several cores, first run `cv ... --fold K` once per core with the same --out.
-      $GU cv "$W/vista.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+      "$GU" cv "$W/vista.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/vista_cv_ulmfit" --resume
       ;;
     vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR (twelfth session; the CNN's row is the vista step's)
-      $GU cv "$W/vista.parquet" --models kmer,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
+      "$GU" cv "$W/vista.parquet" --models kmer,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
       ;;
     nhlf)
       fresh "$W/nhlf_cv"
-      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
+      "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
       ;;
     nhlf_ulmfit)   # same folds as nhlf, with ULMFiT and the 3-model ensemble. ~9 min per fold (bf16, two threads;
       # 35 min in fp32 on one): no `fresh`, and --resume loads the folds an earlier run finished
-      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
+      "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern,ulmfit --lm "$LM" --folds 5 --near-k 31 \
         --out "$W/nhlf_cv_ulmfit" --resume
       ;;
     nhlf_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
-      $GU cv "$W/nhlf.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/nhlf_cv_gkm" --resume
+      "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/nhlf_cv_gkm" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
-        $GU data check "$W/$s.parquet" --near-k 31 --json "$W/$s.leakage.json" || true
+        "$GU" data check "$W/$s.parquet" --near-k 31 --json "$W/$s.leakage.json" || true
       done
-      $GU data check "$W/ienhancer.parquet" "$W/cohn_human.parquet" --near-k 31 || true
+      "$GU" data check "$W/ienhancer.parquet" "$W/cohn_human.parquet" --near-k 31 || true
       ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

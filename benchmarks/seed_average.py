@@ -37,6 +37,9 @@ def main(specs: list[str]) -> None:
     if labels is None:
         sys.exit("no file has a label column")
     scores = pd.concat([p.set_index("id")["score"].rename(i) for i, p in enumerate(parts)], axis=1, join="inner")
+    if scores.empty or labels.loc[scores.index].nunique() < 2:
+        sys.exit(f"the files share {len(scores)} ids with both labels among them: AUROC needs the same test rows, "
+                 "both classes, in every file")
     y = labels.loc[scores.index].to_numpy()
     logits = logit(scores.to_numpy())
     for spec, col in zip(specs, logits.T):

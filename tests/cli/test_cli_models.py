@@ -169,6 +169,10 @@ def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):
     assert code == 0, err
     assert model_json.stat().st_mtime != 0  # without --resume the member is fitted again
     assert "loaded the finished fit" not in out + err
+    # another call into the same --out with fewer models would leave the old members beside its own
+    code, _, err = run(capsys, "holdout", tmp_path / "train.tsv", tmp_path / "test.tsv", "--models", "cnn",
+                       "--preset", "tiny", "--out", tmp_path / "ho")
+    assert_one_line_error(code, err, "ho/runs holds members of an earlier holdout (kmer)")
     # its runs remember what they were trained on: scoring those sequences again is warned about
     code, _, err = run(capsys, "predict", tmp_path / "ho" / "runs" / "kmer", tmp_path / "train.tsv",
                        "--out", tmp_path / "again.tsv")

@@ -207,6 +207,13 @@ def test_continued_pretraining_rejects_a_different_tokenizer(sim, pretrained, tm
         pretrain_lm([sim["genome"]], tmp_path, preset=preset(), k=3, stride=1, progress=False, init_from=pretrained)
 
 
+def test_continued_pretraining_with_other_sizes_names_the_lms_own_preset(sim, pretrained, tmp_path):
+    wider = preset().replace(**{"lstm.hidden_size": preset().lstm.hidden_size * 2})
+    own = read_lm_meta(pretrained)["preset"]
+    with pytest.raises(ConfigError, match=f"its sizes differ from the preset's .*continue it with --preset {own}"):
+        pretrain_lm([sim["genome"]], tmp_path, preset=wider, progress=False, init_from=pretrained)
+
+
 def test_pretrain_input_errors(tmp_path):
     with pytest.raises(ConfigError, match="learning rate -1.0 must be positive"):
         preset().replace(**{"pretrain.lr": -1.0})

@@ -223,7 +223,7 @@ def check_cmd(
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     fail_on_leak: bool = typer.Option(False, "--fail-on-leak", help="Exit with code 1 when leakage is found."),
 ) -> None:
-    """Find exact and reverse-complement duplicates (within A across splits/folds, or B in A); the report is printed.
+    """Find exact, reverse-complement and (--near-k) near duplicates (within A across splits/folds, or B in A).
 
     Example: genomic-ulmfit data check train.tsv.gz test.tsv.gz --near-k 31 --json leak.json
     """

@@ -24,6 +24,8 @@ PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a
 MODELS_HELP = f"Comma list of {names_help()}."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
+SEED_HELP = "Random seed (splits, initialisation, batch order): the same seed gives the same result."
+DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
                "them, so an interrupted run picks up at the first unfinished model (ULMFiT and CNN fits "
                "stopped part-way continue from their last finished epoch).")
@@ -132,7 +134,7 @@ def lm_pretrain(
     lr: float | None = typer.Option(None, "--lr", help="Override the preset's peak learning rate."),
     init: Path | None = typer.Option(None, "--init", help="Continue pretraining from this LM directory (warm start; "
                                      "use a new --seed so it samples new pieces)."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 … (default: CUDA when present)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
 ) -> None:
@@ -183,9 +185,10 @@ def lm_finetune(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
     epochs: int | None = typer.Option(None, "--epochs", help="Override the preset's fine-tuning epochs."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str | None = typer.Option(None, "--device"),
-    resume: bool = typer.Option(False, "--resume"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
+    resume: bool = typer.Option(False, "--resume", help="Continue a stopped fine-tune in --out from its last "
+                                "checkpoint (same settings)."),
 ) -> None:
     """Fine-tune a language model on a dataset's training sequences (never valid/test).
 
@@ -221,8 +224,8 @@ def train(
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species, or all (default)."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str | None = typer.Option(None, "--device"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
 ) -> None:
     """Train a classifier on the train split (valid split for epoch selection).
@@ -445,9 +448,9 @@ def benchmark(
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
     ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the AUROC CI."),
-    device: str | None = typer.Option(None, "--device"),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Split → (LM fine-tune) → train → evaluate every model per species; write the report.
@@ -476,8 +479,8 @@ def cross_species_cmd(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str | None = typer.Option(None, "--device"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """Train on each species, test on every species: AUROC matrix (TSV + heatmap).
@@ -506,7 +509,7 @@ def demo(
     per_class: int = typer.Option(1000, "--per-class", help="Simulated sequences per class and species."),
     preset: str = typer.Option("demo", "--preset", help="Preset for ULMFiT/CNN (default: demo)."),
     models: str = typer.Option("kmer,cnn,gkm,ulmfit", "--models", help=MODELS_HELP),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
 ) -> None:
     """The whole pipeline on simulated data: simulate → import → split → LM pretrain → fine-tune →
     ULMFiT, CNN, k-mer LR and gkm-SVM → evaluate → per-species table and report (OUT/benchmark/report.md).
@@ -525,16 +528,17 @@ def demo(
 @app.command("cv")
 def cv(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) or a TSV/CSV with sequence,label."),
-    out: Path = typer.Option(..., "--out", "-o"),
+    out: Path = typer.Option(..., "--out", "-o", help="Output directory (cv_summary.tsv, cv_folds.tsv, "
+                             "oof_scores.tsv, cv.json, runs/)."),
     models: str = typer.Option("kmer,cnn", "--models", help=MODELS_HELP),
-    folds: int = typer.Option(5, "--folds"),
+    folds: int = typer.Option(5, "--folds", help="Number of folds (each one the test part once)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     ensemble: bool = typer.Option(True, "--ensemble/--no-ensemble", help="Also score the ensemble of the models."),
     near_k: int | None = typer.Option(None, "--near-k", help="Keep near-duplicates (shared k-mers) in one fold."),
-    species: str | None = typer.Option(None, "--species"),
-    seed: int = typer.Option(0, "--seed"),
-    device: str | None = typer.Option(None, "--device"),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
     fold: list[int] | None = typer.Option(
         None, "--fold", help="Fit only this fold (1-based; repeatable), e.g. one process per core sharing --out; "
@@ -570,8 +574,8 @@ def holdout(
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     models: str = typer.Option(",".join(("kmer", "cnn", "gkm", "ulmfit")), "--models", help=MODELS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
-    seed: int = typer.Option(0, "--seed"),
-    device: str | None = typer.Option(None, "--device"),
+    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
 ) -> None:
     """The recommended recipe (k-mer LR + modern CNN + gkm-SVM + ULMFiT, ensembled) trained on TRAIN, scored on TEST.
@@ -604,7 +608,7 @@ def ensemble_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Run directory for the ensemble (model.json)."),
     split: str = typer.Option("valid", "--split", help="Calibration rows: they standardise the members and, "
                               "when labelled, choose the weights."),
-    species: str | None = typer.Option(None, "--species"),
+    species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
     weights: str | None = typer.Option(None, "--weights", help="Comma-separated member weights (default: chosen "
                                        "on the labelled calibration rows: members within 0.03 AUROC of the best)."),
 ) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
 RECIPE_MODELS = ("kmer", "cnn", "gkm", "ulmfit")
@@ -62,6 +63,12 @@ def run_holdout(
 
     t0 = time.time()
     out = Path(out_dir)
+    labels = {name.replace(":", "-") for name in models} | {"ensemble"}
+    stale = sorted(d.name for d in (out / "runs").iterdir() if d.is_dir() and d.name not in labels) \
+        if (out / "runs").is_dir() else []
+    if stale:  # they would sit beside this call's members as if they were part of it
+        raise ConfigError(f"{out}/runs holds members of an earlier holdout ({', '.join(stale)}) that this call does "
+                          "not fit; choose a new --out, or remove them")
     out.mkdir(parents=True, exist_ok=True)
     train = read_table_or_dataset(train_path).copy()
     test = read_table_or_dataset(test_path, require_label=False)

@@ -308,7 +308,9 @@ def _warm_start(model, tok, lm_dir: str | os.PathLike) -> dict[str, Any]:
     mine, theirs = model.state_dict(), src.state_dict()
     bad = [k for k in mine if k not in theirs or theirs[k].shape != mine[k].shape]
     if bad:
-        raise ConfigError(f"{lm_dir}: its sizes differ from the preset's ({bad[0]}); continue it with its own preset")
+        own = meta.get("preset")
+        fix = f"continue it with --preset {own}" if isinstance(own, str) and own else "continue it with its own preset"
+        raise ConfigError(f"{lm_dir}: its sizes differ from the preset's ({bad[0]}); {fix}")
     model.load_state_dict(theirs)
     return meta
 
