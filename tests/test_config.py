@@ -59,6 +59,24 @@ def test_get_preset_reads_a_json_file(tmp_path):
     assert get_preset(str(path)) == p
 
 
+def test_a_json_preset_may_give_a_base_and_what_differs(tmp_path):
+    (tmp_path / "small_batch.json").write_text(json.dumps({"base": "cpu", "classifier": {"batch_size": 32}}))
+    p = get_preset(tmp_path / "small_batch.json")
+    cpu = get_preset("cpu")
+    assert p.name == "small_batch" and p.classifier.batch_size == 32
+    assert p.replace(**{"name": "cpu", "classifier.batch_size": cpu.classifier.batch_size}) == cpu
+    (tmp_path / "on_top.json").write_text(json.dumps({"base": str(tmp_path / "small_batch.json"), "name": "x",
+                                                      "lstm": {"hidden_size": 64}}))
+    q = get_preset(tmp_path / "on_top.json")
+    assert (q.name, q.lstm.hidden_size, q.classifier.batch_size) == ("x", 64, 32)
+    for bad, match in (({"base": "cpu", "classifer": {}}, "unknown key 'classifer'"),
+                       ({"base": "cpu", "lstm": 3}, "lstm: expected a mapping"),
+                       ({"base": "huge"}, "unknown preset 'huge'")):
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        with pytest.raises(ConfigError, match=match):
+            get_preset(tmp_path / "bad.json")
+
+
 def test_get_preset_errors(tmp_path):
     with pytest.raises(ConfigError, match="unknown preset 'huge'.*tiny"):
         get_preset("huge")

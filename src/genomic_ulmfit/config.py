@@ -203,6 +203,18 @@ class Preset:
         return Preset.from_dict(d)
 
 
+def _merged(base: dict[str, Any], changes: Any, where: str) -> dict[str, Any]:
+    """``base`` with ``changes`` applied key by key (nested mappings merged, anything else replaced)."""
+    if not isinstance(changes, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(changes).__name__}")
+    out = dict(base)
+    for k, v in changes.items():
+        if k not in base:
+            raise ConfigError(f"{where}: unknown key {k!r}; known: {', '.join(sorted(base))}")
+        out[k] = _merged(base[k], v, f"{where}.{k}") if isinstance(base[k], dict) else v
+    return out
+
+
 def _from_dict(cls: type, d: Any, where: str) -> Any:
     """Build dataclass ``cls`` from ``d``; unknown keys and wrong types raise ConfigError."""
     if not isinstance(d, dict):
@@ -354,7 +366,13 @@ PRESETS: dict[str, Preset] = {
 
 
 def get_preset(name_or_path: str | Path | Preset) -> Preset:
-    """A named preset, a JSON file holding a full preset (unknown keys are an error), or a copy of a Preset."""
+    """A named preset, a JSON preset file, or a copy of a Preset.
+
+    A JSON file holds a whole preset (the layout of ``Preset.to_dict()``; unknown keys are an
+    error), or ``"base"`` — a named preset or another JSON file — and only what differs from it,
+    nested as in the whole preset: ``{"base": "cpu", "classifier": {"batch_size": 32}}``. Its
+    ``name`` defaults to the file's stem.
+    """
     if isinstance(name_or_path, Preset):
         return Preset.from_dict(name_or_path.to_dict())
     key = str(name_or_path)
@@ -364,5 +382,12 @@ def get_preset(name_or_path: str | Path | Preset) -> Preset:
     if path.suffix == ".json" and path.is_file():
         from genomic_ulmfit.utils import read_json
 
-        return Preset.from_dict(read_json(path, ConfigError))
+        d = read_json(path, ConfigError)
+        if isinstance(d, dict) and "base" in d:
+            d = dict(d)
+            base = d.pop("base")
+            if not isinstance(base, str) or Path(base).resolve() == path.resolve():
+                raise ConfigError(f"{path}: 'base' must name another preset (e.g. \"cpu\" or a .json file)")
+            d = _merged(get_preset(base).to_dict() | {"name": path.stem}, d, str(path))
+        return Preset.from_dict(d)
     raise ConfigError(f"unknown preset {key!r}; choose one of {', '.join(PRESETS)} or give a preset .json file")
