@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from genomic_ulmfit.data.dataset import load_dataset
@@ -52,8 +53,15 @@ def main() -> None:
         raise SystemExit(f"{info_path}: not found; give the folder of a finished `genomic-ulmfit cv` run")
     info = json.loads(info_path.read_text())
     folds, seed, near_k = info["folds"], info["seed"], info["near_k"]
+    oof = pd.read_csv(Path(a.cv_dir) / "oof_scores.tsv", sep="\t", usecols=["model", "fold", "id"])
+    oof = oof[oof["model"] == oof["model"].iloc[0]]
     df = load_dataset(a.dataset)
+    df = df[df["id"].isin(set(oof["id"]))]  # the rows the cv run used (a --species run used some only)
     base = assign_folds(df.drop(columns=["split", "fold"], errors="ignore"), k=folds, seed=seed, near_k=near_k)
+    for k in range(folds):  # the very folds of the cv run, or no score from here would be out-of-fold
+        if set(base.loc[base["fold"] == k, "id"]) != set(oof.loc[oof["fold"] == k, "id"]):
+            raise SystemExit(f"{a.cv_dir}: fold {k + 1} rebuilt from {a.dataset} is not the cv run's (other data, "
+                             "or a cv made by another version); cannot re-score it")
     rules = {"equal": [], f"within {PRUNE_TOL} (default)": [], "greedy": []}
     for k in range(folds):
         part = fold_frame(base, k, seed)

@@ -160,7 +160,7 @@ for step in $STEPS; do
       "$GU" ensemble "$G/kmer" "$G/cnn" "$G/gkm" "$UP" --data "$W/cohn_gkm/train_split.parquet" --out "$W/cohn_paper/ensemble"
       RECIPE=()
       if [ -d "$R/ulmfit" ]; then RECIPE=("$R/ulmfit" "$R/ensemble"); fi
-      "$GU" evaluate "$G/kmer" "$G/cnn" "$G/gkm" "${RECIPE[@]}" "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
+      "$GU" evaluate "$G/kmer" "$G/cnn" "$G/gkm" ${RECIPE[@]+"${RECIPE[@]}"} "$UP" "$G/ensemble" "$W/cohn_paper/ensemble" \
         --data "$W/cohn_human.parquet" --split test --out "$W/cohn_paper/eval"
       ;;
     cohn_paper_ft)   # as cohn_paper's ULMFiT, with the LM fine-tuned on TRAIN first (`ulmfit`: the cpu preset's

@@ -65,10 +65,15 @@ def test_a_json_preset_may_give_a_base_and_what_differs(tmp_path):
     cpu = get_preset("cpu")
     assert p.name == "small_batch" and p.classifier.batch_size == 32
     assert p.replace(**{"name": "cpu", "classifier.batch_size": cpu.classifier.batch_size}) == cpu
-    (tmp_path / "on_top.json").write_text(json.dumps({"base": str(tmp_path / "small_batch.json"), "name": "x",
-                                                      "lstm": {"hidden_size": 64}}))
-    q = get_preset(tmp_path / "on_top.json")
+    (tmp_path / "sub").mkdir()  # a file base is found beside the file that names it, wherever the caller is
+    (tmp_path / "sub" / "on_top.json").write_text(json.dumps({"base": "../small_batch.json", "name": "x",
+                                                              "lstm": {"hidden_size": 64}}))
+    q = get_preset(tmp_path / "sub" / "on_top.json")
     assert (q.name, q.lstm.hidden_size, q.classifier.batch_size) == ("x", 64, 32)
+    (tmp_path / "a.json").write_text(json.dumps({"base": "b.json"}))
+    (tmp_path / "b.json").write_text(json.dumps({"base": "a.json"}))
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        get_preset(tmp_path / "a.json")
     for bad, match in (({"base": "cpu", "classifer": {}}, "unknown key 'classifer'"),
                        ({"base": "cpu", "lstm": 3}, "lstm: expected a mapping"),
                        ({"base": "huge"}, "unknown preset 'huge'")):

@@ -365,13 +365,13 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name_or_path: str | Path | Preset) -> Preset:
+def get_preset(name_or_path: str | Path | Preset, _seen: tuple[Path, ...] = ()) -> Preset:
     """A named preset, a JSON preset file, or a copy of a Preset.
 
     A JSON file holds a whole preset (the layout of ``Preset.to_dict()``; unknown keys are an
-    error), or ``"base"`` — a named preset or another JSON file — and only what differs from it,
-    nested as in the whole preset: ``{"base": "cpu", "classifier": {"batch_size": 32}}``. Its
-    ``name`` defaults to the file's stem.
+    error), or ``"base"`` — a named preset or another JSON file, relative to this one's folder —
+    and only what differs from it, nested as in the whole preset:
+    ``{"base": "cpu", "classifier": {"batch_size": 32}}``. Its ``name`` defaults to the file's stem.
     """
     if isinstance(name_or_path, Preset):
         return Preset.from_dict(name_or_path.to_dict())
@@ -386,8 +386,13 @@ def get_preset(name_or_path: str | Path | Preset) -> Preset:
         if isinstance(d, dict) and "base" in d:
             d = dict(d)
             base = d.pop("base")
-            if not isinstance(base, str) or Path(base).resolve() == path.resolve():
-                raise ConfigError(f"{path}: 'base' must name another preset (e.g. \"cpu\" or a .json file)")
-            d = _merged(get_preset(base).to_dict() | {"name": path.stem}, d, str(path))
+            if not isinstance(base, str):
+                raise ConfigError(f"{path}: 'base' must name a preset (e.g. \"cpu\" or a .json file)")
+            if base not in PRESETS and base.endswith(".json"):
+                base = str(path.parent / base)
+            chain = (*_seen, path.resolve())
+            if Path(base).resolve() in chain:
+                raise ConfigError(f"{path}: its 'base' {base} leads back to itself; end the chain at a named preset")
+            d = _merged(get_preset(base, chain).to_dict() | {"name": path.stem}, d, str(path))
         return Preset.from_dict(d)
     raise ConfigError(f"unknown preset {key!r}; choose one of {', '.join(PRESETS)} or give a preset .json file")

@@ -242,3 +242,16 @@ def test_appledouble_peaks_files_are_skipped(tmp_path, form):
     src = root if form == "folder" else make_tgz(root, tmp_path / "d.tgz", "d")
     peaks = [r.id for r in read_cohn(src, include_peaks=True) if ":peak:" in r.id]
     assert sorted(peaks) == ["Dog:peak:p1", "Human:peak:p1"]
+
+
+@pytest.mark.parametrize("mode", ["w:bz2", "w:xz"])
+def test_truncated_bz2_and_xz_archives_are_refused(tmp_path, mode):
+    root = make_layout(tmp_path / "d")
+    whole = tmp_path / "d.tar.x"
+    with tarfile.open(whole, mode) as tar:
+        tar.add(root, arcname="d")
+    assert len(list(read_cohn(whole))) == 7
+    bad = tmp_path / "bad.tar.x"
+    bad.write_bytes(whole.read_bytes()[:-20])
+    with pytest.raises(InputError, match="bad.tar.x"):
+        list(read_cohn(bad))

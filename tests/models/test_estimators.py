@@ -468,3 +468,23 @@ def test_get_params_rebuild_an_equal_model_and_leave_out_the_device(name):
     assert type(model)(**params).get_params() == params
     assert "device" not in params and json.loads(json.dumps(params)) == params  # JSON-able, lists not tuples
     assert repr(model).startswith(f"{type(model).__name__}(") and f"{next(iter(params))}=" in repr(model)
+
+
+def test_fit_settings_count_an_encoder_by_its_contents_not_its_spelling(tmp_path, monkeypatch):
+    from genomic_ulmfit.models.estimators import fit_settings
+
+    for name in ("lm", "other"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "lm.json").write_text(json.dumps({"name": name}))
+    monkeypatch.chdir(tmp_path)
+    seqs, y = ["ACGT", "TTGA"], np.array([0, 1])
+
+    def settings(encoder, seed=0):
+        return fit_settings({"preset": "cpu", "encoder": encoder, "seed": seed}, {"lr": (1e-3, 1e-2)}, seqs, y)
+
+    assert settings("lm") == settings(str(tmp_path / "lm")) == settings("./lm/")
+    assert settings("lm") != settings("other")
+    assert settings("lm", seed=np.int64(3)) == settings("lm", seed=3)  # numpy scalars as numbers
+    assert settings("lm")["schedule"] == {"lr": [1e-3, 1e-2]}  # as read back from a checkpoint's JSON
+    assert settings("lm") != fit_settings({"preset": "cpu", "encoder": "lm", "seed": 0}, {"lr": (1e-3, 1e-2)},
+                                          seqs, y[::-1])

@@ -37,7 +37,7 @@ _PATH_FIXES = {
     NotADirectoryError: "a part of this path is a file, not a folder; choose another path",
     FileExistsError: "a file is in the way of a folder of that name; choose another path",
     IsADirectoryError: "it is a folder; give a file name",
-    PermissionError: "permission denied; choose a path you can write",
+    PermissionError: "check its permissions (read for inputs, write for outputs) or choose another path",
 }
 
 

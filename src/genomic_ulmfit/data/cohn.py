@@ -25,7 +25,14 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 
-from genomic_ulmfit.data.readers import Record, read_fasta_stream, read_sequence_lines
+from genomic_ulmfit.data.readers import (
+    BZIP2_MAGIC,
+    GZIP_MAGIC,
+    XZ_MAGIC,
+    Record,
+    read_fasta_stream,
+    read_sequence_lines,
+)
 from genomic_ulmfit.errors import InputError
 
 POSITIVE_FILE = "positive_samples"
@@ -192,7 +199,7 @@ def _open_decompressed(archive: Path):
     """The archive's tar bytes as a binary file object: through gzip, bz2 or xz when compressed."""
     with open(archive, "rb") as fh:
         head = fh.read(6)
-    for magic, opener in ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open)):
+    for magic, opener in ((GZIP_MAGIC, gzip.open), (BZIP2_MAGIC, bz2.open), (XZ_MAGIC, lzma.open)):
         if head.startswith(magic):
             return opener(archive, "rb")
     return open(archive, "rb")

@@ -222,11 +222,12 @@ def check_archive(archive: Path) -> None:
     archive, a transfer cut short (a gzip stream that ends early, a plain tar without its end).
     """
     from genomic_ulmfit.data.cohn import _check_tar_end
+    from genomic_ulmfit.data.readers import BZIP2_MAGIC, GZIP_MAGIC, XZ_MAGIC
 
     with open(archive, "rb") as fh:
         head = fh.read(512)
     is_tar = len(head) == 512 and head[257:262] == b"ustar"
-    if not (head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")) or is_tar):
+    if not (head.startswith((GZIP_MAGIC, BZIP2_MAGIC, XZ_MAGIC)) or is_tar):
         archive.unlink()
         raise DownloadError(f"{archive}: the server sent no tar archive (it starts with {head[:32]!r}, an error "
                             "page?); it was removed: check the URL")

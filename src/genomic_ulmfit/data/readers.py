@@ -31,6 +31,8 @@ from genomic_ulmfit.data.sequences import clean_sequence, parse_label, revcomp
 from genomic_ulmfit.errors import InputError
 
 GZIP_MAGIC = b"\x1f\x8b"
+BZIP2_MAGIC = b"BZh"
+XZ_MAGIC = b"\xfd7zXZ\x00"
 UTF8_BOM = b"\xef\xbb\xbf"
 UNLABELED = -1  # label of records read without a label (prediction inputs)
 # A plain-gzip genome is read into memory up to this compressed size; larger ones need bgzip.
@@ -118,7 +120,7 @@ def binary_kind(head: bytes) -> str | None:
     if head[257:262] == b"ustar":
         return ("a tar archive; read a Cohn et al. archive with `genomic-ulmfit data import --cohn`, "
                 "extract any other and give the file inside")
-    if head.startswith((b"BZh", b"\xfd7zXZ\x00")):
+    if head.startswith((BZIP2_MAGIC, XZ_MAGIC)):
         return "bzip2/xz-compressed; decompress it (gzip is read directly)"
     return None
 

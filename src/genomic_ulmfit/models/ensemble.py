@@ -201,7 +201,7 @@ class EnsembleModel(SequenceModel):
                     for f in files)):
                 raise InputError(f"{directory}/model.json: member_files is malformed (one {{relative, sha256}} per "
                                  "member expected); rebuild the ensemble with 'genomic-ulmfit ensemble'")
-            members = [_find_member(Path(directory), m, f) for m, f in zip(members, files)]
+            members = [find_member(Path(directory), m, f) for m, f in zip(members, files)]
         self = cls(members, meta["params"].get("weights"))
         self.fingerprints_ = [f["sha256"] for f in files] if files else _fingerprints(self.members)
         try:
@@ -247,7 +247,7 @@ def member_places(directory: str | os.PathLike, path: str, files: Mapping[str, A
     return [Path(os.path.normpath(Path(directory) / files["relative"])), Path(path)]
 
 
-def _find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:
+def find_member(directory: Path, path: str, files: Mapping[str, str]) -> str:
     """The member saved as ``path`` and ``files`` (see :func:`member_places`): the first place that
     holds the very model the ensemble was calibrated on (same fingerprint)."""
     tried = []

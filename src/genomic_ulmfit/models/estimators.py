@@ -62,16 +62,27 @@ def fit_settings(params: dict[str, Any], schedule: dict[str, Any], sequences, la
     """What a stopped fit must match to be resumed (``fit(resume=True)``): the model's parameters,
     its resolved schedule and configuration, and a sha256 of the data it trains and selects on.
 
-    JSON-normalised (tuples as lists), as the checkpoint it is compared with was read from JSON.
+    Paths are not compared as spelled: the preset counts by its contents (in ``schedule``), a
+    ULMFiT encoder by a sha256 of its ``lm.json`` (``encoder_sha256``), so ``lm/`` and its absolute
+    path are the same encoder. JSON-normalised (tuples as lists, numpy scalars as numbers), as the
+    checkpoint it is compared with was read from JSON.
     """
     import hashlib
     import json
+
+    from genomic_ulmfit.training.lm import LM_JSON
 
     h = hashlib.sha256()
     for seqs, labs in ((sequences, labels), (valid_sequences, valid_labels)):
         h.update(b"\x00".join(str(q).encode() for q in (seqs if seqs is not None else [])) + b"\x01")
         h.update(np.asarray(labs if labs is not None else [], dtype=np.int64).tobytes() + b"\x01")
-    return json.loads(json.dumps({"params": params, "schedule": schedule, "data_sha256": h.hexdigest()}, default=str))
+    kept = {k: v for k, v in params.items() if k not in ("preset", "encoder")}
+    if params.get("encoder") is not None:
+        lm_json = Path(params["encoder"]) / LM_JSON
+        kept["encoder_sha256"] = (hashlib.sha256(lm_json.read_bytes()).hexdigest() if lm_json.is_file()
+                                  else str(params["encoder"]))
+    settings = {"params": kept, "schedule": schedule, "data_sha256": h.hexdigest()}
+    return json.loads(json.dumps(settings, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
 
 def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, seed, min_length: int = 1):

@@ -639,6 +639,7 @@ def _check_same_run(out_dir: Path | None, last: dict[str, Any] | None, meta: dic
         for key in [*after, *(k for k in before if k not in after)]:  # in the caller's order
             if before.get(key) != after.get(key):
                 what = (f"{key} = {before.get(key)!r}, this one has {after.get(key)!r}" if not key.endswith("sha256")
+                        else "another encoder (its lm.json differs)" if key.endswith("encoder_sha256")
                         else f"other data ({key} differs)")
                 raise ConfigError(f"{out_dir}: the stopped run was started with {what}; resume with the same "
                                   "settings, or start afresh without --resume")

@@ -90,21 +90,24 @@ def training_overlap(run_dir: str | os.PathLike, sequences: list[str]) -> tuple[
 
 
 def ensemble_members(run_dir: str | os.PathLike) -> list[Path]:
-    """The member run directories of a saved ensemble, found where it would load them
-    (:func:`~genomic_ulmfit.models.ensemble.member_places`); empty for anything else."""
-    from genomic_ulmfit.models.ensemble import member_places
+    """The member run directories of a saved ensemble: those it would load (the same fingerprint,
+    :func:`~genomic_ulmfit.models.ensemble.member_places`), skipping any it could not; empty for
+    anything but an ensemble."""
+    from genomic_ulmfit.models.ensemble import find_member
     from genomic_ulmfit.utils import read_json
 
     path = Path(run_dir) / "model.json"
     meta = read_json(path) if path.is_file() else {}
     if meta.get("kind") != "ensemble":
         return []
-    files = meta.get("member_files") or []
+    saved = (meta.get("params") or {}).get("members") or []
+    files = meta.get("member_files") or [None] * len(saved)
     found = []
-    for i, saved in enumerate((meta.get("params") or {}).get("members") or []):
-        f = files[i] if i < len(files) else None
-        places = member_places(run_dir, saved, f) if isinstance(f, dict) and "relative" in f else [Path(saved)]
-        found.append(next((p for p in places if (p / "run.json").is_file()), places[0]))
+    for member, f in zip(saved, files, strict=False):
+        try:
+            found.append(Path(find_member(Path(run_dir), member, f) if isinstance(f, dict) else member))
+        except InputError:
+            continue  # moved, deleted or refitted: the ensemble itself refuses to load then
     return found
 
 
