@@ -255,3 +255,15 @@ def test_truncated_bz2_and_xz_archives_are_refused(tmp_path, mode):
     bad.write_bytes(whole.read_bytes()[:-20])
     with pytest.raises(InputError, match="bad.tar.x"):
         list(read_cohn(bad))
+
+
+@pytest.mark.parametrize("form", ["folder", "tgz"])
+def test_a_peaks_file_of_no_species_folder_is_named_not_made_a_species(tmp_path, form):
+    root = make_layout(tmp_path / "d")
+    (root / "peaks_fasta_files").mkdir()
+    (root / "peaks_fasta_files" / "Human_peaks.fa").write_text(">p1\nACGTTT\n")
+    assert [r.species for r in read_cohn(root, include_peaks=True) if ":peak:" in r.id] == ["Human"]
+    (root / "peaks_fasta_files" / "Canis_familiaris.fa").write_text(">p2\nACGTTT\n")
+    src = root if form == "folder" else make_tgz(root, tmp_path / "d.tgz", "d")
+    with pytest.raises(InputError, match=r"Canis_familiaris\.fa: no species folder matches.*'Canis'.*Dog, Human"):
+        list(read_cohn(src, include_peaks=True))

@@ -8,7 +8,8 @@ records come species by species (sorted by name), positives first.
 
 ``peaks_fasta_files/`` folders are ignored unless ``include_peaks=True``: their FASTA files are then
 read as extra positives (best effort: the species is the species folder above them, or the file
-name up to its first ``.`` or ``_`` for a top-level peaks folder; ids ``"{Species}:peak:{id}"``).
+name up to its first ``.`` or ``_`` for a top-level peaks folder, which must then name a species
+folder; ids ``"{Species}:peak:{id}"``).
 
 :func:`safe_extract` extracts an archive after refusing absolute paths, ``..`` components, links
 and device files, and extracts only the expected members.
@@ -116,10 +117,20 @@ def _select_species(available: Sequence[str], species: Sequence[str] | None, whe
 
 
 def _peak_species(path: PurePosixPath, species_names: set[str]) -> str:
+    """The species folder a peaks FASTA belongs to: the one above it, or its file name's first word.
+
+    Raises InputError when neither names a species folder: its peaks would become a species with
+    positives only, which no classifier can learn from.
+    """
     parent = path.parent.parent.name  # <Species>/peaks_fasta_files/<file>
     if parent in species_names:
         return parent
-    return path.name.split(".")[0].split("_")[0]
+    guess = path.name.split(".")[0].split("_")[0]
+    if guess not in species_names:
+        raise InputError(f"{path}: no species folder matches this peaks file (its name starts with {guess!r}; "
+                         f"folders: {', '.join(sorted(species_names))}); import without --include-peaks, or give "
+                         f"the file as --positive {path.name}:SPECIES")
+    return guess
 
 
 def _is_fasta_name(name: str) -> bool:
