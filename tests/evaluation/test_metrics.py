@@ -28,6 +28,7 @@ from genomic_ulmfit.evaluation.metrics import (
     auroc_rows,
     binary_metrics,
     bootstrap_ci,
+    bootstrap_index_blocks,
     bootstrap_indices,
     bootstrap_replicates,
     delong_covariance,
@@ -295,3 +296,17 @@ def test_evaluate_predictions_one_class_species_and_errors():
     assert math.isnan(b["auroc"]) and "no negatives" in b["note"]
     with pytest.raises(InputError, match="score"):
         evaluate_predictions(df.drop(columns="score"))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 30, 100])
+def test_bootstrap_index_blocks_are_the_rows_of_one_draw(rows):
+    # drawn a block at a time (bounded memory), the replicates are those of one draw: same CIs as before
+    y = (np.random.default_rng(2).random(90) < 0.3).astype(int)
+    blocks = list(bootstrap_index_blocks(y, 30, seed=5, rows=rows))
+    assert all(len(b) <= rows for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks), bootstrap_indices(y, n_boot=30, seed=5))
+    # ... and those every earlier CI was drawn with: all positives' draws, then all negatives'
+    pos, neg, rng = np.flatnonzero(y == 1), np.flatnonzero(y == 0), np.random.default_rng(5)
+    earlier = np.concatenate([pos[rng.integers(0, pos.size, size=(30, pos.size))],
+                              neg[rng.integers(0, neg.size, size=(30, neg.size))]], axis=1)
+    np.testing.assert_array_equal(np.concatenate(blocks), earlier)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
@@ -349,6 +350,8 @@ BAD_SEQUENCES = [
     (["ACGT XX"], "sequence 1 has ' ' at position 5"),
     (["ACRT"], "sequence 1 has 'R' at position 3.*mask_iupac=True"),
     (["ACGTACGT", ""], "sequence 2 has 0 bp"),
+    (pd.DataFrame({"sequence": ["ACGTACGT"]}), r"got a table; pass its sequence column \(df\['sequence'\]\)"),
+    ([b"A" * 10_000], r"sequence 1 is b'AAAA[A]{40,60}\.\.\. \(bytes\), not a string"),  # shown cut short
 ]
 
 
@@ -488,3 +491,12 @@ def test_fit_settings_count_an_encoder_by_its_contents_not_its_spelling(tmp_path
     assert settings("lm")["schedule"] == {"lr": [1e-3, 1e-2]}  # as read back from a checkpoint's JSON
     assert settings("lm") != fit_settings({"preset": "cpu", "encoder": "lm", "seed": 0}, {"lr": (1e-3, 1e-2)},
                                           seqs, y[::-1])
+
+
+@pytest.mark.parametrize("kwargs, match", [({"valid_frac": 1.5}, "valid_frac 1.5: give the share"),
+                                           ({"lr": -1.0}, "cnn: lr -1.0 must be > 0"),
+                                           ({"epochs": 0}, "cnn: epochs 0 must be >= 1")])
+def test_cnn_parameters_out_of_range_are_named(kwargs, match):
+    seqs, y = planted(8)
+    with pytest.raises(ConfigError, match=match):
+        CNNModel(preset="tiny", **kwargs).fit(seqs, y, progress=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -182,14 +183,33 @@ def bootstrap_indices(y_true: Any, n_boot: int = 1000, seed: int = 0) -> np.ndar
     -------
     int64 array, shape (n_boot, n): row ``b`` holds indices into ``y_true``; its first ``n_pos``
     columns are positives and the rest negatives, so every replicate keeps the class counts.
+    (:func:`bootstrap_index_blocks` gives the same rows a block at a time, in bounded memory.)
+    """
+    y = np.asarray(y_true)
+    blocks = list(bootstrap_index_blocks(y, n_boot, seed, rows=n_boot))
+    return blocks[0] if blocks else np.empty((0, y.size), np.int64)
+
+
+def bootstrap_index_blocks(y_true: Any, n_boot: int, seed: int, rows: int) -> Iterator[np.ndarray]:
+    """The rows of :func:`bootstrap_indices` in blocks of at most ``rows``, each int64 (r, n).
+
+    The positives' draws of all replicates come first in the random stream, then the negatives';
+    a second generator on the same seed skips the positives' draws (block by block) to reach the
+    negatives', so the rows equal those drawn all at once while only a block is held in memory.
     """
     y = np.asarray(y_true)
     pos = np.flatnonzero(y == 1)
     neg = np.flatnonzero(y == 0)
-    rng = np.random.default_rng(seed)
-    ip = pos[rng.integers(0, pos.size, size=(n_boot, pos.size))] if pos.size else np.empty((n_boot, 0), int)
-    ineg = neg[rng.integers(0, neg.size, size=(n_boot, neg.size))] if neg.size else np.empty((n_boot, 0), int)
-    return np.concatenate([ip, ineg], axis=1).astype(np.int64)
+    rng_pos, rng_neg = np.random.default_rng(seed), np.random.default_rng(seed)
+    starts = range(0, n_boot, max(1, rows))
+    if pos.size:
+        for start in starts:
+            rng_neg.integers(0, pos.size, size=(min(rows, n_boot - start), pos.size))
+    for start in starts:
+        r = min(rows, n_boot - start)
+        ip = pos[rng_pos.integers(0, pos.size, size=(r, pos.size))] if pos.size else np.empty((r, 0), np.int64)
+        ineg = neg[rng_neg.integers(0, neg.size, size=(r, neg.size))] if neg.size else np.empty((r, 0), np.int64)
+        yield np.concatenate([ip, ineg], axis=1).astype(np.int64, copy=False)
 
 
 def auroc_rows(scores: np.ndarray, n_pos: int) -> np.ndarray:
@@ -233,12 +253,10 @@ def bootstrap_replicates(
     y, s = _check_inputs(y_true, y_score)
     if too_few_for_ci(y) is not None:
         return np.full(n_boot, np.nan)
-    idx = bootstrap_indices(y, n_boot, seed)  # (n_boot, n)
     n_pos = int(y.sum())
     out = np.empty(n_boot, dtype=np.float64)
-    step = max(1, _CHUNK_CELLS // y.size)
-    for start in range(0, n_boot, step):
-        block = idx[start : start + step]
+    step = max(1, _CHUNK_CELLS // y.size)  # index blocks drawn one at a time: memory stays bounded
+    for start, block in zip(range(0, n_boot, step), bootstrap_index_blocks(y, n_boot, seed, step), strict=True):
         if metric == "auroc":
             out[start : start + step] = auroc_rows(s[block], n_pos)
         else:

@@ -1,7 +1,8 @@
 """The uniform estimator interface every classifier (ulmfit, cnn, kmer, gkm, gkmsvm) implements.
 
 Like scikit-learn: hyperparameters go to ``__init__`` (no work there), ``fit`` learns attributes
-and returns ``self``, ``predict_proba`` returns P(enhancer). A fitted model saves itself to a
+and returns ``self``, ``predict_proba`` returns P(enhancer). They are not scikit-learn estimators
+(no ``set_params``, ``predict``, ``score`` or ``clone``): ``type(m)(**m.get_params())`` is the copy. A fitted model saves itself to a
 directory (``model.json`` naming its ``kind`` + safetensors/JSON payload, never pickle) and
 :func:`load_model` rebuilds it from that directory alone. Models whose state is a few NumPy arrays
 (kmer, gkm, gkmsvm) save with :func:`save_arrays` and load with :func:`read_model_json` +
@@ -73,8 +74,8 @@ class SequenceModel(ABC):
     not_params: ClassVar[tuple[str, ...]] = ()
 
     def get_params(self) -> dict[str, Any]:
-        """Hyperparameters as a JSON-able dict (recorded in run.json), as scikit-learn has them:
-        the arguments of ``__init__`` read back from the attributes of the same names (tuples as
+        """Hyperparameters as a JSON-able dict (recorded in run.json), shaped like scikit-learn's
+        (shallow; no ``deep`` argument): the arguments of ``__init__`` read back from the attributes of the same names (tuples as
         lists), except :attr:`not_params`. Models that store their arguments otherwise override it."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {n: _jsonable(getattr(self, n)) for n in names if n not in self.not_params}
@@ -112,11 +113,15 @@ def check_sequences(sequences: Any, what: str = "training", *, min_length: int =
     """
     if isinstance(sequences, (str, bytes)):
         raise InputError(f"{what} data: got one string, not a list of sequences; pass [sequence]")
+    if type(sequences).__name__ == "DataFrame":  # iterating it would give its column names
+        raise InputError(f"{what} data: got a table; pass its sequence column (df['sequence'])")
     seqs = list(sequences)
     for i, seq in enumerate(seqs):
         if not isinstance(seq, str):
-            raise InputError(f"{what} data: sequence {i + 1} is {seq!r} ({type(seq).__name__}), not a string; "
-                             "drop missing values first")
+            shown = repr(seq)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise InputError(f"{what} data: sequence {i + 1} is {shown} ({type(seq).__name__}), not a string; "
+                             "drop missing values first (and decode bytes)")
         if len(seq) < min_length:
             raise InputError(f"{what} data: sequence {i + 1} has {len(seq)} bp; this model needs at least "
                              f"{min_length}; drop or extend it")

@@ -9,6 +9,7 @@ loop (:func:`genomic_ulmfit.training.loop.fit_one_cycle`) behind the uniform
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import tempfile
 from collections.abc import Sequence
@@ -94,6 +95,9 @@ def _train_valid(sequences, labels, valid_sequences, valid_labels, valid_frac, s
         # both classes: the epoch kept is the one with the best validation AUROC
         vy = check_binary_labels(vseqs, valid_labels, "validation")
         return seqs, y, vseqs, vy
+    if not (isinstance(valid_frac, numbers.Real) and 0 < valid_frac < 1):
+        raise ConfigError(f"valid_frac {valid_frac!r}: give the share of the training sequences held out for "
+                          "validation, between 0 and 1 (0.1 is the default)")
     tr, va = holdout_split(y, valid_frac, seed)
     if len(np.unique(y[va])) < 2:
         raise InputError(f"training data: {len(y)} sequences are too few to hold out {valid_frac:.0%} of each class "
@@ -547,6 +551,10 @@ class CNNModel(SequenceModel):
         from genomic_ulmfit.models.cnn import CNNConfig, build_cnn, encode_bases
 
         p = self._resolved()
+        for key, ok, need in (("lr", p["lr"] > 0, "> 0"), ("epochs", p["epochs"] >= 1, ">= 1"),
+                              ("batch_size", p["batch_size"] >= 1, ">= 1"), ("wd", p["wd"] >= 0, ">= 0")):
+            if not ok:
+                raise ConfigError(f"cnn: {key} {p[key]!r} must be {need}")
         set_seed(self.seed)
         cfg = CNNConfig.from_dict({**(self.config or {}), "arch": p["arch"]})
         model = build_cnn(cfg)

@@ -243,9 +243,11 @@ class KmerLogistic(SequenceModel):
             )
         if self.transform not in TRANSFORMS:
             raise ConfigError(f"kmer: transform must be one of {TRANSFORMS}; got {self.transform!r}")
-        if not self.Cs or any(not (isinstance(c, (int, float)) and c > 0) for c in self.Cs):
+        # numbers.Real / Integral: numpy scalars count (np.int64(3) is a whole number), bools do not
+        if len(self.Cs) == 0 or any(not (isinstance(c, numbers.Real) and not isinstance(c, bool) and c > 0)
+                                    for c in self.Cs):
             raise ConfigError(f"kmer: Cs must be positive numbers; got {list(self.Cs)}")
-        if not (isinstance(self.cv, int) and self.cv >= 2):
+        if not (isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool) and self.cv >= 2):
             raise ConfigError(f"kmer: cv must be an integer >= 2; got {self.cv}")
 
     def features(self, sequences: Sequence[str]) -> np.ndarray:

@@ -34,8 +34,11 @@ def windows(seq: str, width: int, step: int, max_n: float = 0.1) -> Iterator[tup
     starts = window_starts(len(seq), width, step)
     if not starts:
         return
-    isn = np.frombuffer(seq.upper().encode("ascii"), dtype=np.uint8) == ord("N")
-    cum = np.concatenate([[0], np.cumsum(isn)])
+    raw = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
+    isn = (raw == ord("N")) | (raw == ord("n"))
+    # N counts up to each position, int32 (a chromosome fits): 4 bytes per base, not 16 (int64, copied)
+    cum = np.zeros(len(seq) + 1, dtype=np.int32 if len(seq) < 2**31 else np.int64)
+    np.cumsum(isn, out=cum[1:])
     limit = max_n * width
     for s in starts:
         if cum[s + width] - cum[s] <= limit:
