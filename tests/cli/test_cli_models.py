@@ -100,6 +100,9 @@ def test_scan_command(capsys, data, kmer_run, tmp_path):
     length = json.loads((kmer_run / "run.json").read_text())["data"]["length"]["median"]
     assert code == 0 and f"windows of {length} bp (step {length // 2})" in out  # the training length
     assert "not calibrated alike" not in err
+    win = pd.read_csv(tmp_path / "s2.tsv", sep="\t")
+    # a balanced classifier that calls much of a genome is told so, with a remedy, and only then
+    assert ("of the windows score ≥ 0.5" in err) == ((win["score"] >= 0.5).mean() > 0.1)
     code, out, err = run(capsys, "scan", kmer_run, data["genome"], "--out", tmp_path / "s3.tsv",
                          "--width", str(3 * length))
     assert code == 0 and f"trained on sequences of median length {length:,} bp, each scan window has" in err

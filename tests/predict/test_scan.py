@@ -138,6 +138,9 @@ def test_scan_fasta_writes_windows_and_regions(run_dir, genome, tmp_path):
     assert regions["score"].tolist() == [round(1000 * m) for *_, m in expected_regions]
     assert summary["short_records"] == 1  # chrB is shorter than a window
     assert summary["skipped_n"] == 10 - 6 and (summary["width"], summary["step"]) == (200, 100)
+    assert summary["called_fraction"] == pytest.approx((win["score"] >= 0.5).mean())
+    assert summary["top5_score"] == pytest.approx(np.quantile(win["score"], 0.95), abs=1e-6)
+    assert summary["top1_score"] == pytest.approx(np.quantile(win["score"], 0.99), abs=1e-6)
     # The two GC islands of chrA are found, each inside its region.
     a = regions[regions["chrom"] == "chrA"]
     assert len(a) == 2

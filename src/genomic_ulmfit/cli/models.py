@@ -318,6 +318,10 @@ def scan(
     if s["step"] > s["width"]:
         _warn(f"--step {s['step']} is larger than the window width {s['width']}: {s['step'] - s['width']} bases "
               "between windows are not scored; give --step at most the width")
+    if s["called_fraction"] > 0.1:
+        _warn(f"{s['called_fraction']:.0%} of the windows score ≥ {threshold}: a classifier trained on about as many "
+              "enhancers as non-enhancers calls far more of a genome than the few percent enhancers cover; for the "
+              f"top 5% or 1% of windows give --threshold {s['top5_score']:.3f} or {s['top1_score']:.3f}")
     _console().print(f"[green]{s['windows']:,} windows of {s['width']} bp (step {s['step']}) in {s['records']} "
                      f"record(s) → {out}; {s['regions']} regions ≥ {threshold} → {s['regions_bed']}[/]")
 

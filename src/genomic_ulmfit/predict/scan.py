@@ -117,7 +117,10 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
 
     ``width`` defaults to the median length of the run's training sequences (``run.json``; 500
     when not recorded), ``step`` to half the width. Returns a summary dict: records, windows
-    scored, windows skipped for N, records shorter than ``width``, regions called, width, step.
+    scored, windows skipped for N, records shorter than ``width``, regions called, width, step,
+    the fraction of windows at or above ``threshold`` (``called_fraction``) and the scores above
+    which the top 5% and 1% of windows lie (``top5_score``, ``top1_score``). Regions come record by
+    record in the FASTA's order, sorted within each record.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -140,6 +143,7 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
     bed = regions_path(out)
     n_records = n_windows = n_skipped = n_short = 0
     regions: list[tuple[str, int, int, float]] = []
+    all_scores: list[np.ndarray] = []
     columns = (TextColumn("scanning {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("windows"),
                TimeRemainingColumn())
     with open_text_atomic(out) as fh, Progress(*columns, disable=not progress, transient=True) as bar:
@@ -164,10 +168,16 @@ def scan_fasta(run_dir: str | os.PathLike, fasta: str | os.PathLike, out: str | 
             st = np.asarray(starts)
             sc = np.concatenate(scores)
             n_windows += len(st)
+            all_scores.append(sc)
             for s, p in zip(st, sc):
                 fh.write(f"{rec.id}\t{s}\t{s + width}\t{p:.6f}\n")
             regions += merge_regions(rec.id, st, sc, width, threshold)
     write_text_atomic(bed, "".join(f"{c}\t{a}\t{b}\tregion{i + 1}\t{round(1000 * m)}\n"
                                    for i, (c, a, b, m) in enumerate(regions)))
+    every = np.concatenate(all_scores) if all_scores else np.empty(0)
     return {"records": n_records, "windows": n_windows, "skipped_n": n_skipped, "short_records": n_short,
-            "regions": len(regions), "width": width, "step": step, "out": str(out), "regions_bed": str(bed)}
+            "regions": len(regions), "width": width, "step": step, "out": str(out), "regions_bed": str(bed),
+            # how much the threshold calls, and the scores that would call the top 5% / 1% of windows
+            "called_fraction": float((every >= threshold).mean()) if every.size else 0.0,
+            "top5_score": float(np.quantile(every, 0.95)) if every.size else None,
+            "top1_score": float(np.quantile(every, 0.99)) if every.size else None}
