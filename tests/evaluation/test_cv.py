@@ -51,6 +51,7 @@ def test_cross_validate_kmer_oof_scores_match_metrics(sim_df, tmp_path):
     assert folds.set_index("fold")["n_positive"].to_dict() == positives.to_dict()  # test positives per fold
     saved = json.loads((tmp_path / "cv.json").read_text())
     assert saved["folds"] == 3 and saved["models"] == ["kmer"]
+    assert saved["species"] == sorted(sim_df["species"].unique()) and saved["rows"] == len(sim_df)
 
 
 def test_holdout_writes_scores_and_metrics(sim_df, tmp_path):

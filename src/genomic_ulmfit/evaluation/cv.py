@@ -176,6 +176,7 @@ def cross_validate(
     write_text_atomic(out / "cv_folds.tsv", per_fold.to_csv(sep="\t", index=False))
     write_text_atomic(out / "oof_scores.tsv", oof.to_csv(sep="\t", index=False, float_format="%.6f"))
     write_json_atomic(out / "cv.json", {"folds": folds, "seed": seed, "near_k": near_k, "preset": preset,
+                                        "species": sorted(map(str, df["species"].unique())), "rows": int(len(df)),
                                         "lm": str(lm_dir) if lm_dir else None, "models": list(models),
                                         "summary": json_records(summary)})
     return summary, oof
