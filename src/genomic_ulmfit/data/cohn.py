@@ -18,6 +18,7 @@ and device files, and extracts only the expected members.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
@@ -216,22 +217,40 @@ def _open_decompressed(archive: Path):
     return open(archive, "rb")
 
 
+@contextlib.contextmanager
+def tar_stream(archive: Path) -> Iterator[tarfile.TarFile]:
+    """A tar archive (plain, gzip, bzip2 or xz) read member by member; on leaving the block, the
+    rest of the archive is read and a cut archive refused (:func:`_check_end`), in the same pass
+    through the decompressor."""
+    with _open_decompressed(archive) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        yield tar
+        _check_end(raw, archive, tar.offset)
+
+
 def _check_tar_end(archive: Path, offset: int) -> None:
+    """:func:`_check_end` for an archive already read elsewhere (a second pass through it)."""
+    with _open_decompressed(archive) as raw:
+        _check_end(raw, archive, offset)
+
+
+def _cut_message(archive: Path) -> str:
+    return f"{archive}: the archive ends early, so members may be missing; re-download it or check it with `tar tf`"
+
+
+def _check_end(raw, archive: Path, offset: int) -> None:
     """Refuse a tar archive that was cut off: tarfile reads a cut archive without error.
 
     tarfile takes a short or missing header for the end of the archive, so a tar or ``.tgz`` cut
     between members (or inside a header) reads as a whole archive with members missing. A whole tar
     ends with two zero blocks (1,024 bytes) after the last member, at ``offset``, and a whole
-    compressed stream ends with its end-of-stream marker; the archive is read to its end to check
-    both (a second pass through the decompressor, about a second per 300 MB).
+    compressed stream ends with its end-of-stream marker. ``raw`` (the archive's tar bytes, from
+    :func:`_open_decompressed`) is read from where it stands to its end to check both.
     """
-    cut = (f"{archive}: the archive ends early, so members may be missing; re-download it or check "
-           "it with `tar tf`")
+    cut = _cut_message(archive)
     try:
-        with _open_decompressed(archive) as fh:
-            size = 0
-            while block := fh.read(1 << 20):
-                size += len(block)
+        while raw.read(1 << 20):
+            pass
+        size = raw.tell()
     except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
         raise InputError(f"{cut} ({exc})") from None
     if size - offset < 2 * tarfile.BLOCKSIZE:
@@ -254,7 +273,7 @@ def _read_cohn_tar(
     misnamed: dict[tuple[str, str], str] = {}  # (species, sample file) -> a member such as positive_samples.txt
     peaks: list[tuple[str, PurePosixPath, list[Record]]] = []
     try:
-        with tarfile.open(archive, "r|*") as tar:
+        with tar_stream(archive) as tar:
             for member in tar:
                 parts = member_parts(member, name)
                 kind = _member_kind(parts, member)
@@ -281,8 +300,9 @@ def _read_cohn_tar(
                     path = PurePosixPath(*parts)
                     recs = list(read_fasta_stream(fh, name=f"{name}!{member.name}", label=1, **kw))
                     peaks.append((member.name, path, recs))
-            _check_tar_end(archive, tar.offset)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+    except EOFError as exc:  # the compressed stream stopped between or inside tar headers
+        raise InputError(f"{_cut_message(archive)} ({exc})") from exc
+    except (tarfile.TarError, zlib.error, lzma.LZMAError, OSError) as exc:
         raise InputError(f"{name}: cannot read the archive ({exc}); re-download it or check it with `tar tzf`") from exc
     for key, member_name in misnamed.items():
         if key not in present:

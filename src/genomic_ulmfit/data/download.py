@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import lzma
 import os
 import re
 import tarfile
@@ -221,7 +222,7 @@ def check_archive(archive: Path) -> None:
     Catches what a size check cannot when the server sends no length: an error page saved as the
     archive, a transfer cut short (a gzip stream that ends early, a plain tar without its end).
     """
-    from genomic_ulmfit.data.cohn import _check_tar_end
+    from genomic_ulmfit.data.cohn import tar_stream
     from genomic_ulmfit.data.readers import BZIP2_MAGIC, GZIP_MAGIC, XZ_MAGIC
 
     with open(archive, "rb") as fh:
@@ -232,12 +233,11 @@ def check_archive(archive: Path) -> None:
         raise DownloadError(f"{archive}: the server sent no tar archive (it starts with {head[:32]!r}, an error "
                             "page?); it was removed: check the URL")
     try:
-        with tarfile.open(archive, "r|*") as tar:
+        with tar_stream(archive) as tar:
             for member in tar:
                 if member.isfile():
                     tar.extractfile(member).read()
-            _check_tar_end(archive, tar.offset)
-    except (tarfile.TarError, EOFError, zlib.error, OSError, InputError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, InputError) as exc:
         archive.unlink()
         raise DownloadError(f"{archive}: the archive is truncated or corrupt ({exc}); it was removed: run the "
                             "command again to download it afresh") from None
