@@ -480,3 +480,25 @@ def test_train_gkm_linear_keeps_gapped_kmer_weights(capsys, data, tmp_path):
     assert code != 0 and "variant 'rbf'" in err and "Traceback" not in err
     code, _, err = run(capsys, "top-kmers", out, "--n", "0")
     assert code != 0 and "--n 0" in err and "Traceback" not in err
+
+
+def test_kmer_copies_needs_its_genome_and_scores_with_it(capsys, data, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer,kmer:copies", "--out", tmp_path / "cv")
+    assert_one_line_error(code, err, "kmer:copies", "--copies-genome")
+    code, _, err = run(capsys, "holdout", data["dataset"], data["dataset"],
+                       "--models", "kmer", "--copies-genome", data["genome"], "--out", tmp_path / "h")
+    assert_one_line_error(code, err, "read by the kmer:copies model only")
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer:copies", "--copies-genome",
+                       tmp_path / "none.fa", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "none.fa: file not found")
+    assert not any((tmp_path / d).exists() for d in ("cv", "h", "run"))
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer:copies", "--species", "SimHuman",
+                       "--copies-genome", data["genome"], "--out", tmp_path / "run")
+    assert code == 0, err
+    assert load_model(tmp_path / "run").copies_genome == (str(data["genome"].resolve()),)
+    assert len(list((tmp_path / "cache" / "genomic-ulmfit" / "copies").glob("*.npz"))) == 1
+    code, _, err = run(capsys, "predict", tmp_path / "run", data["root"] / "test.fa", "--out", tmp_path / "p.tsv")
+    assert code == 0, err
+    scores = pd.read_csv(tmp_path / "p.tsv", sep="\t")
+    assert len(scores) == len(data["test"]) and scores["score"].between(0, 1).all()

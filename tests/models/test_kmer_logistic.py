@@ -189,3 +189,63 @@ def test_best_C_breaks_float_noise_ties_towards_regularisation():
     # mean AUROCs over folds that differ only by float noise are a tie: the smaller C wins
     assert _best_C({3e-5: 0.8400000000000001, 1e-5: 0.84, 1e-4: 0.83}) == 1e-5
     assert _best_C({1e-5: 0.84, 3e-5: 0.85}) == 3e-5
+
+
+@pytest.fixture(scope="module")
+def repeat_world(tmp_path_factory):
+    """A genome holding 250 repeat families (60 bp, 5 copies each, some reverse-complemented) among
+    unique DNA; negatives carry a copy of a family, positives are unique. All random, so the k-mer
+    spectra cannot tell them apart, and test negatives use families no training sequence had."""
+    rng = np.random.default_rng(0)
+
+    def dna(n):
+        return "".join(rng.choice(list("ACGT"), n))
+
+    families = [dna(60) for _ in range(250)]
+    pieces = [f if c % 2 else revcomp(f) for f in families for c in range(5)]
+    rng.shuffle(pieces)
+    root = tmp_path_factory.mktemp("repeat_world")
+    genome = root / "genome.fa"
+    genome.write_text(">chrR\n" + "".join(p + dna(40) for p in pieces) + "\n")
+
+    def sets(fams):
+        neg = [dna(20) + families[i] + dna(20) for i in fams]
+        pos = [dna(100) for _ in fams]
+        return neg + pos, np.array([0] * len(fams) + [1] * len(fams))
+
+    return genome, sets(range(150)), sets(range(150, 250))
+
+
+def test_copies_features_see_repeats_the_spectrum_cannot(repeat_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    genome, (seqs, y), (test, yt) = repeat_world
+    plain = KmerLogistic(k_min=1, k_max=4).fit(seqs, y)
+    model = KmerLogistic(k_min=1, k_max=4, copies_genome=(str(genome),)).fit(seqs, y)
+    assert roc_auc_score(yt, plain.predict_proba(test)) < 0.7
+    assert roc_auc_score(yt, model.predict_proba(test)) > 0.95
+    assert model.features(test).shape[1] == len(feature_names(1, 4)) + 8
+    top = dict(model.top_kmers(3))
+    assert any(name.startswith("copies:") and w < 0 for name, w in top.items())  # repeats mean "not enhancer"
+    # saved and loaded: same scores, the genome recorded by its sha256
+    model.save(tmp_path / "run")
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert len(meta["features"]["copies"]["genome_sha256"]) == 64
+    assert meta["params"]["copies_genome"] == [str(genome)]
+    loaded = load_model(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
+    np.testing.assert_allclose(loaded.predict_proba([revcomp(s) for s in test]), model.predict_proba(test),
+                               rtol=0, atol=1e-12)
+
+
+def test_copies_model_refuses_another_genome_and_bad_settings(repeat_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source, (seqs, y), (test, _) = repeat_world
+    genome = tmp_path / "genome.fa"
+    genome.write_text(source.read_text())
+    KmerLogistic(k_min=1, k_max=3, copies_genome=(str(genome),)).fit(seqs, y).save(tmp_path / "run")
+    genome.write_text(source.read_text().replace("A", "C", 50))  # the same file name, changed contents
+    with pytest.raises(InputError, match="not the ones this model was trained with"):
+        load_model(tmp_path / "run").predict_proba(test)
+    for bad in ({"copies_k": 40}, {"copies_weight": 0}, {"copies_weight": "10"}):
+        with pytest.raises(ConfigError, match="copies"):
+            KmerLogistic(copies_genome=(str(genome),), **bad).fit(seqs, y)

@@ -10,6 +10,7 @@ from genomic_ulmfit.models.names import (
     model_variants,
     names_help,
     split_name,
+    uses_copies_genome,
     uses_genome_lm,
 )
 
@@ -22,6 +23,10 @@ def test_every_name_in_the_table_is_accepted_where_names_are_read():
         if variant in ENCODER_VARIANTS:
             with pytest.raises(ConfigError, match="not a setting of the model itself"):
                 model_from_name(name)
+        elif uses_copies_genome(name):
+            with pytest.raises(ConfigError, match="give its FASTA file"):
+                model_from_name(name)
+            assert model_from_name(name, copies_genome=["g.fa"]).copies_genome[0].endswith("g.fa")
         else:
             assert model_from_name(name).kind == base
 
@@ -29,15 +34,15 @@ def test_every_name_in_the_table_is_accepted_where_names_are_read():
 def test_model_variants_leave_out_the_encoder_variants():
     assert model_variants("ulmfit") == ("comp",)
     assert model_variants("cnn") == ("cohn", "modern")
-    assert model_variants("kmer") == () and model_variants("nope") == ()
+    assert model_variants("kmer") == ("copies",) and model_variants("nope") == ()
 
 
 def test_help_lists_each_model_with_its_variants():
     assert (
-        names_help() == "kmer, cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm"
+        names_help() == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm"
     )
     assert len(known_names()) == sum(len(v) for v in VARIANTS.values())
-    assert names_help(encoder_variants=False) == "kmer, cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear], gkmsvm"
+    assert names_help(encoder_variants=False) == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear], gkmsvm"
 
 
 def test_only_ulmfit_with_a_genome_lm_uses_one():

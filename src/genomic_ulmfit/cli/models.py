@@ -12,7 +12,7 @@ import typer
 
 from genomic_ulmfit.cli.app import app, check_out_file, check_parent_folder
 from genomic_ulmfit.cli.app import warn as _warn
-from genomic_ulmfit.models.names import names_help, split_name, uses_genome_lm
+from genomic_ulmfit.models.names import names_help, split_name, uses_copies_genome, uses_genome_lm
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
@@ -24,6 +24,9 @@ PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a
 MODELS_HELP = f"Comma list of {names_help()}."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
+COPIES_HELP = ("kmer:copies: genome FASTA file(s) of the sequences' species (repeat the option for several), "
+               "whose 20-mer copy numbers become features, e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz; "
+               "indexed once (~25 s per 100 Mbp, ~5 GB peak) and cached in ~/.cache/genomic-ulmfit/copies.")
 SEED_HELP = "Random seed (splits, initialisation, batch order): the same seed gives the same result."
 DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -77,6 +80,25 @@ def _check_n_boot(n_boot: int) -> None:
 
     if n_boot < 1:
         raise ConfigError(f"--n-boot {n_boot} is not a number of resamples; give at least 1 (1000 is the default)")
+
+
+def _check_copies(names: list[str], copies_genome: list[Path] | None) -> tuple[Path, ...]:
+    """``--copies-genome`` as a tuple, checked before anything trains: it is needed by kmer:copies
+    and read by nothing else (given without kmer:copies it would be silently ignored)."""
+    from genomic_ulmfit.errors import ConfigError
+
+    genome = tuple(copies_genome or ())
+    wanted = [n for n in names if uses_copies_genome(n)]
+    if genome and not wanted:
+        raise ConfigError("--copies-genome is read by the kmer:copies model only; add kmer:copies to the models, "
+                          "or drop --copies-genome")
+    if wanted and not genome:
+        raise ConfigError("kmer:copies reads k-mer copy numbers from a genome: give its FASTA file(s) with "
+                          "--copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
+    for g in genome:
+        if not g.is_file():
+            raise ConfigError(f"--copies-genome {g}: file not found; give a genome FASTA file (gzip or plain)")
+    return genome
 
 
 def _check_lm(names: list[str], lm: Path | None, preset: str) -> None:
@@ -222,6 +244,7 @@ def train(
                               "(gkm:linear: the linear kernel only, for faster scans and gapped k-mer weights)."),
     encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
+    copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species, or all (default)."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
@@ -241,6 +264,7 @@ def train(
 
     check_models_available([model])
     get_preset(preset)  # an unknown preset is an error whatever the model
+    genome = _check_copies([model], copies_genome)
     ulmfit = split_name(model)[0] == "ulmfit"
     if encoder is not None and not ulmfit:
         raise ConfigError(f"--encoder is the language model of a ULMFiT classifier; a {model} model has none, so "
@@ -253,7 +277,8 @@ def train(
               "LM_DIR from 'lm pretrain' or 'lm finetune'")
     elif ulmfit:
         _warn_preset_mismatch(encoder, preset)
-    est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device)
+    est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device,
+                          copies_genome=genome)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
     _console().print(f"[green]model written to {out}[/] (run record: {out / 'run.json'})")
 
@@ -450,6 +475,7 @@ def benchmark(
                                help=MODELS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
+    copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
     ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
@@ -466,10 +492,12 @@ def benchmark(
     names = parse_models(models)
     check_models_available(names)
     _check_lm(names, lm, preset)
+    genome = _check_copies(names, copies_genome)
     _check_n_boot(n_boot)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
-                  ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume)
+                  ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume,
+                  copies_genome=genome)
     c.print(f"[green]report → {out / 'report.md'} and {out / 'report.html'}[/]")
 
 
@@ -478,10 +506,11 @@ def cross_species_cmd(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (cross_species.tsv, cross_species.png, "
                              "runs/)."),
-    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer, cnn[:cohn|:modern], ulmfit[:…], gkm or gkmsvm."),
+    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer[:copies], cnn[:cohn|:modern], ulmfit[:…], gkm or gkmsvm."),
     species: str = typer.Option("all", "--species", help="Comma-separated species (two or more) or all."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
+    copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -499,9 +528,10 @@ def cross_species_cmd(
                           "with its own --out")
     check_models_available([model])
     _check_lm([model], lm, preset)
+    genome = _check_copies([model], copies_genome)
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
-                           seed=seed, device=device, log=c.print, resume=resume)
+                           seed=seed, device=device, log=c.print, resume=resume, copies_genome=genome)
     c.print(matrix.round(3).to_string())
     c.print(f"[green]matrix → {out / 'cross_species.tsv'}, heatmap → {out / 'cross_species.png'}[/]")
 
@@ -538,6 +568,7 @@ def cv(
     folds: int = typer.Option(5, "--folds", help="Number of folds (each one the test part once)."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
+    copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
     ensemble: bool = typer.Option(True, "--ensemble/--no-ensemble", help="Also score the ensemble of the models."),
     near_k: int | None = typer.Option(None, "--near-k", help="Keep near-duplicates (shared k-mers) in one fold."),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
@@ -560,11 +591,12 @@ def cv(
     names = parse_models(models)
     check_models_available(names)
     _check_lm(names, lm, preset)
+    genome = _check_copies(names, copies_genome)
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
                                 near_k=near_k, seed=seed, device=device, log=c.print, resume=resume,
-                                only_folds=[k - 1 for k in fold] if fold else None)
+                                only_folds=[k - 1 for k in fold] if fold else None, copies_genome=genome)
     c.print(summary.to_string(index=False))
     if not fold or len(set(fold)) == folds:  # a partial run writes no summary
         c.print(f"[green]summary → {out / 'cv_summary.tsv'}[/]")
@@ -577,6 +609,8 @@ def holdout(
     out: Path = typer.Option(..., "--out", "-o", help="Directory for scores.tsv, metrics.json and runs/."),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     models: str = typer.Option(",".join(("kmer", "cnn", "gkm", "ulmfit")), "--models", help=MODELS_HELP),
+    copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -592,9 +626,10 @@ def holdout(
     names = parse_models(models)
     check_models_available(names)
     _check_lm(names, lm, preset)
+    genome = _check_copies(names, copies_genome)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
-                          device=device, log=c.print, resume=resume, warn=_warn)
+                          device=device, log=c.print, resume=resume, warn=_warn, copies_genome=genome)
     for label, m in (metrics.get("test_metrics") or {}).items():
         roc = "n/a" if m["auroc"] is None else f"{m['auroc']:.4f}"
         if m["auroc_lo"] is not None:

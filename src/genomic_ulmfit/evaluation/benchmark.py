@@ -89,6 +89,7 @@ def fit_for(
     log=None,
     dataset_path: str | os.PathLike | None = None,
     species: list[str] | None = None,
+    copies_genome: Sequence[str | os.PathLike] = (),
 ):
     """Build, (LM fine-tune,) fit and save one model on ``train_df`` (rows with split train/valid).
 
@@ -108,7 +109,8 @@ def fit_for(
     sequences only (never valid/test) unless ``finetune`` is False, then the classifier is trained
     from that encoder. Variants: ``ulmfit:noft`` trains the classifier on ``lm_dir`` itself,
     ``ulmfit:scratch`` on an LM trained on the training sequences alone (whatever ``lm_dir`` and
-    ``finetune``), ``ulmfit:nolm`` on a random encoder.
+    ``finetune``), ``ulmfit:nolm`` on a random encoder. ``kmer:copies`` reads the genome FASTA
+    files ``copies_genome``; other models ignore them.
     Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
     when a finished fit is loaded instead of refitted. ``dataset_path`` and ``species``, when
     ``train_df`` holds the train/valid rows of those species in that dataset file, go into the run's
@@ -122,7 +124,7 @@ def fit_for(
 
     out_dir = Path(out_dir)
     key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed,
-                  device=device)
+                  device=device, copies_genome=copies_genome)
     record = out_dir / FIT_RECORD
     done = _read_record(record) if resume else {}
     if _current_key(done.get("key")) == key:
@@ -160,7 +162,8 @@ def fit_for(
                                   preset=preset, seed=seed, device=device, progress=progress, resume=partial)
     # ULMFiT's other variants chose the encoder above; the rest set the model itself
     own = name if variant in ENCODER_VARIANTS else model_name
-    model = model_from_name(own, preset=preset, encoder=encoder, seed=seed, device=device)
+    model = model_from_name(own, preset=preset, encoder=encoder, seed=seed, device=device,
+                            copies_genome=copies_genome)
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial, dataset_path=dataset_path,
                 species=species)
     seconds = round(time.time() - t0 + earlier, 1)  # as recorded, so a resumed run reports the same
@@ -234,12 +237,12 @@ def _current_key(old: Any) -> Any:
     return _only_used(dict(old), old.get("amp", "off"))
 
 
-def _default_params(model_name: str, seed: int) -> dict:
+def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os.PathLike] = ()) -> dict:
     """The hyperparameters ``model_from_name`` gives a k-mer LR or gkm-SVM: a fit made before one
     of their defaults changed is another fit."""
     from genomic_ulmfit.models.estimators import model_from_name
 
-    return model_from_name(model_name, seed=seed).get_params()
+    return model_from_name(model_name, seed=seed, copies_genome=copies_genome).get_params()
 
 
 def check_scorable(df) -> None:
@@ -257,7 +260,7 @@ def check_scorable(df) -> None:
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
-            device: str | None = None) -> dict:
+            device: str | None = None, copies_genome: Sequence[str | os.PathLike] = ()) -> dict:
     """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
 
     Only what the model uses counts: the LM (and whether it is fine-tuned) for ULMFiT (neither for
@@ -288,7 +291,7 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     if split_name(model_name)[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
         key["batches"] = "random"
     if split_name(model_name)[0] not in EPOCH_TRAINED:  # models the preset does not configure
-        key["params"] = _default_params(model_name, seed)
+        key["params"] = _default_params(model_name, seed, copies_genome)  # kmer:copies: the genome's paths
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))
 
@@ -315,6 +318,7 @@ def run_benchmark(
     title: str = "genomic-ulmfit benchmark",
     notes: Sequence[str] = (),
     resume: bool = False,
+    copies_genome: Sequence[str | os.PathLike] = (),
 ):
     """Train and evaluate each model per species (and pooled over species when ``pooled``).
 
@@ -355,7 +359,7 @@ def run_benchmark(
             run_dir = out / "runs" / _label(name) / tag
             model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
                                   lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume,
-                                  log=log, dataset_path=dataset_path, species=members)
+                                  log=log, dataset_path=dataset_path, species=members, copies_genome=copies_genome)
             fitted[str(run_dir)] = model
             run_of[_label(name) + suffix] = str(run_dir)
             seconds[(_label(name) + suffix, tag)] = secs
@@ -423,6 +427,7 @@ def cross_species(
     progress: bool = True,
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
+    copies_genome: Sequence[str | os.PathLike] = (),
 ):
     """Train on each species (and on all pooled), test on every species' test split.
 
@@ -462,7 +467,7 @@ def cross_species(
             log(f"   moved the earlier fit {older} to {run_dir}")
         fitted, _ = fit_for(name, part, run_dir, preset=preset, lm_dir=lm_dir, seed=seed,
                             device=device, progress=progress, resume=resume, log=log,
-                            dataset_path=dataset_path, species=members)
+                            dataset_path=dataset_path, species=members, copies_genome=copies_genome)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]

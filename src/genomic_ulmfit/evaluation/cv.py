@@ -95,6 +95,7 @@ def cross_validate(
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
     only_folds: Sequence[int] | None = None,
+    copies_genome: Sequence[str | os.PathLike] = (),
 ):
     """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
 
@@ -137,7 +138,7 @@ def cross_validate(
             run_dir = out / "runs" / label / f"fold{k}"
             fitted[label], seconds[label] = fit_for(
                 name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
-                seed=seed, device=device, progress=progress, resume=resume, log=log,
+                seed=seed, device=device, progress=progress, resume=resume, log=log, copies_genome=copies_genome,
             )
             probs[label] = fold_scores(fitted[label], run_dir, sets, resume=resume)
         if ensemble and len(fitted) > 1:
@@ -178,5 +179,6 @@ def cross_validate(
     write_json_atomic(out / "cv.json", {"folds": folds, "seed": seed, "near_k": near_k, "preset": preset,
                                         "species": sorted(map(str, df["species"].unique())), "rows": int(len(df)),
                                         "lm": str(lm_dir) if lm_dir else None, "models": list(models),
+                                        "copies_genome": [str(g) for g in copies_genome],
                                         "summary": json_records(summary)})
     return summary, oof

@@ -38,6 +38,7 @@ def run_holdout(
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
     warn: Callable[[str], None] | None = None,
+    copies_genome: Sequence[str | os.PathLike] = (),
 ) -> dict:
     """Fit the recipe on ``train_path``, write ``scores.tsv`` and ``metrics.json`` for ``test_path``.
 
@@ -97,7 +98,8 @@ def run_holdout(
             f"({len(va):,} held out for validation)")
         fitted[label], seconds[label] = fit_for(name, train, out / "runs" / label, preset=preset, lm_dir=lm_dir,
                                                 seed=seed, device=device, progress=progress, resume=resume,
-                                                log=log, dataset_path=out / "train_split.parquet")
+                                                log=log, dataset_path=out / "train_split.parquet",
+                                                copies_genome=copies_genome)
         log(f"   {seconds[label]:.0f} s")
     valid = train[train["split"] == "valid"]
     runs = {str(out / "runs" / label): m for label, m in fitted.items()}
@@ -115,7 +117,7 @@ def run_holdout(
     write_text_atomic(out / "scores.tsv", table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics: dict = {"train": str(train_path), "test": str(test_path), "models": list(fitted),
                      "final": "ensemble" if ens is not None else next(iter(fitted)), "lm": str(lm_dir) if lm_dir else None,
-                     "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
+                     "copies_genome": [str(g) for g in copies_genome], "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
                      "wall_seconds": None, "n_train": int(len(train)), "n_test": int(len(test)),
                      "test_in_train": int(in_train)}
     if labelled:

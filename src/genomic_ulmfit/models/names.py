@@ -10,7 +10,10 @@ resolves. This module imports nothing heavy, so the CLI can use it for its help 
 from __future__ import annotations
 
 VARIANTS: dict[str, dict[str, str]] = {
-    "kmer": {"": "k-mer spectrum logistic regression"},
+    "kmer": {
+        "": "k-mer spectrum logistic regression",
+        "copies": "with the genome copy numbers of its 20-mers (repeat content; needs --copies-genome)",
+    },
     "cnn": {
         "": "the preset's architecture",
         "cohn": "Cohn et al. 2018",
@@ -62,6 +65,11 @@ def names_help(encoder_variants: bool = True) -> str:
         extra = "|".join(f":{v}" for v in shown if v)
         parts.append(f"{base}[{extra}]" if extra else base)
     return ", ".join(parts)
+
+
+def uses_copies_genome(name: str) -> bool:
+    """Whether the model ``name`` reads genome FASTA files for k-mer copy numbers (``--copies-genome``)."""
+    return split_name(name) == ("kmer", "copies")
 
 
 def uses_genome_lm(name: str) -> bool:
