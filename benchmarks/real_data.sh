@@ -3,8 +3,9 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper and cohn_paper_ft, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_paper_ft cohn_3mer
-#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4
-#   ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage
+#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies ienhancer ienhancer_ulmfit
+#   ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit
+#   nhlf_gkm nhlf_copies leakage
 #   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
 #   on AMX, ~6.5 h on an AMD EPYC with AVX512-BF16; RESULTS.md "Twenty-first and twenty-second sessions")
 # Each step writes under WORK_DIR (its own files and folders, named in the step below) and prints its summary;
@@ -15,7 +16,7 @@
 # GENOMIC_ULMFIT_LM_48M / _72M / _PAPER (the LMs of the steps named after them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm vista vista_ulmfit vista_gkm nhlf nhlf_ulmfit nhlf_gkm leakage"
+ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit nhlf_gkm nhlf_copies leakage"
 KNOWN=" $ALL cohn_paper cohn_paper_ft "
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -37,6 +38,8 @@ D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 # ensembles is refused, as their members changed).
 STEPS=${*:-$ALL}
 mkdir -p "$W"
+# kmer:copies reads the copy numbers of its 20-mers in these human genome files (twenty-fourth session)
+COPIES=(--copies-genome "$D/genomes/human_GRCh37_chrX.fa.gz" --copies-genome "$D/genomes/human_chr22_epo_blocks.fa.gz")
 export COLUMNS=${COLUMNS:-160}
 LMS=$(dirname "${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}")   # where build_lm.sh puts them
 LM=${GENOMIC_ULMFIT_LM:-$LMS/primate-cpu-k4s2-96m}   # the default LM, built by benchmarks/build_lm.sh (tenth session on)
@@ -210,6 +213,22 @@ for step in $STEPS; do
     cohn_cv_gkm)   # same folds as cohn_cv, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/cohn_human.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/cohn_cv_gkm" --resume
       ;;
+    cohn_copies)   # the k-mer LR with genome copy numbers beside the LM-free members, recipe protocol (twenty-fourth session)
+      cohn_tsvs
+      fresh "$W/cohn_copies"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,kmer:copies,cnn,gkm "${COPIES[@]}" \
+        --out "$W/cohn_copies"
+      R="$W/cohn_copies/runs"
+      "$GU" ensemble "$R/kmer" "$R/cnn" "$R/gkm" --data "$W/cohn_copies/train_split.parquet" --out "$W/cohn_copies/ens_kmer"
+      "$GU" ensemble "$R/kmer-copies" "$R/cnn" "$R/gkm" --data "$W/cohn_copies/train_split.parquet" \
+        --out "$W/cohn_copies/ens_copies"
+      "$GU" evaluate "$R/kmer" "$R/kmer-copies" "$R/cnn" "$R/gkm" "$W/cohn_copies/ens_kmer" "$W/cohn_copies/ens_copies" \
+        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_copies/eval"
+      ;;
+    cohn_cv_copies)   # same folds as cohn_cv, kmer:copies beside the k-mer LR, the CNN and gkm-SVM (twenty-fourth session)
+      "$GU" cv "$W/cohn_human.parquet" --models kmer,kmer:copies,cnn:modern,gkm --folds 5 --near-k 31 "${COPIES[@]}" \
+        --out "$W/cohn_cv_copies" --resume
+      ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
       "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
@@ -233,6 +252,10 @@ for step in $STEPS; do
     ienhancer_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/ienhancer_cv_gkm" --resume
       ;;
+    ienhancer_copies)   # same folds, kmer:copies beside the k-mer LR, gkm-SVM and the CNN (twenty-fourth session)
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,kmer:copies,gkm,cnn:modern --folds 5 --near-k 31 "${COPIES[@]}" \
+        --out "$W/ienhancer_cv_copies" --resume
+      ;;
     vista)
       fresh "$W/vista_cv"
       "$GU" cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
@@ -246,6 +269,9 @@ for step in $STEPS; do
     vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR (twelfth session; the CNN's row is the vista step's)
       "$GU" cv "$W/vista.parquet" --models kmer,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
       ;;
+    vista_copies)   # same folds, kmer:copies beside the k-mer LR (twenty-fourth session)
+      "$GU" cv "$W/vista.parquet" --models kmer,kmer:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/vista_cv_copies" --resume
+      ;;
     nhlf)
       fresh "$W/nhlf_cv"
       "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
@@ -257,6 +283,9 @@ for step in $STEPS; do
       ;;
     nhlf_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/nhlf_cv_gkm" --resume
+      ;;
+    nhlf_copies)   # same folds, kmer:copies beside the k-mer LR and gkm-SVM (twenty-fourth session)
+      "$GU" cv "$W/nhlf.parquet" --models kmer,kmer:copies,gkm --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/nhlf_cv_copies" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
