@@ -202,3 +202,27 @@ def serve_files(files: dict[str, bytes]) -> Iterator[tuple[str, type[FileHandler
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def repeat_genome_world(root) -> tuple:
+    """A genome FASTA in ``root`` holding 250 repeat families (60 bp, 5 copies each, some
+    reverse-complemented) among unique DNA, and ((train, labels), (test, labels)): negatives carry a
+    copy of a family, positives are unique DNA. All random, so k-mer spectra cannot tell them apart,
+    and test negatives use families no training sequence had: only genome copy numbers can."""
+    rng = np.random.default_rng(0)
+
+    def dna(n):
+        return "".join(rng.choice(list("ACGT"), n))
+
+    families = [dna(60) for _ in range(250)]
+    pieces = [f if c % 2 else revcomp(f) for f in families for c in range(5)]
+    rng.shuffle(pieces)
+    genome = root / "genome.fa"
+    genome.write_text(">chrR\n" + "".join(p + dna(40) for p in pieces) + "\n")
+
+    def sets(fams):
+        neg = [dna(20) + families[i] + dna(20) for i in fams]
+        pos = [dna(100) for _ in fams]
+        return neg + pos, np.array([0] * len(fams) + [1] * len(fams))
+
+    return genome, sets(range(150)), sets(range(150, 250))

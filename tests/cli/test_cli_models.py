@@ -488,7 +488,7 @@ def test_kmer_copies_needs_its_genome_and_scores_with_it(capsys, data, tmp_path,
     assert_one_line_error(code, err, "kmer:copies", "--copies-genome")
     code, _, err = run(capsys, "holdout", data["dataset"], data["dataset"],
                        "--models", "kmer", "--copies-genome", data["genome"], "--out", tmp_path / "h")
-    assert_one_line_error(code, err, "read by the kmer:copies model only")
+    assert_one_line_error(code, err, "read by the kmer:copies and gkm:copies models only")
     code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer:copies", "--copies-genome",
                        tmp_path / "none.fa", "--out", tmp_path / "run")
     assert_one_line_error(code, err, "none.fa: file not found")

@@ -24,7 +24,7 @@ from genomic_ulmfit.models.gkm import (
     shape_names,
     shape_weights,
 )
-from toy import PLANTED_MOTIF, planted_motif
+from toy import PLANTED_MOTIF, planted_motif, repeat_genome_world
 
 
 def brute_kernel(a: str, b: str, l: int, k: int, half_life: float | None = None) -> float:  # noqa: E741
@@ -228,3 +228,48 @@ def test_rbf_scoring_counts_the_support_sequences_once_when_they_fit(planted, mo
     fresh.__dict__.update({k: v for k, v in model.__dict__.items() if k != "_support_enc"})
     np.testing.assert_allclose(fresh.decision_function(xte, batch_size=20), kept, rtol=1e-6, atol=1e-8)
     assert counted.count(model.n_support_) == 4 * n_shapes
+
+
+@pytest.fixture(scope="module")
+def repeat_world(tmp_path_factory):
+    return repeat_genome_world(tmp_path_factory.mktemp("repeat_world"))
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_copies_kernel_sees_repeats_and_equals_svc_on_the_summed_kernel(repeat_world, tmp_path, monkeypatch, gamma):
+    from genomic_ulmfit.data.copies import GenomeCopies, copy_features
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    genome, (seqs, y), (test, yt) = repeat_world
+    settings = {"l": 6, "k": 3, "Cs": (1.0,), "gammas": (gamma,)}
+    plain = GkmSVM(**settings).fit(seqs, y, progress=False)
+    model = GkmSVM(**settings, copies_genome=str(genome), copies_weight=2.0).fit(seqs, y, progress=False)
+    assert roc_auc_score(yt, plain.decision_function(test)) < 0.75
+    assert roc_auc_score(yt, model.decision_function(test)) > 0.95
+    # the saved linear term is exactly the SVM on gkm kernel + weight/8 * Z Z^T
+    F = copy_features(seqs, GenomeCopies.cached([genome], 20))
+    Ft = copy_features(test, GenomeCopies.cached([genome], 20))
+    mu, sd = F.mean(0), F.std(0)
+    Z, Zt = (F - mu) / sd, (Ft - mu) / sd
+    K, n, _ = gkm_kernel(seqs, None, l=6, k=3)
+    Kt, nt, _ = gkm_kernel(test, seqs, l=6, k=3)
+    svc = SVC(kernel="precomputed", C=1.0).fit(rbf(normalise(K, n, n), gamma) + 2.0 / 8 * Z @ Z.T, y)
+    expected = svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + 2.0 / 8 * Zt @ Z.T)
+    np.testing.assert_allclose(model.decision_function(test), expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "run")
+    assert len(json.loads((tmp_path / "run" / "model.json").read_text())["copies"]["genome_sha256"]) == 64
+    np.testing.assert_array_equal(load_model(tmp_path / "run").decision_function(test), model.decision_function(test))
+
+
+def test_copies_gkm_refuses_a_changed_genome_and_bad_settings(repeat_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source, (seqs, y), (test, _) = repeat_world
+    genome = tmp_path / "genome.fa"
+    genome.write_text(source.read_text())
+    GkmSVM(l=6, k=3, Cs=(1.0,), gammas=(0.0,), copies_genome=str(genome)).fit(seqs, y, progress=False).save(
+        tmp_path / "run")
+    genome.write_text(source.read_text().replace("A", "G", 40))
+    with pytest.raises(InputError, match="not the ones this model was trained with"):
+        load_model(tmp_path / "run").decision_function(test)
+    with pytest.raises(ConfigError, match="copies_weight"):
+        GkmSVM(copies_genome=str(genome), copies_weight=-1).fit(seqs, y, progress=False)

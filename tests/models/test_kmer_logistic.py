@@ -26,6 +26,7 @@ from genomic_ulmfit.models.kmer import (
     kmer_names,
 )
 from toy import planted_motif as planted
+from toy import repeat_genome_world
 
 
 def naive_counts(seq: str, k: int) -> Counter:
@@ -193,27 +194,7 @@ def test_best_C_breaks_float_noise_ties_towards_regularisation():
 
 @pytest.fixture(scope="module")
 def repeat_world(tmp_path_factory):
-    """A genome holding 250 repeat families (60 bp, 5 copies each, some reverse-complemented) among
-    unique DNA; negatives carry a copy of a family, positives are unique. All random, so the k-mer
-    spectra cannot tell them apart, and test negatives use families no training sequence had."""
-    rng = np.random.default_rng(0)
-
-    def dna(n):
-        return "".join(rng.choice(list("ACGT"), n))
-
-    families = [dna(60) for _ in range(250)]
-    pieces = [f if c % 2 else revcomp(f) for f in families for c in range(5)]
-    rng.shuffle(pieces)
-    root = tmp_path_factory.mktemp("repeat_world")
-    genome = root / "genome.fa"
-    genome.write_text(">chrR\n" + "".join(p + dna(40) for p in pieces) + "\n")
-
-    def sets(fams):
-        neg = [dna(20) + families[i] + dna(20) for i in fams]
-        pos = [dna(100) for _ in fams]
-        return neg + pos, np.array([0] * len(fams) + [1] * len(fams))
-
-    return genome, sets(range(150)), sets(range(150, 250))
+    return repeat_genome_world(tmp_path_factory.mktemp("repeat_world"))
 
 
 def test_copies_features_see_repeats_the_spectrum_cannot(repeat_world, tmp_path, monkeypatch):

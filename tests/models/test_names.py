@@ -39,10 +39,10 @@ def test_model_variants_leave_out_the_encoder_variants():
 
 def test_help_lists_each_model_with_its_variants():
     assert (
-        names_help() == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear], gkmsvm"
+        names_help() == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear|:copies], gkmsvm"
     )
     assert len(known_names()) == sum(len(v) for v in VARIANTS.values())
-    assert names_help(encoder_variants=False) == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear], gkmsvm"
+    assert names_help(encoder_variants=False) == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear|:copies], gkmsvm"
 
 
 def test_only_ulmfit_with_a_genome_lm_uses_one():

@@ -24,7 +24,7 @@ PRESET_HELP = "Preset: tiny, demo, cpu, paper-4mer, paper-5mer, paper-3mer, or a
 MODELS_HELP = f"Comma list of {names_help()}."
 LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's LM starts from random weights "
            "and learns from the training sequences only (a warning says so).")
-COPIES_HELP = ("kmer:copies: genome FASTA file(s) of the sequences' species (repeat the option for several), "
+COPIES_HELP = ("kmer:copies, gkm:copies: genome FASTA file(s) of the sequences' species (repeat the option for several), "
                "whose 20-mer copy numbers become features, e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz; "
                "indexed once (~25 s per 100 Mbp, ~5 GB peak) and cached in ~/.cache/genomic-ulmfit/copies.")
 SEED_HELP = "Random seed (splits, initialisation, batch order): the same seed gives the same result."
@@ -90,10 +90,10 @@ def _check_copies(names: list[str], copies_genome: list[Path] | None) -> tuple[P
     genome = tuple(copies_genome or ())
     wanted = [n for n in names if uses_copies_genome(n)]
     if genome and not wanted:
-        raise ConfigError("--copies-genome is read by the kmer:copies model only; add kmer:copies to the models, "
-                          "or drop --copies-genome")
+        raise ConfigError("--copies-genome is read by the kmer:copies and gkm:copies models only; add one to the "
+                          "models, or drop --copies-genome")
     if wanted and not genome:
-        raise ConfigError("kmer:copies reads k-mer copy numbers from a genome: give its FASTA file(s) with "
+        raise ConfigError(f"{wanted[0]} reads k-mer copy numbers from a genome: give its FASTA file(s) with "
                           "--copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
     for g in genome:
         if not g.is_file():
@@ -506,7 +506,7 @@ def cross_species_cmd(
     dataset: Path = typer.Argument(..., help="Dataset (.parquet) with several species."),
     out: Path = typer.Option(..., "--out", "-o", help="Output directory (cross_species.tsv, cross_species.png, "
                              "runs/)."),
-    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer[:copies], cnn[:cohn|:modern], ulmfit[:…], gkm or gkmsvm."),
+    model: str = typer.Option("kmer", "--model", "-m", help="One model: kmer[:copies], cnn[:cohn|:modern], ulmfit[:…], gkm[:linear|:copies] or gkmsvm."),
     species: str = typer.Option("all", "--species", help="Comma-separated species (two or more) or all."),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),

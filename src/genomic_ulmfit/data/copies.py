@@ -219,3 +219,27 @@ def copy_features(sequences: Sequence[str], index: GenomeCopies) -> np.ndarray:
         out[row, 0] = np.log1p(np.maximum(c - 1.0, 0.0)).mean()
         out[row, 1:] = np.log([0.01 + (c >= t).mean() for t in THRESHOLDS])
     return out
+
+
+def genome_paths(copies_genome: str | os.PathLike | Sequence[str | os.PathLike]) -> tuple[str, ...]:
+    """A model's ``copies_genome`` argument as a tuple of str (one path may be given bare)."""
+    if isinstance(copies_genome, (str, os.PathLike)):
+        copies_genome = (copies_genome,)
+    return tuple(str(g) for g in copies_genome)
+
+
+def check_copies_params(kind: str, k: int, weight: float) -> None:
+    """One-line ConfigErrors for a model's ``copies_k`` and ``copies_weight``."""
+    GenomeCopies.check_k(k)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.floating, np.integer)) or not weight > 0:
+        raise ConfigError(f"{kind}: copies_weight must be a positive number; got {weight!r}")
+
+
+def model_index(kind: str, paths: Sequence[str], k: int, digest: str | None) -> GenomeCopies:
+    """The cached index of a model's ``copies_genome``; ``digest`` (the one the model was fitted
+    with, None while fitting) must match, or the files changed since: one-line InputError."""
+    index = GenomeCopies.cached(paths, k)
+    if digest is not None and index.digest != digest:
+        raise InputError(f"{kind}: the genome files {', '.join(paths)} are not the ones this model was trained with "
+                         "(another sha256); give it those files, or train it again")
+    return index

@@ -648,9 +648,10 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
     """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer, gkm or gkmsvm, optionally with
     a variant that sets the model itself: ``cnn:cohn`` / ``cnn:modern`` (as ``arch``), ``ulmfit:comp``
     (as ``composition``: ULMFiT's composition head, see :class:`ULMFiTModel`) and ``gkm:linear``
-    (the linear kernel only: scores ~6x faster, and has gapped k-mer weights) and ``kmer:copies``
-    (the k-mer LR with the copy numbers of its 20-mers in ``copies_genome``, genome FASTA files of
-    the sequences' species; see :class:`KmerLogistic`). ULMFiT's encoder
+    (the linear kernel only: scores ~6x faster, and has gapped k-mer weights), ``kmer:copies`` and
+    ``gkm:copies`` (the k-mer LR / gkm-SVM with the copy numbers of their 20-mers in
+    ``copies_genome``, genome FASTA files of the sequences' species; see :class:`KmerLogistic` and
+    :class:`GkmSVM`). ULMFiT's encoder
     variants (scratch, noft, nolm) choose what ``encoder`` is, so they are the caller's to resolve.
     """
     base, variant = split_name(name)
@@ -667,14 +668,15 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
         if arch and variant and arch != variant:
             raise ConfigError(f"model {name!r} with --arch {arch}: two architectures; give one of them")
         return CNNModel(arch or variant or None, preset=preset, seed=seed, device=device)
+    if variant == "copies" and not copies_genome:
+        raise ConfigError(f"model {name!r} reads k-mer copy numbers from a genome: give its FASTA file(s) "
+                          "with --copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
+    genome = tuple(str(Path(g).resolve()) for g in copies_genome) if variant == "copies" else ()
     if base == "kmer":
-        if variant == "copies" and not copies_genome:
-            raise ConfigError("model 'kmer:copies' reads k-mer copy numbers from a genome: give its FASTA file(s) "
-                              "with --copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
-        genome = tuple(str(Path(g).resolve()) for g in copies_genome) if variant == "copies" else ()
         return KmerLogistic(random_state=seed, copies_genome=genome)
     if base == "gkm":
-        return GkmSVM(random_state=seed, device=device, **({"gammas": (0.0,)} if variant == "linear" else {}))
+        return GkmSVM(random_state=seed, device=device, copies_genome=genome,
+                      **({"gammas": (0.0,)} if variant == "linear" else {}))
     return GkmSvm()
 
 

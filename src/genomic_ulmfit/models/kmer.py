@@ -29,6 +29,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from genomic_ulmfit.data.copies import genome_paths
 from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
@@ -251,8 +252,7 @@ class KmerLogistic(SequenceModel):
         self.cv = cv
         self.max_iter = max_iter
         self.random_state = random_state
-        self.copies_genome = (copies_genome,) if isinstance(copies_genome, (str, Path)) else tuple(copies_genome)
-        self.copies_genome = tuple(str(g) for g in self.copies_genome)
+        self.copies_genome = genome_paths(copies_genome)
         self.copies_k = copies_k
         self.copies_weight = copies_weight
 
@@ -271,26 +271,18 @@ class KmerLogistic(SequenceModel):
         if not (isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool) and self.cv >= 2):
             raise ConfigError(f"kmer: cv must be an integer >= 2; got {self.cv}")
         if self.copies_genome:
-            from genomic_ulmfit.data.copies import GenomeCopies
+            from genomic_ulmfit.data.copies import check_copies_params
 
-            GenomeCopies.check_k(self.copies_k)
-            w = self.copies_weight
-            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not w > 0:
-                raise ConfigError(f"kmer: copies_weight must be a positive number; got {w!r}")
+            check_copies_params(self.kind, self.copies_k, self.copies_weight)
 
     def _copies(self):
         """The genome copy index of ``copies_genome`` (built or loaded once, then kept)."""
-        from genomic_ulmfit.data.copies import GenomeCopies
+        from genomic_ulmfit.data.copies import model_index
 
-        index = getattr(self, "_copies_index", None)
-        if index is None:
-            index = GenomeCopies.cached(self.copies_genome, self.copies_k)
-            expected = getattr(self, "copies_digest_", None)
-            if expected is not None and index.digest != expected:
-                raise InputError(f"kmer: the genome files {', '.join(self.copies_genome)} are not the ones this model "
-                                 "was trained with (another sha256); give it those files, or train it again")
-            self._copies_index = index
-        return index
+        if getattr(self, "_copies_index", None) is None:
+            self._copies_index = model_index(self.kind, self.copies_genome, self.copies_k,
+                                             getattr(self, "copies_digest_", None))
+        return self._copies_index
 
     def features(self, sequences: Sequence[str]) -> np.ndarray:
         """Unstandardised features, float (n, n_features): the spectra, then the copy-number columns."""

@@ -29,6 +29,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "gkm": {
         "": "gapped k-mer kernel SVM (native, l=8, k=5)",
         "linear": "its linear kernel only: ~6x faster scoring (genome scans), gapped k-mer weights",
+        "copies": "plus a kernel on the genome copy numbers of its 20-mers (needs --copies-genome)",
     },
     "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
 }
@@ -69,7 +70,8 @@ def names_help(encoder_variants: bool = True) -> str:
 
 def uses_copies_genome(name: str) -> bool:
     """Whether the model ``name`` reads genome FASTA files for k-mer copy numbers (``--copies-genome``)."""
-    return split_name(name) == ("kmer", "copies")
+    base, variant = split_name(name)
+    return base in ("kmer", "gkm") and variant == "copies"
 
 
 def uses_genome_lm(name: str) -> bool:
