@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Score the project's recommended CPU recipe on data it has never seen.
 # Usage: benchmarks/holdout.sh TRAIN.tsv.gz TEST.tsv.gz OUT_DIR
-#   TRAIN/TEST: TSV (gz ok) with columns sequence,label (optional id). The recipe (k-mer LR with the
-#   human genome copy numbers of its 20-mers, modern CNN, gkm-SVM, ULMFiT; ensembled) trains on TRAIN
+#   TRAIN/TEST: TSV (gz ok) with columns sequence,label (optional id). The recipe (k-mer LR and gkm-SVM
+#   each with the human genome copy numbers of their 20-mers, modern CNN, ULMFiT; ensembled) trains on TRAIN
 #   only (10% of TRAIN held out for validation), building or reusing the pretrained genome LM
 #   (benchmarks/build_lm.sh) and the k-mer copy index of the human genome files in
 #   $GENOMIC_ULMFIT_DATA/genomes (default ../shared/data: chrX + chr22; ~25 s once, then cached), and
@@ -25,7 +25,7 @@ RECIPE=()
 case " $* " in
   *" --models "*|*" --models="*) ;;   # the caller chooses the models (and gives --copies-genome for kmer:copies)
   *)
-    RECIPE=(--models kmer:copies,cnn,gkm,ulmfit)
+    RECIPE=(--models kmer:copies,cnn,gkm:copies,ulmfit)
     case " $* " in
       *" --copies-genome "*|*" --copies-genome="*) ;;
       *)

@@ -38,7 +38,7 @@ D=${GENOMIC_ULMFIT_DATA:-$ROOT/../shared/data}
 # ensembles is refused, as their members changed).
 STEPS=${*:-$ALL}
 mkdir -p "$W"
-# kmer:copies reads the copy numbers of its 20-mers in these human genome files (twenty-fourth session)
+# kmer:copies and gkm:copies read the copy numbers of their 20-mers in these human genome files (24th session)
 COPIES=(--copies-genome "$D/genomes/human_GRCh37_chrX.fa.gz" --copies-genome "$D/genomes/human_chr22_epo_blocks.fa.gz")
 export COLUMNS=${COLUMNS:-160}
 LMS=$(dirname "${GENOMIC_ULMFIT_LM_BASE:-$HOME/.cache/genomic-ulmfit/lm/primate-cpu-k4s2}")   # where build_lm.sh puts them
@@ -213,20 +213,24 @@ for step in $STEPS; do
     cohn_cv_gkm)   # same folds as cohn_cv, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/cohn_human.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/cohn_cv_gkm" --resume
       ;;
-    cohn_copies)   # the k-mer LR with genome copy numbers beside the LM-free members, recipe protocol (twenty-fourth session)
+    cohn_copies)   # the k-mer LR and gkm-SVM with genome copy numbers beside the LM-free members, recipe protocol
+      # (twenty-fourth session)
       cohn_tsvs
       fresh "$W/cohn_copies"
-      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,kmer:copies,cnn,gkm "${COPIES[@]}" \
-        --out "$W/cohn_copies"
+      "$GU" holdout "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" --models kmer,kmer:copies,cnn,gkm,gkm:copies \
+        "${COPIES[@]}" --out "$W/cohn_copies"
       R="$W/cohn_copies/runs"
       "$GU" ensemble "$R/kmer" "$R/cnn" "$R/gkm" --data "$W/cohn_copies/train_split.parquet" --out "$W/cohn_copies/ens_kmer"
       "$GU" ensemble "$R/kmer-copies" "$R/cnn" "$R/gkm" --data "$W/cohn_copies/train_split.parquet" \
         --out "$W/cohn_copies/ens_copies"
-      "$GU" evaluate "$R/kmer" "$R/kmer-copies" "$R/cnn" "$R/gkm" "$W/cohn_copies/ens_kmer" "$W/cohn_copies/ens_copies" \
-        --data "$W/cohn_human.parquet" --split test --out "$W/cohn_copies/eval"
+      "$GU" ensemble "$R/kmer-copies" "$R/cnn" "$R/gkm-copies" --data "$W/cohn_copies/train_split.parquet" \
+        --out "$W/cohn_copies/ens_copies2"
+      "$GU" evaluate "$R/kmer" "$R/kmer-copies" "$R/cnn" "$R/gkm" "$R/gkm-copies" "$W/cohn_copies/ens_kmer" \
+        "$W/cohn_copies/ens_copies" "$W/cohn_copies/ens_copies2" --data "$W/cohn_human.parquet" --split test \
+        --out "$W/cohn_copies/eval"
       ;;
-    cohn_cv_copies)   # same folds as cohn_cv, kmer:copies beside the k-mer LR, the CNN and gkm-SVM (twenty-fourth session)
-      "$GU" cv "$W/cohn_human.parquet" --models kmer,kmer:copies,cnn:modern,gkm --folds 5 --near-k 31 "${COPIES[@]}" \
+    cohn_cv_copies)   # same folds as cohn_cv, kmer:copies and gkm:copies beside the k-mer LR, CNN and gkm-SVM (24th session)
+      "$GU" cv "$W/cohn_human.parquet" --models kmer,kmer:copies,cnn:modern,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" \
         --out "$W/cohn_cv_copies" --resume
       ;;
     ienhancer)
@@ -252,8 +256,8 @@ for step in $STEPS; do
     ienhancer_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/ienhancer_cv_gkm" --resume
       ;;
-    ienhancer_copies)   # same folds, kmer:copies beside the k-mer LR, gkm-SVM and the CNN (twenty-fourth session)
-      "$GU" cv "$W/ienhancer.parquet" --models kmer,kmer:copies,gkm,cnn:modern --folds 5 --near-k 31 "${COPIES[@]}" \
+    ienhancer_copies)   # same folds, kmer:copies and gkm:copies beside the k-mer LR, gkm-SVM and the CNN (24th session)
+      "$GU" cv "$W/ienhancer.parquet" --models kmer,kmer:copies,gkm,cnn:modern,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" \
         --out "$W/ienhancer_cv_copies" --resume
       ;;
     vista)
@@ -269,8 +273,8 @@ for step in $STEPS; do
     vista_gkm)   # same folds, the native gkm-SVM beside the k-mer LR (twelfth session; the CNN's row is the vista step's)
       "$GU" cv "$W/vista.parquet" --models kmer,gkm --folds 5 --near-k 31 --out "$W/vista_cv_gkm" --resume
       ;;
-    vista_copies)   # same folds, kmer:copies beside the k-mer LR (twenty-fourth session)
-      "$GU" cv "$W/vista.parquet" --models kmer,kmer:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/vista_cv_copies" --resume
+    vista_copies)   # same folds, kmer:copies and gkm:copies beside the k-mer LR and gkm-SVM (24th session)
+      "$GU" cv "$W/vista.parquet" --models kmer,kmer:copies,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/vista_cv_copies" --resume
       ;;
     nhlf)
       fresh "$W/nhlf_cv"
@@ -284,8 +288,8 @@ for step in $STEPS; do
     nhlf_gkm)   # same folds, the native gkm-SVM beside the k-mer LR and the CNN (twelfth session)
       "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern,gkm --folds 5 --near-k 31 --out "$W/nhlf_cv_gkm" --resume
       ;;
-    nhlf_copies)   # same folds, kmer:copies beside the k-mer LR and gkm-SVM (twenty-fourth session)
-      "$GU" cv "$W/nhlf.parquet" --models kmer,kmer:copies,gkm --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/nhlf_cv_copies" --resume
+    nhlf_copies)   # same folds, kmer:copies and gkm:copies beside the k-mer LR and gkm-SVM (24th session)
+      "$GU" cv "$W/nhlf.parquet" --models kmer,kmer:copies,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/nhlf_cv_copies" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do

@@ -123,6 +123,13 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     monkeypatch.setenv("GENOMIC_ULMFIT_AMP", "off")
     assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != bf16  # an fp32 fit is another fit
     assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=0) == base  # no torch, no precision
+    # the copy-number settings count only for the :copies variants (fits made before they existed stay reusable)
+    assert not any(k.startswith("copies_") for k in base["params"])
+    assert not any(k.startswith("copies_") for k in fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True,
+                                                              seed=0)["params"])
+    a = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=["a.fa"])
+    b = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=["b.fa"])
+    assert a["params"]["copies_genome"][0].endswith("a.fa") and a["params"]["copies_k"] == 20 and a != b
     # ULMFiT on mixed lengths: fits from before its random-order batches (length-grouped) are not reused
     assert "batches" not in fit_key("ulmfit", df, preset="cpu", lm_dir=None, finetune=True, seed=0)  # one length
     mixed = df.copy()

@@ -242,7 +242,10 @@ def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os
     of their defaults changed is another fit."""
     from genomic_ulmfit.models.estimators import model_from_name
 
-    return model_from_name(model_name, seed=seed, copies_genome=copies_genome).get_params()
+    params = model_from_name(model_name, seed=seed, copies_genome=copies_genome).get_params()
+    if not params.get("copies_genome"):  # without a genome the copy settings do nothing: fits made before they
+        params = {k: v for k, v in params.items() if not k.startswith("copies_")}  # existed stay reusable
+    return params
 
 
 def check_scorable(df) -> None:
