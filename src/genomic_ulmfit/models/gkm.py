@@ -285,8 +285,8 @@ class GkmSVM(SequenceModel):
         Genome FASTA files of the sequences' species (the ``gkm:copies`` model): the kernel gets a
         linear kernel on the eight standardised genome copy-number features of each sequence's
         20-mers (:func:`~genomic_ulmfit.data.copies.copy_features`) added to it, times
-        ``copies_weight`` / 8. Cohn human 5-fold CV 0.809 -> 0.817, iEnhancer 0.855 -> 0.868
-        (fixed C 1, gamma 2; RESULTS.md, twenty-fourth session). Predicting needs the same files.
+        ``copies_weight`` / 8. 5-fold CV: Cohn human 0.809 -> 0.8175, iEnhancer 0.858 -> 0.869,
+        VISTA 0.919 -> 0.930 (RESULTS.md, twenty-fourth session). Predicting needs the same files.
     copies_k : int, default 20
     copies_weight : float, default 1.0
         Weight of the copy-number kernel (0.1 to 3 scored alike on Cohn and iEnhancer).

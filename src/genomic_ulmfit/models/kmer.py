@@ -29,7 +29,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from genomic_ulmfit.data.copies import genome_paths
+from genomic_ulmfit.data.copies import (
+    FEATURE_NAMES,
+    check_copies_params,
+    copy_features,
+    genome_paths,
+    model_index,
+)
 from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
@@ -219,7 +225,7 @@ class KmerLogistic(SequenceModel):
         features include the genome copy numbers of each sequence's k-mers
         (:func:`~genomic_ulmfit.data.copies.copy_features`; the index is built once, ~25 s and
         ~5 GB peak for 92 Mbp, and cached). Predicting needs the same files (same contents).
-        Cohn human 5-fold CV: 0.801 -> 0.813 with ~92 Mbp of the human genome (RESULTS.md).
+        Cohn human 5-fold CV: 0.801 -> 0.811 with ~92 Mbp of the human genome (RESULTS.md).
     copies_k : int, default 20
     copies_weight : float, default 10.0
         Factor on the standardised copy-number columns (1 penalises them like any k-mer column).
@@ -271,14 +277,10 @@ class KmerLogistic(SequenceModel):
         if not (isinstance(self.cv, numbers.Integral) and not isinstance(self.cv, bool) and self.cv >= 2):
             raise ConfigError(f"kmer: cv must be an integer >= 2; got {self.cv}")
         if self.copies_genome:
-            from genomic_ulmfit.data.copies import check_copies_params
-
             check_copies_params(self.kind, self.copies_k, self.copies_weight)
 
     def _copies(self):
         """The genome copy index of ``copies_genome`` (built or loaded once, then kept)."""
-        from genomic_ulmfit.data.copies import model_index
-
         if getattr(self, "_copies_index", None) is None:
             self._copies_index = model_index(self.kind, self.copies_genome, self.copies_k,
                                              getattr(self, "copies_digest_", None))
@@ -289,8 +291,6 @@ class KmerLogistic(SequenceModel):
         X = kmer_features(list(sequences), self.k_min, self.k_max, self.transform)
         if not self.copies_genome:
             return X
-        from genomic_ulmfit.data.copies import copy_features
-
         return np.hstack([X, copy_features(list(sequences), self._copies()).astype(np.float32)])
 
     def fit(
@@ -379,14 +379,10 @@ class KmerLogistic(SequenceModel):
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         Z = (X - self.mean_) / self.scale_
         if self.copies_genome:
-            from genomic_ulmfit.data.copies import FEATURE_NAMES
-
             Z[:, -len(FEATURE_NAMES):] *= self.copies_weight
         return Z
 
     def _feature_names(self) -> list[str]:
-        from genomic_ulmfit.data.copies import FEATURE_NAMES
-
         return feature_names(self.k_min, self.k_max) + (list(FEATURE_NAMES) if self.copies_genome else [])
 
     def _check_fitted(self) -> None:
@@ -417,7 +413,7 @@ class KmerLogistic(SequenceModel):
         names = self._feature_names()
         coef = self.coef_.copy()
         if self.copies_genome:
-            coef[-8:] *= self.copies_weight
+            coef[-len(FEATURE_NAMES):] *= self.copies_weight
         order = np.argsort(-np.abs(coef))[:n]
         return [(names[i], float(coef[i])) for i in order]
 
@@ -443,7 +439,7 @@ class KmerLogistic(SequenceModel):
                     "transform": self.transform,
                     "standardised": True,
                     "n_features": int(self.coef_.size),
-                    **({"copies": {"names": self._feature_names()[-8:], "genome_sha256": self.copies_digest_}}
+                    **({"copies": {"names": list(FEATURE_NAMES), "genome_sha256": self.copies_digest_}}
                        if self.copies_genome else {}),
                 },
                 "C": self.C_,
