@@ -38,7 +38,7 @@ case " $* " in
 esac
 case " $* " in
   *" --lm "*|*" --lm="*)   # the caller names the LM: nothing to build
-    exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --out "$out" "${RECIPE[@]}" "$@" ;;
+    exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --out "$out" ${RECIPE[@]+"${RECIPE[@]}"} "$@" ;;
 esac
 LM=$("$ROOT/benchmarks/build_lm.sh" | tail -n 1)
-exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --lm "$LM" --out "$out" "${RECIPE[@]}" "$@"
+exec "$ROOT/.venv/bin/genomic-ulmfit" holdout "$train" "$test" --lm "$LM" --out "$out" ${RECIPE[@]+"${RECIPE[@]}"} "$@"

@@ -114,5 +114,28 @@ def test_errors_are_one_line(genome, tmp_path):
         GenomeCopies.build([short], k=12, progress=False)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an index")
-    with pytest.raises(InputError, match="delete it and it is rebuilt"):
+    with pytest.raises(InputError, match="not a readable k-mer copy index"):
         GenomeCopies.load(bad)
+    with pytest.raises(InputError, match="is a directory"):
+        GenomeCopies.build([tmp_path], progress=False)
+    with pytest.raises(InputError, match="the same contents as"):  # every k-mer would count twice
+        GenomeCopies.build([path, path], k=12, progress=False)
+
+
+def test_a_cut_cache_file_is_rebuilt_and_a_changed_genome_refused_before_any_build(genome, tmp_path, monkeypatch):
+    path, recs, _ = genome
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    copies._LOADED.clear()
+    first = copies.model_index("kmer", [str(path)], 12, None)
+    assert copies.model_index("gkm", [str(path)], 12, first.digest) is first  # models share one index in memory
+    (cached,) = (tmp_path / "xdg" / "genomic-ulmfit" / "copies").glob("*.npz")
+    cached.write_bytes(cached.read_bytes()[:300])  # a cut file, as a full disk or a kill leaves it
+    copies._LOADED.clear()
+    again = copies.model_index("kmer", [str(path)], 12, first.digest)
+    assert np.array_equal(again.keys, first.keys) and np.array_equal(again.counts, first.counts)
+    write_fasta(path, {**recs, "chr9": "ACGT" * 20}, gz=True)
+    built = []
+    monkeypatch.setattr(GenomeCopies, "build", classmethod(lambda *a, **k: built.append(1)))
+    with pytest.raises(InputError, match="not the ones this model was trained with"):
+        copies.model_index("kmer", [str(path)], 12, first.digest)
+    assert built == [] and len(list(cached.parent.glob("*.npz"))) == 1

@@ -127,9 +127,15 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     assert not any(k.startswith("copies_") for k in base["params"])
     assert not any(k.startswith("copies_") for k in fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True,
                                                               seed=0)["params"])
-    a = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=["a.fa"])
-    b = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=["b.fa"])
-    assert a["params"]["copies_genome"][0].endswith("a.fa") and a["params"]["copies_k"] == 20 and a != b
+    # ... and the genome counts by its contents: the same file elsewhere is the same fit, a changed one is not
+    (tmp_path / "a.fa").write_text(">a\nACGTACGTACGTACGTACGTAAAC\n")
+    (tmp_path / "b.fa").write_text((tmp_path / "a.fa").read_text())
+    a = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=[tmp_path / "a.fa"])
+    b = fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0, copies_genome=[tmp_path / "b.fa"])
+    assert a == b and len(a["params"]["copies_genome"]) == 64 and a["params"]["copies_k"] == 20
+    (tmp_path / "b.fa").write_text(">a\nACGTACGTACGTACGTACGTAAAG\n")
+    assert fit_key("kmer:copies", df, preset="cpu", lm_dir=None, finetune=True, seed=0,
+                   copies_genome=[tmp_path / "b.fa"]) != a
     # ULMFiT on mixed lengths: fits from before its random-order batches (length-grouped) are not reused
     assert "batches" not in fit_key("ulmfit", df, preset="cpu", lm_dir=None, finetune=True, seed=0)  # one length
     mixed = df.copy()

@@ -257,7 +257,7 @@ def test_copies_kernel_sees_repeats_and_equals_svc_on_the_summed_kernel(repeat_w
     expected = svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + 2.0 / 8 * Zt @ Z.T)
     np.testing.assert_allclose(model.decision_function(test), expected, rtol=1e-5, atol=1e-5)
     model.save(tmp_path / "run")
-    assert len(json.loads((tmp_path / "run" / "model.json").read_text())["copies"]["genome_sha256"]) == 64
+    assert len(json.loads((tmp_path / "run" / "model.json").read_text())["copies"]["genome_digest"]) == 64
     np.testing.assert_array_equal(load_model(tmp_path / "run").decision_function(test), model.decision_function(test))
 
 

@@ -210,7 +210,7 @@ def test_copies_features_see_repeats_the_spectrum_cannot(repeat_world, tmp_path,
     # saved and loaded: same scores, the genome recorded by its sha256
     model.save(tmp_path / "run")
     meta = json.loads((tmp_path / "run" / "model.json").read_text())
-    assert len(meta["features"]["copies"]["genome_sha256"]) == 64
+    assert len(meta["features"]["copies"]["genome_digest"]) == 64
     assert meta["params"]["copies_genome"] == [str(genome)]
     loaded = load_model(tmp_path / "run")
     np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
@@ -227,6 +227,9 @@ def test_copies_model_refuses_another_genome_and_bad_settings(repeat_world, tmp_
     genome.write_text(source.read_text().replace("A", "C", 50))  # the same file name, changed contents
     with pytest.raises(InputError, match="not the ones this model was trained with"):
         load_model(tmp_path / "run").predict_proba(test)
+    genome.unlink()  # gone: said when the model loads, naming the run
+    with pytest.raises(InputError, match=r"run: this kmer:copies model reads k-mer copy numbers from .*genome\.fa"):
+        load_model(tmp_path / "run")
     for bad in ({"copies_k": 40}, {"copies_weight": 0}, {"copies_weight": "10"}):
         with pytest.raises(ConfigError, match="copies"):
             KmerLogistic(copies_genome=(str(genome),), **bad).fit(seqs, y)

@@ -26,7 +26,8 @@ LM_HELP = ("Pretrained genome LM for ULMFiT ('lm pretrain'); without it ULMFiT's
            "and learns from the training sequences only (a warning says so).")
 COPIES_HELP = ("kmer:copies, gkm:copies: genome FASTA file(s) of the sequences' species (repeat the option for several), "
                "whose 20-mer copy numbers become features, e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz; "
-               "indexed once (~25 s per 100 Mbp, ~5 GB peak) and cached in ~/.cache/genomic-ulmfit/copies.")
+               "indexed once (~25 s per 100 Mbp, ~5 GB peak) and cached in $XDG_CACHE_HOME/genomic-ulmfit/copies "
+               "(~/.cache/... by default). The files must not overlap: a k-mer in two of them counts twice.")
 SEED_HELP = "Random seed (splits, initialisation, batch order): the same seed gives the same result."
 DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -83,8 +84,8 @@ def _check_n_boot(n_boot: int) -> None:
 
 
 def _check_copies(names: list[str], copies_genome: list[Path] | None) -> tuple[Path, ...]:
-    """``--copies-genome`` as a tuple, checked before anything trains: it is needed by kmer:copies
-    and read by nothing else (given without kmer:copies it would be silently ignored)."""
+    """``--copies-genome`` as a tuple, checked before anything trains: it is needed by the :copies
+    models and read by nothing else (given without one it would be silently ignored)."""
     from genomic_ulmfit.errors import ConfigError
 
     genome = tuple(copies_genome or ())
@@ -97,7 +98,8 @@ def _check_copies(names: list[str], copies_genome: list[Path] | None) -> tuple[P
                           "--copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
     for g in genome:
         if not g.is_file():
-            raise ConfigError(f"--copies-genome {g}: file not found; give a genome FASTA file (gzip or plain)")
+            what = "is a directory" if g.is_dir() else "file not found"
+            raise ConfigError(f"--copies-genome {g}: {what}; give a genome FASTA file (gzip or plain)")
     return genome
 
 
@@ -610,7 +612,6 @@ def holdout(
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     models: str = typer.Option(",".join(("kmer", "cnn", "gkm", "ulmfit")), "--models", help=MODELS_HELP),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
-
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),

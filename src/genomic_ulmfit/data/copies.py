@@ -19,6 +19,7 @@ occur" (a locus outside the indexed part of the genome) give the same features.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -74,11 +75,30 @@ def _merge(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return keys[starts], np.minimum(summed, np.iinfo(np.uint32).max).astype(np.uint32)
 
 
-def genome_digest(paths: Sequence[str | os.PathLike], k: int) -> str:
-    """sha256 naming an index: the files' contents (in order), k and the index format."""
-    h = hashlib.sha256(f"copies-format-{FORMAT}-k{k}".encode())
+def file_digests(paths: Sequence[str | os.PathLike]) -> list[str]:
+    """sha256 of each genome file; one-line InputErrors for a missing file, a directory, no file at
+    all, or the same contents given twice (its k-mers would all count twice and look repeated)."""
+    if not paths:
+        raise InputError("copies: no genome FASTA given; give at least one")
+    digests: list[str] = []
     for p in paths:
-        h.update(sha256_file(p).encode())
+        if not Path(p).is_file():
+            what = "is a directory" if Path(p).is_dir() else "not found"
+            raise InputError(f"{p}: genome FASTA {what}; give the path of a FASTA file (gzip or plain)")
+        digests.append(sha256_file(p))
+        if digests[-1] in digests[:-1]:
+            first = paths[digests.index(digests[-1])]
+            raise InputError(f"{p}: the same contents as {first}; give each genome file once (a k-mer counted "
+                             "twice looks repeated)")
+    return digests
+
+
+def genome_digest(paths: Sequence[str | os.PathLike], k: int, digests: Sequence[str] | None = None) -> str:
+    """sha256 naming an index: the files' contents (in order; ``digests`` when already computed,
+    from :func:`file_digests`), k and the index format."""
+    h = hashlib.sha256(f"copies-format-{FORMAT}-k{k}".encode())
+    for d in digests if digests is not None else file_digests(paths):
+        h.update(d.encode())
     return h.hexdigest()
 
 
@@ -107,19 +127,18 @@ class GenomeCopies:
         return int(k)
 
     @classmethod
-    def build(cls, paths: Sequence[str | os.PathLike], k: int = 20, *, progress: bool = True) -> GenomeCopies:
-        """Count every canonical k-mer of the FASTA files ``paths`` (gzip or plain; windows with N skipped)."""
+    def build(cls, paths: Sequence[str | os.PathLike], k: int = 20, *, progress: bool = True,
+              digests: Sequence[str] | None = None) -> GenomeCopies:
+        """Count every canonical k-mer of the FASTA files ``paths`` (gzip or plain; windows with N
+        skipped). The files must not overlap (a chromosome and a file holding it again): a k-mer
+        in both counts twice. ``digests``: their :func:`file_digests`, when already computed."""
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
         from genomic_ulmfit.data.corpus import iter_fasta_blocks
 
         k = cls.check_k(k)
         paths = [Path(p) for p in paths]
-        if not paths:
-            raise InputError("copies: no genome FASTA given; give at least one")
-        for p in paths:
-            if not p.is_file():
-                raise InputError(f"{p}: genome FASTA not found; give the path of a FASTA file (gzip or plain)")
+        digests = list(digests) if digests is not None else file_digests(paths)
         keys, counts = np.empty(0, np.uint64), np.empty(0, np.uint32)
         pending_k: list[np.ndarray] = []
         pending_c: list[np.ndarray] = []
@@ -156,8 +175,8 @@ class GenomeCopies:
         merge_pending()
         if len(keys) == 0:
             raise InputError(f"copies: no {k}-mer free of N in {', '.join(map(str, paths))}; give genome FASTA files")
-        sources = [{"path": str(p.resolve()), "sha256": sha256_file(p)} for p in paths]
-        return cls(k, keys, counts, sources, genome_digest(paths, k))
+        sources = [{"path": str(p.resolve()), "sha256": d} for p, d in zip(paths, digests, strict=True)]
+        return cls(k, keys, counts, sources, genome_digest(paths, k, digests))
 
     def save(self, path: str | os.PathLike) -> None:
         """One ``.npz`` (keys, counts, and the sources as JSON), written atomically."""
@@ -171,11 +190,13 @@ class GenomeCopies:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(z["meta"].tobytes().decode())
                 keys, counts = z["keys"], z["counts"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputError(f"{path}: not a readable k-mer copy index ({exc}); delete it and it is rebuilt") from None
-        if meta.get("format") != FORMAT or keys.dtype != np.uint64 or counts.shape != keys.shape:
-            raise InputError(f"{path}: a k-mer copy index of another format; delete it and it is rebuilt")
-        return cls(int(meta["k"]), keys, counts, meta["sources"], meta["digest"])
+            good = meta.get("format") == FORMAT and keys.dtype == np.uint64 and counts.shape == keys.shape
+            index = cls(int(meta["k"]), keys, counts, meta["sources"], meta["digest"]) if good else None
+        except Exception as exc:  # a cut or foreign file: zipfile, EOF, JSON, key or value errors
+            raise InputError(f"{path}: not a readable k-mer copy index ({type(exc).__name__}: {exc})") from None
+        if index is None:
+            raise InputError(f"{path}: a k-mer copy index of another format")
+        return index
 
     @classmethod
     def cached(cls, paths: Sequence[str | os.PathLike], k: int = 20, *, cache_dir: str | os.PathLike | None = None,
@@ -183,16 +204,15 @@ class GenomeCopies:
         """The index of ``paths``: loaded from ``cache_dir`` (default :func:`default_cache_dir`)
         when built before from files with the same contents, else built and saved there."""
         k = cls.check_k(k)
-        for p in paths:
-            if not Path(p).is_file():
-                raise InputError(f"{p}: genome FASTA not found; give the path of a FASTA file (gzip or plain)")
-        digest = genome_digest(paths, k)
+        digests = file_digests(paths)
+        digest = genome_digest(paths, k, digests)
         path = Path(cache_dir or default_cache_dir()) / f"{digest[:24]}.npz"
         if path.is_file():
-            index = cls.load(path)
-            if index.digest == digest:
-                return index
-        index = cls.build(paths, k, progress=progress)
+            with contextlib.suppress(InputError):  # a cut or stale cache file is built again, not an error
+                index = cls.load(path)
+                if index.digest == digest:
+                    return index
+        index = cls.build(paths, k, progress=progress, digests=digests)
         index.save(path)
         return index
 
@@ -228,6 +248,13 @@ def genome_paths(copies_genome: str | os.PathLike | Sequence[str | os.PathLike])
     return tuple(str(g) for g in copies_genome)
 
 
+def genome_record(paths: Sequence[str | os.PathLike], k: int = 20) -> dict | None:
+    """What a run record says of ``--copies-genome``: the files (absolute) and their digest; None without."""
+    if not paths:
+        return None
+    return {"files": [str(Path(p).resolve()) for p in paths], "k": k, "digest": genome_digest(paths, k)}
+
+
 def check_copies_params(kind: str, k: int, weight: float) -> None:
     """One-line ConfigErrors for a model's ``copies_k`` and ``copies_weight``."""
     GenomeCopies.check_k(k)
@@ -235,11 +262,63 @@ def check_copies_params(kind: str, k: int, weight: float) -> None:
         raise ConfigError(f"{kind}: copies_weight must be a positive number; got {weight!r}")
 
 
+_LOADED: dict[str, GenomeCopies] = {}  # digest -> index, so models sharing a genome share its memory
+_KEEP = 2
+
+
 def model_index(kind: str, paths: Sequence[str], k: int, digest: str | None) -> GenomeCopies:
-    """The cached index of a model's ``copies_genome``; ``digest`` (the one the model was fitted
-    with, None while fitting) must match, or the files changed since: one-line InputError."""
-    index = GenomeCopies.cached(paths, k)
-    if digest is not None and index.digest != digest:
+    """The index of a model's ``copies_genome`` (shared with other models in this process, else
+    loaded from or built into the cache). ``digest``, the one the model was fitted with (None while
+    fitting), must match the files' :func:`genome_digest`, checked before anything is built: a
+    one-line InputError if the files changed since."""
+    digests = file_digests(paths)
+    now = genome_digest(paths, k, digests)
+    if digest is not None and now != digest:
         raise InputError(f"{kind}: the genome files {', '.join(paths)} are not the ones this model was trained with "
-                         "(another sha256); give it those files, or train it again")
-    return index
+                         "(other contents); give it those files, or train it again")
+    if now not in _LOADED:
+        while len(_LOADED) >= _KEEP:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[now] = GenomeCopies.cached(paths, k)
+    return _LOADED[now]
+
+
+class UsesCopies:
+    """For a model with ``copies_genome``, ``copies_k`` and ``copies_weight`` parameters and a
+    ``kind``: its genome index, checked against ``copies_digest_`` (the :func:`genome_digest` it was
+    fitted with, saved with the model)."""
+
+    copies_genome: tuple[str, ...]
+    copies_k: int
+    kind: str
+
+    def _copies_index(self) -> GenomeCopies:
+        """The index (looked up once per model object; every later call reuses it)."""
+        if getattr(self, "_copies_cache", None) is None:
+            self._copies_cache = model_index(self.kind, self.copies_genome, self.copies_k,
+                                             getattr(self, "copies_digest_", None))
+        return self._copies_cache
+
+    def _copies_fit_index(self) -> GenomeCopies:
+        """At the start of ``fit``: the index of the files as they are now, whose digest the model keeps."""
+        self._copies_cache = self.copies_digest_ = None
+        index = self._copies_index()
+        self.copies_digest_ = index.digest
+        return index
+
+    def _copies_check_files(self, directory: str | os.PathLike) -> None:
+        """At load: the genome files are where the model was trained with them (one-line InputError)."""
+        for g in self.copies_genome:
+            if not Path(g).is_file():
+                raise InputError(f"{directory}: this {self.kind}:copies model reads k-mer copy numbers from {g}, "
+                                 "which is not there; put that genome file back (the same contents), or train "
+                                 "the model again")
+
+
+def saved_digest(meta: dict, directory: str | os.PathLike) -> str:
+    """The genome digest a ``:copies`` model's ``model.json`` holds (one-line InputError without)."""
+    copies = meta.get("copies") or meta.get("features", {}).get("copies") or {}
+    digest = copies.get("genome_digest") or copies.get("genome_sha256")  # the key's first name
+    if not digest:
+        raise InputError(f"{directory}/model.json: a :copies model without its genome's digest; train the model again")
+    return digest

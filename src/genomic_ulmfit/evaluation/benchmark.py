@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from genomic_ulmfit.data.copies import genome_record
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.names import ENCODER_VARIANTS, known_names, split_name, uses_genome_lm
 from genomic_ulmfit.utils import (
@@ -109,8 +110,8 @@ def fit_for(
     sequences only (never valid/test) unless ``finetune`` is False, then the classifier is trained
     from that encoder. Variants: ``ulmfit:noft`` trains the classifier on ``lm_dir`` itself,
     ``ulmfit:scratch`` on an LM trained on the training sequences alone (whatever ``lm_dir`` and
-    ``finetune``), ``ulmfit:nolm`` on a random encoder. ``kmer:copies`` reads the genome FASTA
-    files ``copies_genome``; other models ignore them.
+    ``finetune``), ``ulmfit:nolm`` on a random encoder. ``kmer:copies`` and ``gkm:copies`` read
+    the genome FASTA files ``copies_genome``; other models ignore them.
     Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
     when a finished fit is loaded instead of refitted. ``dataset_path`` and ``species``, when
     ``train_df`` holds the train/valid rows of those species in that dataset file, go into the run's
@@ -240,12 +241,14 @@ def _current_key(old: Any) -> Any:
 def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os.PathLike] = ()) -> dict:
     """The hyperparameters ``model_from_name`` gives a k-mer LR or gkm-SVM: a fit made before one
     of their defaults changed is another fit."""
+    from genomic_ulmfit.data.copies import genome_digest
     from genomic_ulmfit.models.estimators import model_from_name
 
     params = model_from_name(model_name, seed=seed, copies_genome=copies_genome).get_params()
     if not params.get("copies_genome"):  # without a genome the copy settings do nothing: fits made before they
-        params = {k: v for k, v in params.items() if not k.startswith("copies_")}  # existed stay reusable
-    return params
+        return {k: v for k, v in params.items() if not k.startswith("copies_")}  # existed stay reusable
+    # the genome by its contents: a changed file is another fit, the same file elsewhere is not
+    return {**params, "copies_genome": genome_digest(params["copies_genome"], params["copies_k"])}
 
 
 def check_scorable(df) -> None:
@@ -294,7 +297,7 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     if split_name(model_name)[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
         key["batches"] = "random"
     if split_name(model_name)[0] not in EPOCH_TRAINED:  # models the preset does not configure
-        key["params"] = _default_params(model_name, seed, copies_genome)  # kmer:copies: the genome's paths
+        key["params"] = _default_params(model_name, seed, copies_genome)  # :copies models: the genome's digest
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))
 
@@ -394,6 +397,7 @@ def run_benchmark(
         "species": ", ".join(sp), "genome LM": str(lm_dir) if lm_dir else ("none (ULMFiT LM trained from scratch)"
                                              if any(n.startswith("ulmfit") for n in names) else "none (no ULMFiT)"),
         "split": "80/10/10 assigned by this run (seeded)" if split_here else "from the dataset",
+        **({"copies genome": genome_record(copies_genome)} if copies_genome else {}),
         "wall time (s)": round(time.time() - t_start, 1), "versions": package_versions(),
     }
     all_notes = list(notes) + [

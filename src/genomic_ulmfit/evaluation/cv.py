@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genomic_ulmfit.data.copies import genome_record
 from genomic_ulmfit.utils import json_records, rich_log, write_json_atomic, write_text_atomic
 
 FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
@@ -179,6 +180,6 @@ def cross_validate(
     write_json_atomic(out / "cv.json", {"folds": folds, "seed": seed, "near_k": near_k, "preset": preset,
                                         "species": sorted(map(str, df["species"].unique())), "rows": int(len(df)),
                                         "lm": str(lm_dir) if lm_dir else None, "models": list(models),
-                                        "copies_genome": [str(g) for g in copies_genome],
+                                        "copies_genome": genome_record(copies_genome),
                                         "summary": json_records(summary)})
     return summary, oof

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genomic_ulmfit.data.copies import genome_record
 from genomic_ulmfit.errors import ConfigError
 from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
@@ -117,7 +118,7 @@ def run_holdout(
     write_text_atomic(out / "scores.tsv", table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics: dict = {"train": str(train_path), "test": str(test_path), "models": list(fitted),
                      "final": "ensemble" if ens is not None else next(iter(fitted)), "lm": str(lm_dir) if lm_dir else None,
-                     "copies_genome": [str(g) for g in copies_genome], "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
+                     "copies_genome": genome_record(copies_genome), "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
                      "wall_seconds": None, "n_train": int(len(train)), "n_test": int(len(test)),
                      "test_in_train": int(in_train)}
     if labelled:

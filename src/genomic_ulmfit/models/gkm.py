@@ -40,10 +40,11 @@ import numpy as np
 
 from genomic_ulmfit.data.copies import (
     FEATURE_NAMES,
+    UsesCopies,
     check_copies_params,
     copy_features,
     genome_paths,
-    model_index,
+    saved_digest,
 )
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
@@ -258,7 +259,7 @@ KEEP_BYTES = 2**30  # an RBF model keeps its support sequences' counts when they
 
 
 @register_model
-class GkmSVM(SequenceModel):
+class GkmSVM(UsesCopies, SequenceModel):
     """Support vector machine on the native gapped k-mer kernel (:func:`gkm_kernel`).
 
     Parameters
@@ -347,12 +348,9 @@ class GkmSVM(SequenceModel):
         if self.copies_genome:
             check_copies_params(self.kind, self.copies_k, self.copies_weight)
 
-    def _copies_raw(self, sequences: Sequence[str]) -> np.ndarray:
-        """Copy-number features (n, 8) of ``sequences`` from ``copies_genome`` (indexed once, then kept)."""
-        if getattr(self, "_copies_index", None) is None:
-            self._copies_index = model_index(self.kind, self.copies_genome, self.copies_k,
-                                             getattr(self, "copies_digest_", None))
-        return copy_features(sequences, self._copies_index)
+    def _copies_z(self, sequences: Sequence[str]) -> np.ndarray:
+        """Standardised copy-number features (n, 8) of ``sequences`` (scaling set by ``fit``)."""
+        return (copy_features(sequences, self._copies_index()) - self.copies_mean_) / self.copies_scale_
 
     def _kernel(self, a: Sequence[str], b: Sequence[str] | _Encoded | None = None, *, progress: bool = False,
                 what: str = "gkm kernel") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -407,11 +405,10 @@ class GkmSVM(SequenceModel):
         del K
         Kc = 0.0  # the copy-number kernel, added to every (C, gamma)'s
         if self.copies_genome:
-            self._copies_index = self.copies_digest_ = None  # a refit takes the files as they are now
-            F = self._copies_raw(seqs)
-            self.copies_digest_ = self._copies_index.digest
-            self.copies_mean_, self.copies_scale_ = F.mean(axis=0), np.maximum(F.std(axis=0), 1e-12)
-            Z = (F - self.copies_mean_) / self.copies_scale_
+            F = copy_features(seqs, self._copies_fit_index())  # a refit takes the files as they are now
+            self.copies_mean_, self.copies_scale_ = F.mean(axis=0), F.std(axis=0)
+            self.copies_scale_[self.copies_scale_ < 1e-12] = 1.0  # a constant feature stays 0
+            Z = self._copies_z(seqs)
             Kc = (self.copies_weight / Z.shape[1]) * (Z @ Z.T)
         grid = [(float(C), float(g)) for g in sorted(set(self.gammas)) for C in sorted(set(self.Cs))]
 
@@ -515,7 +512,7 @@ class GkmSVM(SequenceModel):
                 K, norm, _ = self._kernel(part, self._support_encoded())
                 f = rbf(normalise(K, norm, self.support_norm_), self.gamma_) @ self.dual_
             if self.copies_genome:
-                f = f + ((self._copies_raw(part) - self.copies_mean_) / self.copies_scale_) @ self.copies_coef_
+                f = f + self._copies_z(part) @ self.copies_coef_
             out[start : start + step] = f + self.bias_
         return out
 
@@ -528,7 +525,8 @@ class GkmSVM(SequenceModel):
 
     def top_gapped_kmers(self, n: int = 20) -> list[tuple[str, float]]:
         """The ``n`` gapped k-mers with the largest |weight| (linear kernel only), as (pattern, weight);
-        gaps are ``.``, e.g. ``TG.TT.AC``. A gapped k-mer and its reverse complement share the weight."""
+        gaps are ``.``, e.g. ``TG.TT.AC``. A gapped k-mer and its reverse complement share the weight.
+        A ``gkm:copies`` model's copy-number term is not among them (see ``copies_coef_``)."""
         self._check_fitted()
         if self.gamma_ != 0:
             raise InputError(f"gkm: gapped k-mer weights need the linear kernel and this model chose the RBF kernel "
@@ -566,7 +564,7 @@ class GkmSVM(SequenceModel):
         copies = {}
         if self.copies_genome:
             arrays.update(copies_mean=self.copies_mean_, copies_scale=self.copies_scale_, copies_coef=self.copies_coef_)
-            copies = {"copies": {"features": list(FEATURE_NAMES), "genome_sha256": self.copies_digest_}}
+            copies = {"copies": {"features": list(FEATURE_NAMES), "genome_digest": self.copies_digest_}}
         save_arrays(directory, {
             "kind": self.kind, "format_version": FORMAT_VERSION, "params": self.get_params(),
             "C": self.C_, "gamma": self.gamma_, "bias": self.bias_, "platt": list(self.platt_),
@@ -584,8 +582,6 @@ class GkmSVM(SequenceModel):
                                                                          "support_norm"}
         if model.copies_genome:
             arrays |= {"copies_mean", "copies_scale", "copies_coef"}
-            if not meta.get("copies", {}).get("genome_sha256"):
-                needed.add("copies.genome_sha256")
         if needed or arrays - set(w):
             raise InputError(f"{directory}: model.json or its weights lack {', '.join(sorted(needed | (arrays - set(w))))}"
                              "; re-save the model")
@@ -593,7 +589,8 @@ class GkmSVM(SequenceModel):
         model.platt_, model.platt_source_ = tuple(float(v) for v in meta["platt"]), meta.get("platt_source", "none")
         model.n_support_, model.scores_ = int(meta["n_support"]), dict(meta.get("scores_by_C_gamma", {}))
         if model.copies_genome:
-            model.copies_digest_ = meta["copies"]["genome_sha256"]
+            model.copies_digest_ = saved_digest(meta, directory)
+            model._copies_check_files(directory)
             model.copies_mean_, model.copies_scale_, model.copies_coef_ = (
                 w[name].astype(np.float64) for name in ("copies_mean", "copies_scale", "copies_coef"))
             if not all(a.shape == (len(FEATURE_NAMES),) for a in (model.copies_mean_, model.copies_scale_,

@@ -14,7 +14,7 @@ the sequence's 20-mers occur in that genome (:mod:`genomic_ulmfit.data.copies`: 
 which 5k training sequences cannot teach), weighted ``copies_weight`` times after standardisation
 so that the strong L2 penalty the 2,772 spectrum columns need does not silence them.
 
-Saved as ``model.json`` (kind, hyperparameters, feature spec, chosen C, the genome's sha256) plus
+Saved as ``model.json`` (kind, hyperparameters, feature spec, chosen C, the genome's digest) plus
 ``weights.safetensors`` (coef, intercept, feature mean and scale); no pickle.
 """
 
@@ -31,10 +31,11 @@ import numpy as np
 
 from genomic_ulmfit.data.copies import (
     FEATURE_NAMES,
+    UsesCopies,
     check_copies_params,
     copy_features,
     genome_paths,
-    model_index,
+    saved_digest,
 )
 from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
@@ -201,7 +202,7 @@ def feature_names(k_min: int = 1, k_max: int = 6) -> list[str]:
 
 
 @register_model
-class KmerLogistic(SequenceModel):
+class KmerLogistic(UsesCopies, SequenceModel):
     """Logistic regression on canonical k-mer spectra (k = ``k_min..k_max``).
 
     Parameters
@@ -279,19 +280,12 @@ class KmerLogistic(SequenceModel):
         if self.copies_genome:
             check_copies_params(self.kind, self.copies_k, self.copies_weight)
 
-    def _copies(self):
-        """The genome copy index of ``copies_genome`` (built or loaded once, then kept)."""
-        if getattr(self, "_copies_index", None) is None:
-            self._copies_index = model_index(self.kind, self.copies_genome, self.copies_k,
-                                             getattr(self, "copies_digest_", None))
-        return self._copies_index
-
     def features(self, sequences: Sequence[str]) -> np.ndarray:
         """Unstandardised features, float (n, n_features): the spectra, then the copy-number columns."""
         X = kmer_features(list(sequences), self.k_min, self.k_max, self.transform)
         if not self.copies_genome:
             return X
-        return np.hstack([X, copy_features(list(sequences), self._copies()).astype(np.float32)])
+        return np.hstack([X, copy_features(list(sequences), self._copies_index()).astype(np.float32)])
 
     def fit(
         self,
@@ -317,9 +311,7 @@ class KmerLogistic(SequenceModel):
         y = check_binary_labels(sequences, labels)
         on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(valid_sequences, "validation")) > 0
         if self.copies_genome:
-            self.copies_digest_ = None  # a refit takes the files as they are now
-            self._copies_index = None
-            self.copies_digest_ = self._copies().digest
+            self._copies_fit_index()  # a refit takes the files as they are now
         X = self.features(sequences)
         self.mean_ = X.mean(axis=0, dtype=np.float64)
         self.scale_ = X.std(axis=0, dtype=np.float64)
@@ -439,7 +431,7 @@ class KmerLogistic(SequenceModel):
                     "transform": self.transform,
                     "standardised": True,
                     "n_features": int(self.coef_.size),
-                    **({"copies": {"names": list(FEATURE_NAMES), "genome_sha256": self.copies_digest_}}
+                    **({"copies": {"names": list(FEATURE_NAMES), "genome_digest": self.copies_digest_}}
                        if self.copies_genome else {}),
                 },
                 "C": self.C_,
@@ -460,10 +452,8 @@ class KmerLogistic(SequenceModel):
         model.C_ = float(meta.get("C", model.Cs[0]))
         model.cv_scores_ = dict(meta.get("scores_by_C", {}))
         if model.copies_genome:
-            model.copies_digest_ = meta.get("features", {}).get("copies", {}).get("genome_sha256")
-            if not model.copies_digest_:
-                raise InputError(f"{directory}/model.json: a kmer:copies model without its genome's sha256; "
-                                 "train the model again")
+            model.copies_digest_ = saved_digest(meta, directory)
+            model._copies_check_files(directory)
         expected = len(model._feature_names())
         path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
         for name in ("coef", "mean", "scale"):
