@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from genomic_ulmfit.data.copies import FEATURE_NAMES, GenomeCopies, copy_features
+from genomic_ulmfit.data.copies import GenomeCopies, class_shares
 
 ROOT = Path(__file__).resolve().parents[1]
 GENOMES = Path(os.environ.get("GENOMIC_ULMFIT_DATA", ROOT.parent / "shared" / "data")) / "genomes"
@@ -37,17 +37,16 @@ def main() -> None:
         raise SystemExit(__doc__)
     work = Path(sys.argv[1])
     index = GenomeCopies.cached(FILES, 20)
-    share = FEATURE_NAMES.index("copies:share>=2")
     on: dict[str, bool] = {}
     for name in ("cohn_human", "ienhancer", "nhlf", "vista"):
         df = pd.read_parquet(work / f"{name}.parquet")
         y = df["label"].to_numpy()
-        s = np.exp(copy_features(df["sequence"].tolist(), index)[:, share]) - 0.01
+        s = class_shares(df["sequence"].tolist(), y, index)
         here = on_genome(index, df["sequence"].tolist())
         on.update(zip(df["id"], here, strict=True))
-        print(f"{name:11s} share of 20-mers with >= 2 copies: positives {s[y == 1].mean():.3f}, negatives "
-              f"{s[y == 0].mean():.3f}; AUROC of the share alone {roc_auc_score(y, -s):.3f}; on the indexed genome: "
-              f"{int(here[y == 1].sum())} positives, {int(here[y == 0].sum())} negatives")
+        print(f"{name:11s} share of 20-mers with >= 2 copies: positives {s['share_label_1']:.3f}, negatives "
+              f"{s['share_label_0']:.3f}; AUROC of the share alone {s['auroc_fewer_copies_positive']:.3f}; on the "
+              f"indexed genome: {int(here[y == 1].sum())} positives, {int(here[y == 0].sum())} negatives")
     if len(sys.argv) == 3:
         oof = pd.read_csv(Path(sys.argv[2]) / "oof_scores.tsv", sep="\t")
         for model in ("kmer", "kmer-copies"):

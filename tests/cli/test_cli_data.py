@@ -278,3 +278,19 @@ def test_ctrl_c_exits_130_with_a_hint_to_resume(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(simulate, "simulate_cohn_layout", interrupted)
     code, _, err = run(capsys, "data", "simulate", tmp_path / "sim")
     assert code == 130 and "interrupted" in err and "--resume" in err
+
+
+def test_copies_builds_the_index_once_and_compares_the_classes(capsys, tmp_path, monkeypatch):
+    from toy import repeat_genome_world
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    genome, (seqs, y), _ = repeat_genome_world(tmp_path)
+    table = tmp_path / "set.tsv"
+    table.write_text("sequence\tlabel\n" + "".join(f"{s}\t{int(v)}\n" for s, v in zip(seqs, y, strict=True)))
+    code, out, err = run(capsys, "data", "copies", genome, "--data", table)
+    assert code == 0, err
+    assert len(list((tmp_path / "cache" / "genomic-ulmfit" / "copies").glob("*.npz"))) == 1
+    # negatives carry a repeat family: their share of repeated 20-mers is high, the positives' zero
+    assert "label 1: 0.000" in out and "AUROC of that share alone 1.000" in out
+    code, _, err = run(capsys, "data", "copies", genome, genome)
+    assert code == 2 and "the same contents as" in err and "Traceback" not in err

@@ -108,6 +108,24 @@ def default_cache_dir() -> Path:
     return Path(base) / "genomic-ulmfit" / "copies"
 
 
+def index_path(digest: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where :meth:`GenomeCopies.cached` keeps the index of ``digest``."""
+    return Path(cache_dir or default_cache_dir()) / f"{digest[:24]}.npz"
+
+
+def class_shares(sequences: Sequence[str], labels: np.ndarray, index: GenomeCopies) -> dict:
+    """How much repeat content separates two classes: the mean share of 20-mers with at least two
+    copies per label, and that share's AUROC alone (fewer copies = label 1)."""
+    from sklearn.metrics import roc_auc_score
+
+    share = np.exp(copy_features(sequences, index)[:, FEATURE_NAMES.index("copies:share>=2")]) - 0.01
+    labels = np.asarray(labels)
+    out = {f"share_label_{c}": float(share[labels == c].mean()) for c in (0, 1) if (labels == c).any()}
+    if len(set(labels.tolist())) == 2:
+        out["auroc_fewer_copies_positive"] = float(roc_auc_score(labels, -share))
+    return out
+
+
 class GenomeCopies:
     """Counts of the canonical k-mers of genome FASTA files.
 
@@ -206,7 +224,7 @@ class GenomeCopies:
         k = cls.check_k(k)
         digests = file_digests(paths)
         digest = genome_digest(paths, k, digests)
-        path = Path(cache_dir or default_cache_dir()) / f"{digest[:24]}.npz"
+        path = index_path(digest, cache_dir)
         if path.is_file():
             with contextlib.suppress(InputError):  # a cut or stale cache file is built again, not an error
                 index = cls.load(path)
