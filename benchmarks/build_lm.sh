@@ -13,7 +13,8 @@
 #   3. 24 M more tokens from run 2 (seed 2: other pieces, lr 2e-3)   → $BASE-48m   (~65 min, one thread)
 #   4. 24 M more tokens from run 3 (seed 3, lr 1.5e-3)               → $BASE-72m   (~65 min, one thread, est.)
 #   5. 24 M more tokens from run 4 (seed 4, lr 1e-3)                 → LM_DIR      (~65 min, one thread, est.)
-# (LM_DIR defaults to $BASE-96m; up to the ninth session the default was the 48 M-token LM of run 3.)
+# (LM_DIR defaults to $BASE-96m; up to the ninth session the default was the 48 M-token LM of run 3. An
+# LM_DIR that names one of the runs, e.g. $BASE-48m, ends the chain there.)
 # With --3mer: one run of the cpu preset with 3-mer/1 tokens, 16 M tokens from scratch (seed 0)
 #   → primate-cpu-k3s1-16m (~50 min, one thread; it reads 16 M bases, the default LM 192 M: 96 M tokens × 2 bp).
 # With --paper: the same chain at the seed's size (paper-4mer preset: emb 400, hidden 1150, 3 layers,
@@ -96,9 +97,15 @@ if [ -f "$LM/lm.json" ]; then   # a finished LM, whatever run it came from: buil
   echo "$LM"
   exit 0
 fi
-build "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
-build "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
-build "$BASE-48m" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
-build "$BASE-72m" --kmer 4 --stride 2 --preset cpu --init "$BASE-48m" --seed 3 --max-tokens 24000000 --lr 1.5e-3
+# stage DIR ARGS...: build one run of the chain; a chain asked to end at this run (LM_DIR = $BASE-24m, say)
+# stops here instead of building the later runs
+stage() {
+  build "$@"
+  if [ "$1" = "$LM" ]; then echo "$LM"; exit 0; fi
+}
+stage "$BASE" --kmer 4 --stride 2 --preset cpu --seed 0
+stage "$BASE-24m" --kmer 4 --stride 2 --preset cpu --init "$BASE" --seed 1 --max-tokens 16000000 --lr 3e-3
+stage "$BASE-48m" --kmer 4 --stride 2 --preset cpu --init "$BASE-24m" --seed 2 --max-tokens 24000000 --lr 2e-3
+stage "$BASE-72m" --kmer 4 --stride 2 --preset cpu --init "$BASE-48m" --seed 3 --max-tokens 24000000 --lr 1.5e-3
 build "$LM" --kmer 4 --stride 2 --preset cpu --init "$BASE-72m" --seed 4 --max-tokens 24000000 --lr 1e-3
 echo "$LM"
