@@ -218,11 +218,12 @@ class GenomeCopies:
 
     @classmethod
     def cached(cls, paths: Sequence[str | os.PathLike], k: int = 20, *, cache_dir: str | os.PathLike | None = None,
-               progress: bool = True) -> GenomeCopies:
+               progress: bool = True, digests: Sequence[str] | None = None) -> GenomeCopies:
         """The index of ``paths``: loaded from ``cache_dir`` (default :func:`default_cache_dir`)
-        when built before from files with the same contents, else built and saved there."""
+        when built before from files with the same contents, else built and saved there. ``digests``:
+        the files' :func:`file_digests`, when the caller has them."""
         k = cls.check_k(k)
-        digests = file_digests(paths)
+        digests = list(digests) if digests is not None else file_digests(paths)
         digest = genome_digest(paths, k, digests)
         path = index_path(digest, cache_dir)
         if path.is_file():
@@ -297,7 +298,7 @@ def model_index(kind: str, paths: Sequence[str], k: int, digest: str | None) -> 
     if now not in _LOADED:
         while len(_LOADED) >= _KEEP:
             _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[now] = GenomeCopies.cached(paths, k)
+        _LOADED[now] = GenomeCopies.cached(paths, k, digests=digests)
     return _LOADED[now]
 
 

@@ -408,7 +408,7 @@ class GkmSVM(UsesCopies, SequenceModel):
             F = copy_features(seqs, self._copies_fit_index())  # a refit takes the files as they are now
             self.copies_mean_, self.copies_scale_ = F.mean(axis=0), F.std(axis=0)
             self.copies_scale_[self.copies_scale_ < 1e-12] = 1.0  # a constant feature stays 0
-            Z = self._copies_z(seqs)
+            Z = (F - self.copies_mean_) / self.copies_scale_
             Kc = (self.copies_weight / Z.shape[1]) * (Z @ Z.T)
         grid = [(float(C), float(g)) for g in sorted(set(self.gammas)) for C in sorted(set(self.Cs))]
 
