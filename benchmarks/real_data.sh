@@ -3,7 +3,7 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper and cohn_paper_ft, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_paper_ft cohn_3mer
-#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies ienhancer ienhancer_ulmfit
+#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies ienhancer ienhancer_ulmfit
 #   ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit
 #   nhlf_gkm nhlf_copies leakage
 #   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
@@ -16,7 +16,7 @@
 # GENOMIC_ULMFIT_LM_48M / _72M / _PAPER (the LMs of the steps named after them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit nhlf_gkm nhlf_copies leakage"
+ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit nhlf_gkm nhlf_copies leakage"
 KNOWN=" $ALL cohn_paper cohn_paper_ft "
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -97,10 +97,18 @@ for step in $STEPS; do
       "$GU" benchmark "$W/cohn_human.parquet" --species Human --models kmer,cnn:cohn,cnn:modern,ulmfit --ensemble \
         --lm "$LM" --preset cpu --out "$W/cohn_report"
       ;;
-    cohn_recipe)   # the recommended recipe (benchmarks/holdout.sh): train = seeded train+valid, test = seeded test
+    cohn_recipe)   # the recipe up to the 23rd session (k-mer LR, CNN, gkm-SVM, ULMFiT; benchmarks/holdout.sh with its
+      # members named, as the steps below ensemble its kmer, cnn and ulmfit runs): train = seeded train+valid, test = seeded test
       cohn_tsvs
       fresh "$W/cohn_recipe"
-      GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" "$W/cohn_recipe"
+      GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" "$W/cohn_recipe" \
+        --models kmer,cnn,gkm,ulmfit
+      ;;
+    cohn_recipe_copies)   # today's recipe as benchmarks/holdout.sh runs it (kmer:copies, CNN, gkm:copies, ULMFiT; 24th session)
+      cohn_tsvs
+      fresh "$W/cohn_recipe_copies"
+      GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
+        "$W/cohn_recipe_copies"
       ;;
     cohn_gkmsvm)   # gkm-SVM on the same train/valid/test, then the recipe + gkm-SVM ensemble (needs cohn_recipe)
       fresh "$W/cohn_gkmsvm"
