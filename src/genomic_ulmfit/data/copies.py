@@ -3,7 +3,7 @@
 A sequence whose k-mers occur many times in the genome lies in a repeat (Alu, L1, satellites...).
 ChIP-seq peaks such as Cohn et al.'s liver H3K27ac enhancers sit in mappable, mostly single-copy
 DNA, while their negatives are random genomic windows, repeats included; so the share of a
-sequence's 20-mers that are repeated in the genome tells the classes apart (AUROC 0.63 on Cohn
+sequence's 20-mers that are repeated in the genome tells the classes apart (AUROC 0.62 on Cohn
 human with ~92 Mbp of the human genome), and it is knowledge a model trained on 5k sequences
 cannot learn from them alone. Part of that signal may be the peak caller's mappability filter
 rather than enhancer biology, so it says as much about how the benchmark was made as about
@@ -13,8 +13,9 @@ enhancers; see benchmarks/RESULTS.md.
 FASTA files, sorted, in memory (12 bytes per distinct k-mer: ~0.9 GB for the 92 Mbp of
 ``../shared/data/genomes/human_*``); :func:`copy_features` turns the counts of a sequence's
 k-mers into :data:`FEATURE_NAMES`. A sequence taken from the genome itself finds its own copy, so
-one copy is subtracted from every count: "occurs once" (the sequence's own locus) and "does not
-occur" (a locus outside the indexed part of the genome) give the same features.
+one copy is discounted (subtracted before the mean log; the shares start at two copies): "occurs
+once" (the sequence's own locus) and "does not occur" (a locus outside the indexed part of the
+genome) give the same features.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genomic_ulmfit.data.leakage import canonical_kmers, sorted_unique
+from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.utils import atomic_path, sha256_file
 
@@ -37,31 +40,11 @@ THRESHOLDS = (2, 3, 5, 9, 17, 33, 65)
 FEATURE_NAMES = ("copies:mean_log", *(f"copies:share>={t}" for t in THRESHOLDS))
 _BLOCK = 8 << 20  # bases per counting block: bounds the build's memory (~0.5 GB of k-mers per block)
 
-_CODE = np.full(256, 255, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _CODE[_c] = _CODE[_c + 32] = _i
 
-
-def encode(raw: bytes) -> np.ndarray:
-    """A/C/G/T (any case) -> 0..3, anything else -> 255; uint8 (len(raw),)."""
-    return _CODE[np.frombuffer(raw, dtype=np.uint8)]
-
-
-def canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
-    """Canonical (min of forward and reverse complement) 2-bit k-mers of every window free of
-    non-ACGT codes, in order; uint64 (n_windows_kept,). ``codes`` from :func:`encode`; 1 <= k <= 31."""
-    n = len(codes) - k + 1
-    if n <= 0:
-        return np.empty(0, dtype=np.uint64)
-    bad = np.concatenate([[0], np.cumsum(codes == 255, dtype=np.int64)])
-    ok = bad[k:] == bad[:-k]
-    x = np.where(codes == 255, 0, codes).astype(np.uint64)
-    fw = np.zeros(n, dtype=np.uint64)
-    rc = np.zeros(n, dtype=np.uint64)
-    for j in range(k):
-        fw = (fw << np.uint64(2)) | x[j : j + n]
-        rc |= (np.uint64(3) - x[j : j + n]) << np.uint64(2 * j)
-    return np.minimum(fw, rc)[ok]
+def kmers_of(raw: bytes, k: int) -> np.ndarray:
+    """Canonical 2-bit k-mers (uint64) of every window of ``raw`` free of non-ACGT bytes, in order
+    (:func:`genomic_ulmfit.data.leakage.canonical_kmers` on the bytes' base codes)."""
+    return canonical_kmers(BASE_CODES[np.frombuffer(raw, dtype=np.uint8)], k)[0]
 
 
 def _merge(keys: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -184,7 +167,7 @@ class GenomeCopies:
                         last_rec, carry = rec, b""
                     raw = carry + block
                     carry = raw[-(k - 1):]
-                    new, n = np.unique(canonical_kmers(encode(raw), k), return_counts=True)
+                    new, n = sorted_unique(kmers_of(raw, k))
                     pending_k.append(new)
                     pending_c.append(n.astype(np.uint32))
                     if sum(map(len, pending_k)) > max(len(keys), 64 << 20):  # merge before the pending part outgrows the index
@@ -237,7 +220,7 @@ class GenomeCopies:
 
     def counts_of(self, sequence: str) -> np.ndarray:
         """Genome count of each canonical k-mer of ``sequence`` (windows with N skipped); uint32."""
-        km = canonical_kmers(encode(sequence.encode("ascii", "replace")), self.k)
+        km = kmers_of(sequence.encode("ascii", "replace"), self.k)
         i = np.minimum(np.searchsorted(self.keys, km), len(self.keys) - 1)
         return np.where(self.keys[i] == km, self.counts[i], 0).astype(np.uint32)
 

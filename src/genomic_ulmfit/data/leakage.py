@@ -151,7 +151,7 @@ def canonical_kmers(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(fwd[valid], rev[valid]), pos
 
 
-def _sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sorted_unique(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values of a 1-D array and their counts (sort based: numpy's hash-based
     ``np.unique`` is several times slower on tens of millions of uint64)."""
     x = np.sort(x)
@@ -259,7 +259,7 @@ def near_duplicate_pairs(
     h, owner = sampled_kmers(sequences, k=k, sampling=sampling)
     seq_bits = max(1, int(n - 1).bit_length())
     key = ((h & np.uint64((1 << (64 - seq_bits)) - 1)) << np.uint64(seq_bits)) | owner.astype(np.uint64)
-    key = _sorted_unique(key)[0]  # distinct (k-mer, sequence), sorted by k-mer then sequence
+    key = sorted_unique(key)[0]  # distinct (k-mer, sequence), sorted by k-mer then sequence
     kmer = key >> np.uint64(seq_bits)
     seq = (key & np.uint64((1 << seq_bits) - 1)).astype(np.int64)
     starts = np.concatenate([[0], np.flatnonzero(kmer[1:] != kmer[:-1]) + 1])
@@ -276,7 +276,7 @@ def near_duplicate_pairs(
         pair_keys.append((a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64))
     if not pair_keys:
         return empty
-    pk, counts = _sorted_unique(np.concatenate(pair_keys))
+    pk, counts = sorted_unique(np.concatenate(pair_keys))
     keep = counts >= min_shared
     pk, counts = pk[keep], counts[keep]
     i = (pk >> np.uint64(32)).astype(np.int64)
