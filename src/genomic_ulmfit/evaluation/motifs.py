@@ -22,82 +22,23 @@ for (benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
-from genomic_ulmfit.data.motifs import MOTIFS, Motif, dna_codes, relative_cut, scan_scores
+from genomic_ulmfit.data.motifs import (  # noqa: F401 - read_jaspar is this module's API too
+    BASES,
+    MOTIFS,
+    Motif,
+    dna_codes,
+    read_jaspar,
+    relative_cut,
+    scan_scores,
+)
 from genomic_ulmfit.data.sequences import gc_content
 from genomic_ulmfit.errors import InputError
 
-ROWS = "ACGT"
 Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
-
-
-def read_jaspar(path: str | os.PathLike) -> dict[str, Motif]:
-    """Motifs of a JASPAR-format file (``>ID NAME`` then rows ``A [ counts ]`` … ``T [ … ]``; gzip ok).
-
-    The brackets and the base letters are optional (JASPAR's ``.pfm`` flavour has four bare rows).
-    Returns {name: Motif} in file order; a name given twice (two versions of one factor) is kept
-    as ``NAME/ID`` for each. A bad line is a one-line InputError naming it.
-    """
-    import gzip
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: motif file not found")
-    try:
-        raw = path.read_bytes()
-        text_all = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable JASPAR text file ({exc.__class__.__name__})") from None
-    found: list[Motif] = []
-    header, rows, header_line = None, [], 0
-
-    def finish() -> None:
-        if header is None:
-            return
-        if len(rows) != 4 or not rows[0][1]:
-            raise InputError(f"{path}: line {header_line}: motif {header[1]!r} needs four rows (A, C, G, T)")
-        for line_no, row in rows[1:]:
-            if len(row) != len(rows[0][1]):
-                raise InputError(f"{path}: line {line_no}: {len(row)} counts, the motif's A row has {len(rows[0][1])}")
-        if any(sum(col) <= 0 for col in zip(*(r for _, r in rows))):
-            raise InputError(f"{path}: line {header_line}: motif {header[1]!r} has a column without counts")
-        found.append(Motif(header[1], header[0], tuple(tuple(r) for _, r in rows)))
-
-    for i, line in enumerate(text_all.splitlines(), start=1):
-        text = line.strip()
-        if not text:
-            continue
-        if text.startswith(">"):
-            finish()
-            parts = text[1:].split()
-            if not parts:
-                raise InputError(f"{path}: line {i}: empty motif header; write '>ID NAME'")
-            header, rows, header_line = (parts[0], parts[1] if len(parts) > 1 else parts[0]), [], i
-            continue
-        if header is None:
-            raise InputError(f"{path}: line {i}: counts before any '>ID NAME' header")
-        fields = text.replace("[", " ").replace("]", " ").split()
-        if fields and fields[0].upper() in ROWS:
-            if fields[0].upper() != ROWS[len(rows) % 4]:
-                raise InputError(f"{path}: line {i}: row {fields[0]!r} out of order; rows go A, C, G, T")
-            fields = fields[1:]
-        try:
-            counts = [float(x) for x in fields]
-        except ValueError:
-            raise InputError(f"{path}: line {i}: {text[:40]!r} is not a row of counts") from None
-        if not all(np.isfinite(c) and c >= 0 for c in counts) or len(rows) == 4:
-            raise InputError(f"{path}: line {i}: counts must be finite and >= 0, four rows per motif")
-        rows.append((i, counts))
-    finish()
-    if not found:
-        raise InputError(f"{path}: no motifs found; expected JASPAR format ('>ID NAME' and four count rows)")
-    names = [m.name for m in found]
-    return {(m.name if names.count(m.name) == 1 else f"{m.name}/{m.jaspar_id}"): m for m in found}
 
 
 def strand_background(sequences: Sequence[str]) -> np.ndarray:
@@ -108,8 +49,8 @@ def strand_background(sequences: Sequence[str]) -> np.ndarray:
     reverse-complemented. One pseudocount per base.
     """
     joined = "".join(sequences)
-    counts = np.array([joined.count(b) for b in ROWS], dtype=np.float64) + 1.0
-    counts = (counts + counts[::-1]) / 2  # ROWS is ACGT: reversed, each base's complement
+    counts = np.array([joined.count(b) for b in BASES], dtype=np.float64) + 1.0
+    counts = (counts + counts[::-1]) / 2  # BASES is ACGT: reversed, each base's complement
     return counts / counts.sum()
 
 
