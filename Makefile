@@ -13,7 +13,7 @@ OUT    ?= demo_out
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,gkmsvm]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,gkmsvm,motifs]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -226,3 +226,20 @@ def repeat_genome_world(root) -> tuple:
         return neg + pos, np.array([0] * len(fams) + [1] * len(fams))
 
     return genome, sets(range(150)), sets(range(150, 250))
+
+
+def sampled_sites_world(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    """Random 150-bp sequences; positives (even rows) carry one HNF4A site drawn from its matrix, so
+    the sites vary the way real ones do and no single k-mer marks them."""
+    from genomic_ulmfit.data.motifs import MOTIFS, sample_sites
+
+    rng = np.random.default_rng(seed)
+    sites = sample_sites(MOTIFS["HNF4A"], n, rng)
+    seqs = []
+    for i in range(n):
+        s = rng.integers(0, 4, 150).astype(np.uint8)
+        if i % 2 == 0:
+            at = int(rng.integers(0, 150 - sites.shape[1]))
+            s[at : at + sites.shape[1]] = sites[i] if rng.random() < 0.5 else (3 - sites[i])[::-1]
+        seqs.append("".join(np.array(list("ACGT"))[s]))
+    return seqs, (np.arange(n) % 2 == 0).astype(np.int64)

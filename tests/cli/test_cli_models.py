@@ -502,3 +502,27 @@ def test_kmer_copies_needs_its_genome_and_scores_with_it(capsys, data, tmp_path,
     assert code == 0, err
     scores = pd.read_csv(tmp_path / "p.tsv", sep="\t")
     assert len(scores) == len(data["test"]) and scores["score"].between(0, 1).all()
+
+
+def test_motif_models_take_a_motif_file_and_refuse_a_bad_one_before_any_fit(capsys, data, tmp_path):
+    from genomic_ulmfit.data.motifs import MOTIFS
+
+    jaspar = tmp_path / "two.jaspar"
+    jaspar.write_text("".join(f">{m.jaspar_id} {m.name}\n" + "".join(
+        f"{b} [ {' '.join(f'{c:g}' for c in row)} ]\n" for b, row in zip("ACGT", m.counts))
+        for m in (MOTIFS["HNF4A"], MOTIFS["CEBPA"])))
+    code, _, err = run(capsys, "cv", data["dataset"], "--models", "kmer", "--motifs", jaspar, "--out", tmp_path / "cv")
+    assert_one_line_error(code, err, "--motifs is read by the kmer:motifs and gkm:motifs models")
+    (tmp_path / "bad.jaspar").write_text(">MA1 X\nA [ 1 2 ]\nC [ 1 ]\n")
+    code, _, err = run(capsys, "holdout", data["dataset"], data["dataset"], "--models", "kmer,kmer:motifs",
+                       "--motifs", tmp_path / "bad.jaspar", "--out", tmp_path / "h")
+    assert_one_line_error(code, err, "bad.jaspar: line 1: motif 'X' needs four rows")
+    assert not any((tmp_path / d).exists() for d in ("cv", "h"))
+    code, _, err = run(capsys, "train", data["dataset"], "--model", "kmer:motifs", "--species", "SimHuman",
+                       "--motifs", jaspar, "--out", tmp_path / "run")
+    assert code == 0, err
+    model = load_model(tmp_path / "run")
+    assert model.motifs == str(jaspar) and model.motif_names_ == ["HNF4A", "CEBPA"]
+    code, _, err = run(capsys, "top-kmers", tmp_path / "run", "--n", "4000", "--out", tmp_path / "top.tsv")
+    assert code == 0, err
+    assert {"motif:HNF4A", "motif:CEBPA"} <= set(pd.read_csv(tmp_path / "top.tsv", sep="\t")["feature"])

@@ -12,6 +12,7 @@ from genomic_ulmfit.data.dataset import Source, import_sources, load_dataset
 from genomic_ulmfit.data.simulate import simulate_cohn_layout
 from genomic_ulmfit.evaluation.cv import cross_validate, fold_frame
 from genomic_ulmfit.evaluation.metrics import auroc
+from genomic_ulmfit.models.kmer import KmerLogistic
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,9 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     assert fit_key("cnn", df, preset="cpu", lm_dir=None, finetune=True, seed=0) != bf16  # an fp32 fit is another fit
     assert fit_key("kmer", df, preset="cpu", lm_dir=None, finetune=True, seed=0) == base  # no torch, no precision
     # the copy-number settings count only for the :copies variants (fits made before they existed stay reusable)
-    assert not any(k.startswith("copies_") for k in base["params"])
+    assert not any(k.startswith(("copies_", "motifs")) for k in base["params"])
+    motifs = fit_key("kmer:motifs", df, preset="cpu", lm_dir=None, finetune=True, seed=0)["params"]
+    assert motifs["motifs"] == "jaspar" and motifs["motifs_weight"] == KmerLogistic().motifs_weight
     assert not any(k.startswith("copies_") for k in fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True,
                                                               seed=0)["params"])
     # ... and the genome counts by its contents: the same file elsewhere is the same fit, a changed one is not

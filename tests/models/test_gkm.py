@@ -24,7 +24,7 @@ from genomic_ulmfit.models.gkm import (
     shape_names,
     shape_weights,
 )
-from toy import PLANTED_MOTIF, planted_motif, repeat_genome_world
+from toy import PLANTED_MOTIF, planted_motif, repeat_genome_world, sampled_sites_world
 
 
 def brute_kernel(a: str, b: str, l: int, k: int, half_life: float | None = None) -> float:  # noqa: E741
@@ -273,3 +273,29 @@ def test_copies_gkm_refuses_a_changed_genome_and_bad_settings(repeat_world, tmp_
         load_model(tmp_path / "run").decision_function(test)
     with pytest.raises(ConfigError, match="copies_weight"):
         GkmSVM(copies_genome=str(genome), copies_weight=-1).fit(seqs, y, progress=False)
+
+
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_motif_kernel_equals_svc_on_the_summed_kernel_and_round_trips(tmp_path, gamma):
+    from genomic_ulmfit.data.motifs import MOTIFS, max_motif_scores, pwm_stack
+
+    seqs, y = sampled_sites_world(240, seed=0)
+    test, yt = sampled_sites_world(120, seed=1)
+    settings = {"l": 6, "k": 3, "Cs": (1.0,), "gammas": (gamma,)}
+    model = GkmSVM(**settings, motifs="liver", motifs_weight=2.0).fit(seqs, y, progress=False)
+    assert roc_auc_score(yt, model.decision_function(test)) > 0.9
+    pwm, widths = pwm_stack(list(MOTIFS.values()))
+    M, Mt = max_motif_scores(seqs, pwm, widths), max_motif_scores(test, pwm, widths)
+    mu, sd = M.mean(0), M.std(0)
+    Z, Zt = (M - mu) / sd, (Mt - mu) / sd
+    K, n, _ = gkm_kernel(seqs, None, l=6, k=3)
+    Kt, nt, _ = gkm_kernel(test, seqs, l=6, k=3)
+    svc = SVC(kernel="precomputed", C=1.0).fit(rbf(normalise(K, n, n), gamma) + 2.0 / 8 * Z @ Z.T, y)
+    expected = svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + 2.0 / 8 * Zt @ Z.T)
+    np.testing.assert_allclose(model.decision_function(test), expected, rtol=1e-4, atol=1e-4)
+    model.save(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["motifs"]["names"] == list(MOTIFS)
+    loaded = load_model(tmp_path / "run")
+    np.testing.assert_array_equal(loaded.decision_function(test), model.decision_function(test))
+    with pytest.raises(ConfigError, match="motifs_weight"):
+        GkmSVM(motifs="liver", motifs_weight=float("nan")).fit(seqs, y, progress=False)

@@ -26,7 +26,7 @@ from genomic_ulmfit.models.kmer import (
     kmer_names,
 )
 from toy import planted_motif as planted
-from toy import repeat_genome_world
+from toy import repeat_genome_world, sampled_sites_world
 
 
 def naive_counts(seq: str, k: int) -> Counter:
@@ -233,3 +233,38 @@ def test_copies_model_refuses_another_genome_and_bad_settings(repeat_world, tmp_
     for bad in ({"copies_k": 40}, {"copies_weight": 0}, {"copies_weight": "10"}):
         with pytest.raises(ConfigError, match="copies"):
             KmerLogistic(copies_genome=(str(genome),), **bad).fit(seqs, y)
+
+
+def test_motif_columns_find_sites_the_short_kmers_blur(tmp_path):
+    seqs, y = sampled_sites_world(400, seed=0)
+    test, yt = sampled_sites_world(300, seed=1)
+    plain = KmerLogistic(k_min=1, k_max=3).fit(seqs, y)
+    with_motifs = KmerLogistic(k_min=1, k_max=3, motifs="liver", motifs_weight=1.0).fit(seqs, y)
+    assert with_motifs.top_kmers(1)[0][0] == "motif:HNF4A"
+    auc, auc_plain = (roc_auc_score(yt, m.predict_proba(test)) for m in (with_motifs, plain))
+    assert auc > 0.9 and auc > auc_plain + 0.1
+    np.testing.assert_allclose(with_motifs.predict_proba([revcomp(s) for s in test]),
+                               with_motifs.predict_proba(test), atol=1e-6)  # float32 sums in another order
+    # saved with its matrices: loading reads neither the motif source nor pyjaspar
+    with_motifs.save(tmp_path)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["features"]["motifs"]["names"][:2] == ["HNF4A", "CEBPA"]
+    loaded = load_model(tmp_path)
+    assert loaded.get_params() == with_motifs.get_params()
+    np.testing.assert_array_equal(loaded.predict_proba(test), with_motifs.predict_proba(test))
+
+
+def test_motif_model_refuses_bad_settings_and_a_model_without_its_matrices(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    seqs, y = sampled_sites_world(60, seed=2)
+    with pytest.raises(ConfigError, match="motifs_weight must be a positive number"):
+        KmerLogistic(motifs="liver", motifs_weight=0).fit(seqs, y)
+    with pytest.raises(InputError, match="motif file not found"):
+        KmerLogistic(motifs=str(tmp_path / "none.jaspar")).fit(seqs, y)
+    KmerLogistic(k_min=1, k_max=2, motifs="liver").fit(seqs, y).save(tmp_path)
+    arrays = load_file(str(tmp_path / "weights.safetensors"))
+    del arrays["motif_pwm"]
+    save_file(arrays, str(tmp_path / "weights.safetensors"))
+    with pytest.raises(InputError, match="without its motif matrices"):
+        KmerLogistic.load(tmp_path)

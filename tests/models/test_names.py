@@ -12,6 +12,8 @@ from genomic_ulmfit.models.names import (
     split_name,
     uses_copies_genome,
     uses_genome_lm,
+    uses_motifs,
+    variant_parts,
 )
 
 
@@ -34,17 +36,27 @@ def test_every_name_in_the_table_is_accepted_where_names_are_read():
 def test_model_variants_leave_out_the_encoder_variants():
     assert model_variants("ulmfit") == ("comp",)
     assert model_variants("cnn") == ("cohn", "modern")
-    assert model_variants("kmer") == ("copies",) and model_variants("nope") == ()
+    assert model_variants("kmer") == ("copies", "motifs", "copies+motifs") and model_variants("nope") == ()
 
 
 def test_help_lists_each_model_with_its_variants():
     assert (
-        names_help() == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear|:copies], gkmsvm"
+        names_help() == "kmer[:copies|:motifs|:copies+motifs], cnn[:cohn|:modern], ulmfit[:scratch|:noft|:nolm|:comp], gkm[:linear|:copies|:motifs|:copies+motifs], gkmsvm"
     )
     assert len(known_names()) == sum(len(v) for v in VARIANTS.values())
-    assert names_help(encoder_variants=False) == "kmer[:copies], cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear|:copies], gkmsvm"
+    assert names_help(encoder_variants=False) == "kmer[:copies|:motifs|:copies+motifs], cnn[:cohn|:modern], ulmfit[:comp], gkm[:linear|:copies|:motifs|:copies+motifs], gkmsvm"
 
 
 def test_only_ulmfit_with_a_genome_lm_uses_one():
     assert [n for n in known_names() if uses_genome_lm(n)] == ["ulmfit", "ulmfit:noft", "ulmfit:comp"]
     assert split_name("cnn:cohn") == ("cnn", "cohn") and split_name("kmer") == ("kmer", "")
+
+
+def test_variants_joined_by_plus_combine_their_inputs():
+    assert variant_parts("kmer:copies+motifs") == {"copies", "motifs"} and variant_parts("kmer") == set()
+    assert uses_copies_genome("kmer:copies+motifs") and not uses_copies_genome("kmer:motifs")
+    assert uses_motifs("kmer:motifs") and uses_motifs("kmer:copies+motifs") and not uses_motifs("gkm:copies")
+    assert uses_motifs("gkm:motifs") and model_from_name("gkm:motifs").motifs == "jaspar"
+    both = model_from_name("kmer:copies+motifs", copies_genome=["g.fa"], motifs="liver")
+    assert both.motifs == "liver" and both.copies_genome[0].endswith("g.fa")
+    assert model_from_name("kmer:motifs").motifs == "jaspar" and model_from_name("kmer").motifs is None

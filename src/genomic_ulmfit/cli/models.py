@@ -12,7 +12,13 @@ import typer
 
 from genomic_ulmfit.cli.app import app, check_out_file, check_parent_folder
 from genomic_ulmfit.cli.app import warn as _warn
-from genomic_ulmfit.models.names import names_help, split_name, uses_copies_genome, uses_genome_lm
+from genomic_ulmfit.models.names import (
+    names_help,
+    split_name,
+    uses_copies_genome,
+    uses_genome_lm,
+    uses_motifs,
+)
 
 lm_app = typer.Typer(help="Genome language models: pretrain on genome FASTA, fine-tune on a dataset.",
                      no_args_is_help=True)
@@ -28,6 +34,9 @@ COPIES_HELP = ("kmer:copies, gkm:copies: genome FASTA file(s) of the sequences' 
                "whose 20-mer copy numbers become features, e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz; "
                "indexed once (~25 s per 100 Mbp, ~5 GB peak) and cached in $XDG_CACHE_HOME/genomic-ulmfit/copies "
                "(~/.cache/... by default). The files must not overlap: a k-mer in two of them counts twice.")
+MOTIFS_HELP = ("kmer:motifs, gkm:motifs: the motifs whose best score in each sequence becomes a feature: jaspar "
+               "(JASPAR 2024 CORE vertebrates, 879 profiles, from the pyjaspar package; the default), jaspar2022 "
+               "(or another release pyjaspar holds), liver (eight liver factors), or a JASPAR-format file.")
 SEED_HELP = "Random seed (splits, initialisation, batch order): the same seed gives the same result."
 DEVICE_HELP = "cpu, cuda or cuda:N (default: cuda when available, else cpu)."
 RESUME_HELP = ("Load the models already fitted in --out with the same settings and data instead of refitting "
@@ -101,6 +110,22 @@ def _check_copies(names: list[str], copies_genome: list[Path] | None) -> tuple[P
             what = "is a directory" if g.is_dir() else "file not found"
             raise ConfigError(f"--copies-genome {g}: {what}; give a genome FASTA file (gzip or plain)")
     return genome
+
+
+def _check_motifs(names: list[str], motifs: str | None) -> str:
+    """``--motifs`` (default ``jaspar``), read once before anything trains when a :motifs model will
+    use it; given without such a model it is refused (it would be silently ignored)."""
+    from genomic_ulmfit.data.motifs import load_motifs
+    from genomic_ulmfit.errors import ConfigError
+
+    wanted = [n for n in names if uses_motifs(n)]
+    if motifs is not None and not wanted:
+        raise ConfigError("--motifs is read by the kmer:motifs and gkm:motifs models (and their copies+motifs "
+                          "variants) only; add one to the models, or drop --motifs")
+    source = "jaspar" if motifs is None else motifs
+    if wanted:
+        load_motifs(source)  # a missing file, a bad line or no pyjaspar: said now, not after the other fits
+    return source
 
 
 def _check_lm(names: list[str], lm: Path | None, preset: str) -> None:
@@ -247,6 +272,7 @@ def train(
     encoder: Path | None = typer.Option(None, "--encoder", help="ULMFiT: (fine-tuned) LM directory."),
     arch: str | None = typer.Option(None, "--arch", help="CNN: cohn or modern (default: the preset's)."),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+    motifs: str | None = typer.Option(None, "--motifs", help=MOTIFS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species, or all (default)."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
@@ -267,6 +293,7 @@ def train(
     check_models_available([model])
     get_preset(preset)  # an unknown preset is an error whatever the model
     genome = _check_copies([model], copies_genome)
+    motif_source = _check_motifs([model], motifs)
     ulmfit = split_name(model)[0] == "ulmfit"
     if encoder is not None and not ulmfit:
         raise ConfigError(f"--encoder is the language model of a ULMFiT classifier; a {model} model has none, so "
@@ -280,7 +307,7 @@ def train(
     elif ulmfit:
         _warn_preset_mismatch(encoder, preset)
     est = model_from_name(model, preset=preset, encoder=encoder, arch=arch, seed=seed, device=device,
-                          copies_genome=genome)
+                          copies_genome=genome, motifs=motif_source)
     train_model(est, df, out, species=_species_list(species), dataset_path=dataset, seed=seed, resume=resume)
     _console().print(f"[green]model written to {out}[/] (run record: {out / 'run.json'})")
 
@@ -478,6 +505,7 @@ def benchmark(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+    motifs: str | None = typer.Option(None, "--motifs", help=MOTIFS_HELP),
     pooled: bool = typer.Option(False, "--pooled", help="Also train one model on all species pooled."),
     ensemble: bool = typer.Option(False, "--ensemble/--no-ensemble", help="Also score the models' ensemble."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
@@ -495,11 +523,12 @@ def benchmark(
     check_models_available(names)
     _check_lm(names, lm, preset)
     genome = _check_copies(names, copies_genome)
+    motif_source = _check_motifs(names, motifs)
     _check_n_boot(n_boot)
     c = _console()
     run_benchmark(dataset, out, species=species, models=names, preset=preset, lm_dir=lm, pooled=pooled,
                   ensemble=ensemble, seed=seed, n_boot=n_boot, device=device, log=c.print, resume=resume,
-                  copies_genome=genome)
+                  copies_genome=genome, motifs=motif_source)
     c.print(f"[green]report → {out / 'report.md'} and {out / 'report.html'}[/]")
 
 
@@ -513,6 +542,7 @@ def cross_species_cmd(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+    motifs: str | None = typer.Option(None, "--motifs", help=MOTIFS_HELP),
     pooled: bool = typer.Option(True, "--pooled/--no-pooled", help="Add the row trained on all species pooled."),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -531,9 +561,11 @@ def cross_species_cmd(
     check_models_available([model])
     _check_lm([model], lm, preset)
     genome = _check_copies([model], copies_genome)
+    motif_source = _check_motifs([model], motifs)
     c = _console()
     matrix = cross_species(dataset, out, model=model, species=species, preset=preset, lm_dir=lm, pooled=pooled,
-                           seed=seed, device=device, log=c.print, resume=resume, copies_genome=genome)
+                           seed=seed, device=device, log=c.print, resume=resume, copies_genome=genome,
+                           motifs=motif_source)
     c.print(matrix.round(3).to_string())
     c.print(f"[green]matrix → {out / 'cross_species.tsv'}, heatmap → {out / 'cross_species.png'}[/]")
 
@@ -571,6 +603,7 @@ def cv(
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+    motifs: str | None = typer.Option(None, "--motifs", help=MOTIFS_HELP),
     ensemble: bool = typer.Option(True, "--ensemble/--no-ensemble", help="Also score the ensemble of the models."),
     near_k: int | None = typer.Option(None, "--near-k", help="Keep near-duplicates (shared k-mers) in one fold."),
     species: str | None = typer.Option(None, "--species", help="Comma-separated species (default: all)."),
@@ -594,11 +627,13 @@ def cv(
     check_models_available(names)
     _check_lm(names, lm, preset)
     genome = _check_copies(names, copies_genome)
+    motif_source = _check_motifs(names, motifs)
     df = select_split(read_table_or_dataset(dataset), None, _species_list(species))
     c = _console()
     summary, _ = cross_validate(df, out, models=names, folds=folds, preset=preset, lm_dir=lm, ensemble=ensemble,
                                 near_k=near_k, seed=seed, device=device, log=c.print, resume=resume,
-                                only_folds=[k - 1 for k in fold] if fold else None, copies_genome=genome)
+                                only_folds=[k - 1 for k in fold] if fold else None, copies_genome=genome,
+                                motifs=motif_source)
     c.print(summary.to_string(index=False))
     if not fold or len(set(fold)) == folds:  # a partial run writes no summary
         c.print(f"[green]summary → {out / 'cv_summary.tsv'}[/]")
@@ -612,6 +647,7 @@ def holdout(
     lm: Path | None = typer.Option(None, "--lm", help=LM_HELP),
     models: str = typer.Option(",".join(("kmer", "cnn", "gkm", "ulmfit")), "--models", help=MODELS_HELP),
     copies_genome: list[Path] | None = typer.Option(None, "--copies-genome", help=COPIES_HELP),
+    motifs: str | None = typer.Option(None, "--motifs", help=MOTIFS_HELP),
     preset: str = typer.Option("cpu", "--preset", help=PRESET_HELP),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
@@ -628,9 +664,11 @@ def holdout(
     check_models_available(names)
     _check_lm(names, lm, preset)
     genome = _check_copies(names, copies_genome)
+    motif_source = _check_motifs(names, motifs)
     c = _console()
     metrics = run_holdout(train_file, test_file, out, lm_dir=lm, models=names, preset=preset, seed=seed,
-                          device=device, log=c.print, resume=resume, warn=_warn, copies_genome=genome)
+                          device=device, log=c.print, resume=resume, warn=_warn, copies_genome=genome,
+                          motifs=motif_source)
     for label, m in (metrics.get("test_metrics") or {}).items():
         roc = "n/a" if m["auroc"] is None else f"{m['auroc']:.4f}"
         if m["auroc_lo"] is not None:

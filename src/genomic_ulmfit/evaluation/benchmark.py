@@ -20,7 +20,7 @@ import numpy as np
 
 from genomic_ulmfit.data.copies import genome_record
 from genomic_ulmfit.errors import ConfigError, InputError
-from genomic_ulmfit.models.names import ENCODER_VARIANTS, known_names, split_name, uses_genome_lm
+from genomic_ulmfit.models.names import ENCODER_VARIANTS, known_names, split_name, uses_genome_lm, uses_motifs
 from genomic_ulmfit.utils import (
     json_records,
     package_versions,
@@ -91,6 +91,7 @@ def fit_for(
     dataset_path: str | os.PathLike | None = None,
     species: list[str] | None = None,
     copies_genome: Sequence[str | os.PathLike] = (),
+    motifs: str = "jaspar",
 ):
     """Build, (LM fine-tune,) fit and save one model on ``train_df`` (rows with split train/valid).
 
@@ -111,7 +112,8 @@ def fit_for(
     from that encoder. Variants: ``ulmfit:noft`` trains the classifier on ``lm_dir`` itself,
     ``ulmfit:scratch`` on an LM trained on the training sequences alone (whatever ``lm_dir`` and
     ``finetune``), ``ulmfit:nolm`` on a random encoder. ``kmer:copies`` and ``gkm:copies`` read
-    the genome FASTA files ``copies_genome``; other models ignore them.
+    the genome FASTA files ``copies_genome``; the ``:motifs`` variants the motifs of ``motifs``
+    (:func:`~genomic_ulmfit.data.motifs.load_motifs`); other models ignore them.
     Returns (fitted model, seconds). ``log`` (a callable taking a string), when given, is told
     when a finished fit is loaded instead of refitted. ``dataset_path`` and ``species``, when
     ``train_df`` holds the train/valid rows of those species in that dataset file, go into the run's
@@ -125,7 +127,7 @@ def fit_for(
 
     out_dir = Path(out_dir)
     key = fit_key(model_name, train_df, preset=preset, lm_dir=lm_dir, finetune=finetune, seed=seed,
-                  device=device, copies_genome=copies_genome)
+                  device=device, copies_genome=copies_genome, motifs=motifs)
     record = out_dir / FIT_RECORD
     done = _read_record(record) if resume else {}
     if _current_key(done.get("key")) == key:
@@ -164,7 +166,7 @@ def fit_for(
     # ULMFiT's other variants chose the encoder above; the rest set the model itself
     own = name if variant in ENCODER_VARIANTS else model_name
     model = model_from_name(own, preset=preset, encoder=encoder, seed=seed, device=device,
-                            copies_genome=copies_genome)
+                            copies_genome=copies_genome, motifs=motifs)
     train_model(model, train_df, out_dir, seed=seed, progress=progress, resume=partial, dataset_path=dataset_path,
                 species=species)
     seconds = round(time.time() - t0 + earlier, 1)  # as recorded, so a resumed run reports the same
@@ -238,15 +240,20 @@ def _current_key(old: Any) -> Any:
     return _only_used(dict(old), old.get("amp", "off"))
 
 
-def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os.PathLike] = ()) -> dict:
+def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os.PathLike] = (),
+                    motifs: str = "jaspar") -> dict:
     """The hyperparameters ``model_from_name`` gives a k-mer LR or gkm-SVM: a fit made before one
     of their defaults changed is another fit."""
     from genomic_ulmfit.data.copies import genome_digest
     from genomic_ulmfit.models.estimators import model_from_name
 
-    params = model_from_name(model_name, seed=seed, copies_genome=copies_genome).get_params()
-    if not params.get("copies_genome"):  # without a genome the copy settings do nothing: fits made before they
-        return {k: v for k, v in params.items() if not k.startswith("copies_")}  # existed stay reusable
+    params = model_from_name(model_name, seed=seed, copies_genome=copies_genome, motifs=motifs).get_params()
+    if params.get("motifs") is not None and Path(params["motifs"]).is_file():  # a motif file by its contents
+        params["motifs"] = sha256_file(params["motifs"])
+    if params.get("motifs") is None:  # settings that do nothing without their input are left out, so fits
+        params = {k: v for k, v in params.items() if not k.startswith("motifs")}  # made before they existed
+    if not params.get("copies_genome"):  # stay reusable
+        return {k: v for k, v in params.items() if not k.startswith("copies_")}
     # the genome by its contents: a changed file is another fit, the same file elsewhere is not
     return {**params, "copies_genome": genome_digest(params["copies_genome"], params["copies_k"])}
 
@@ -266,7 +273,7 @@ def check_scorable(df) -> None:
 
 
 def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: int,
-            device: str | None = None, copies_genome: Sequence[str | os.PathLike] = ()) -> dict:
+            device: str | None = None, copies_genome: Sequence[str | os.PathLike] = (), motifs: str = "jaspar") -> dict:
     """What :func:`fit_for` fits, as plain JSON: two fits with equal keys give the same model.
 
     Only what the model uses counts: the LM (and whether it is fine-tuned) for ULMFiT (neither for
@@ -297,7 +304,7 @@ def fit_key(model_name: str, train_df, *, preset, lm_dir, finetune: bool, seed: 
     if split_name(model_name)[0] == "ulmfit" and train_df.loc[split == "train", "sequence"].str.len().nunique() > 1:
         key["batches"] = "random"
     if split_name(model_name)[0] not in EPOCH_TRAINED:  # models the preset does not configure
-        key["params"] = _default_params(model_name, seed, copies_genome)  # :copies models: the genome's digest
+        key["params"] = _default_params(model_name, seed, copies_genome, motifs)  # :copies models: the genome's digest
     # tuples → lists, as a record read back from disk has them
     return json.loads(json.dumps(_only_used(key, amp_name(device))))
 
@@ -325,6 +332,7 @@ def run_benchmark(
     notes: Sequence[str] = (),
     resume: bool = False,
     copies_genome: Sequence[str | os.PathLike] = (),
+    motifs: str = "jaspar",
 ):
     """Train and evaluate each model per species (and pooled over species when ``pooled``).
 
@@ -365,7 +373,8 @@ def run_benchmark(
             run_dir = out / "runs" / _label(name) / tag
             model, secs = fit_for(name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset,
                                   lm_dir=lm_dir, seed=seed, device=device, progress=progress, resume=resume,
-                                  log=log, dataset_path=dataset_path, species=members, copies_genome=copies_genome)
+                                  log=log, dataset_path=dataset_path, species=members, copies_genome=copies_genome,
+                                  motifs=motifs)
             fitted[str(run_dir)] = model
             run_of[_label(name) + suffix] = str(run_dir)
             seconds[(_label(name) + suffix, tag)] = secs
@@ -398,6 +407,7 @@ def run_benchmark(
                                              if any(n.startswith("ulmfit") for n in names) else "none (no ULMFiT)"),
         "split": "80/10/10 assigned by this run (seeded)" if split_here else "from the dataset",
         **({"copies genome": genome_record(copies_genome)} if copies_genome else {}),
+        **({"motifs": motifs} if any(uses_motifs(n) for n in names) else {}),
         "wall time (s)": round(time.time() - t_start, 1), "versions": package_versions(),
     }
     all_notes = list(notes) + [
@@ -435,6 +445,7 @@ def cross_species(
     log: Callable[[str], None] = rich_log,
     resume: bool = False,
     copies_genome: Sequence[str | os.PathLike] = (),
+    motifs: str = "jaspar",
 ):
     """Train on each species (and on all pooled), test on every species' test split.
 
@@ -474,7 +485,8 @@ def cross_species(
             log(f"   moved the earlier fit {older} to {run_dir}")
         fitted, _ = fit_for(name, part, run_dir, preset=preset, lm_dir=lm_dir, seed=seed,
                             device=device, progress=progress, resume=resume, log=log,
-                            dataset_path=dataset_path, species=members, copies_genome=copies_genome)
+                            dataset_path=dataset_path, species=members, copies_genome=copies_genome,
+                                  motifs=motifs)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from genomic_ulmfit.data.copies import genome_record
+from genomic_ulmfit.models.names import uses_motifs
 from genomic_ulmfit.utils import json_records, rich_log, write_json_atomic, write_text_atomic
 
 FOLD_METRICS = ("auroc", "auprc", "accuracy", "mcc")
@@ -97,6 +98,7 @@ def cross_validate(
     resume: bool = False,
     only_folds: Sequence[int] | None = None,
     copies_genome: Sequence[str | os.PathLike] = (),
+    motifs: str = "jaspar",
 ):
     """Run ``folds``-fold CV; returns ``(summary DataFrame, out-of-fold score table)``.
 
@@ -140,6 +142,7 @@ def cross_validate(
             fitted[label], seconds[label] = fit_for(
                 name, part[part["split"].isin(["train", "valid"])], run_dir, preset=preset, lm_dir=lm_dir,
                 seed=seed, device=device, progress=progress, resume=resume, log=log, copies_genome=copies_genome,
+                motifs=motifs,
             )
             probs[label] = fold_scores(fitted[label], run_dir, sets, resume=resume)
         if ensemble and len(fitted) > 1:
@@ -181,5 +184,6 @@ def cross_validate(
                                         "species": sorted(map(str, df["species"].unique())), "rows": int(len(df)),
                                         "lm": str(lm_dir) if lm_dir else None, "models": list(models),
                                         "copies_genome": genome_record(copies_genome),
+                                        "motifs": motifs if any(map(uses_motifs, models)) else None,
                                         "summary": json_records(summary)})
     return summary, oof

@@ -19,6 +19,7 @@ import numpy as np
 
 from genomic_ulmfit.data.copies import genome_record
 from genomic_ulmfit.errors import ConfigError
+from genomic_ulmfit.models.names import uses_motifs
 from genomic_ulmfit.utils import rich_log, write_json_atomic, write_text_atomic
 
 RECIPE_MODELS = ("kmer", "cnn", "gkm", "ulmfit")
@@ -40,6 +41,7 @@ def run_holdout(
     resume: bool = False,
     warn: Callable[[str], None] | None = None,
     copies_genome: Sequence[str | os.PathLike] = (),
+    motifs: str = "jaspar",
 ) -> dict:
     """Fit the recipe on ``train_path``, write ``scores.tsv`` and ``metrics.json`` for ``test_path``.
 
@@ -100,7 +102,7 @@ def run_holdout(
         fitted[label], seconds[label] = fit_for(name, train, out / "runs" / label, preset=preset, lm_dir=lm_dir,
                                                 seed=seed, device=device, progress=progress, resume=resume,
                                                 log=log, dataset_path=out / "train_split.parquet",
-                                                copies_genome=copies_genome)
+                                                copies_genome=copies_genome, motifs=motifs)
         log(f"   {seconds[label]:.0f} s")
     valid = train[train["split"] == "valid"]
     runs = {str(out / "runs" / label): m for label, m in fitted.items()}
@@ -118,7 +120,8 @@ def run_holdout(
     write_text_atomic(out / "scores.tsv", table.to_csv(sep="\t", index=False, float_format="%.6f"))
     metrics: dict = {"train": str(train_path), "test": str(test_path), "models": list(fitted),
                      "final": "ensemble" if ens is not None else next(iter(fitted)), "lm": str(lm_dir) if lm_dir else None,
-                     "copies_genome": genome_record(copies_genome), "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
+                     "copies_genome": genome_record(copies_genome),
+                     "motifs": motifs if any(map(uses_motifs, models)) else None, "preset": preset, "seed": seed, "train_seconds": {k: round(v, 1) for k, v in seconds.items()},
                      "wall_seconds": None, "n_train": int(len(train)), "n_test": int(len(test)),
                      "test_in_train": int(in_train)}
     if labelled:

@@ -34,7 +34,7 @@ from genomic_ulmfit.models.ensemble import EnsembleModel  # (registers "ensemble
 from genomic_ulmfit.models.gkm import GkmSVM  # noqa: F401  (registers "gkm")
 from genomic_ulmfit.models.gkmsvm import GkmSvm  # noqa: F401  (registers "gkmsvm")
 from genomic_ulmfit.models.kmer import KmerLogistic  # noqa: F401  (registers "kmer")
-from genomic_ulmfit.models.names import VARIANTS, model_variants, split_name
+from genomic_ulmfit.models.names import VARIANTS, model_variants, split_name, uses_copies_genome, uses_motifs
 from genomic_ulmfit.utils import resolve_device, set_seed, write_json_atomic
 
 WEIGHTS = "model.safetensors"
@@ -644,14 +644,15 @@ class CNNModel(SequenceModel):
 
 def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str | None = None, seed: int = 0,
                     device: str | None = None, composition: bool = False,
-                    copies_genome: Sequence[str | os.PathLike] = ()) -> SequenceModel:
+                    copies_genome: Sequence[str | os.PathLike] = (), motifs: str = "jaspar") -> SequenceModel:
     """An unfitted estimator for a CLI model name: ulmfit, cnn, kmer, gkm or gkmsvm, optionally with
     a variant that sets the model itself: ``cnn:cohn`` / ``cnn:modern`` (as ``arch``), ``ulmfit:comp``
     (as ``composition``: ULMFiT's composition head, see :class:`ULMFiTModel`) and ``gkm:linear``
     (the linear kernel only: scores ~6x faster, and has gapped k-mer weights), ``kmer:copies`` and
     ``gkm:copies`` (the k-mer LR / gkm-SVM with the copy numbers of their 20-mers in
     ``copies_genome``, genome FASTA files of the sequences' species; see :class:`KmerLogistic` and
-    :class:`GkmSVM`). ULMFiT's encoder
+    :class:`GkmSVM`), ``kmer:motifs`` and ``gkm:motifs`` (with the best score of each motif of
+    ``motifs``) and ``kmer:copies+motifs``, ``gkm:copies+motifs`` (both). ULMFiT's encoder
     variants (scratch, noft, nolm) choose what ``encoder`` is, so they are the caller's to resolve.
     """
     base, variant = split_name(name)
@@ -668,14 +669,16 @@ def model_from_name(name: str, *, preset: str = "cpu", encoder=None, arch: str |
         if arch and variant and arch != variant:
             raise ConfigError(f"model {name!r} with --arch {arch}: two architectures; give one of them")
         return CNNModel(arch or variant or None, preset=preset, seed=seed, device=device)
-    if variant == "copies" and not copies_genome:
+    copies = uses_copies_genome(name)
+    if copies and not copies_genome:
         raise ConfigError(f"model {name!r} reads k-mer copy numbers from a genome: give its FASTA file(s) "
                           "with --copies-genome (e.g. ../shared/data/genomes/human_GRCh37_chrX.fa.gz)")
-    genome = tuple(str(Path(g).resolve()) for g in copies_genome) if variant == "copies" else ()
+    genome = tuple(str(Path(g).resolve()) for g in copies_genome) if copies else ()
     if base == "kmer":
-        return KmerLogistic(random_state=seed, copies_genome=genome)
+        return KmerLogistic(random_state=seed, copies_genome=genome, motifs=motifs if uses_motifs(name) else None)
     if base == "gkm":
         return GkmSVM(random_state=seed, device=device, copies_genome=genome,
+                      motifs=motifs if uses_motifs(name) else None,
                       **({"gammas": (0.0,)} if variant == "linear" else {}))
     return GkmSvm()
 

@@ -46,6 +46,7 @@ from genomic_ulmfit.data.copies import (
     genome_paths,
     saved_digest,
 )
+from genomic_ulmfit.data.motifs import UsesMotifs
 from genomic_ulmfit.data.sequences import revcomp
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
@@ -259,7 +260,7 @@ KEEP_BYTES = 2**30  # an RBF model keeps its support sequences' counts when they
 
 
 @register_model
-class GkmSVM(UsesCopies, SequenceModel):
+class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
     """Support vector machine on the native gapped k-mer kernel (:func:`gkm_kernel`).
 
     Parameters
@@ -291,6 +292,12 @@ class GkmSVM(UsesCopies, SequenceModel):
     copies_k : int, default 20
     copies_weight : float, default 1.0
         Weight of the copy-number kernel (0.1 to 3 scored alike on Cohn and iEnhancer).
+    motifs : str, optional
+        Motif source (the ``gkm:motifs`` model; :func:`~genomic_ulmfit.data.motifs.load_motifs`,
+        ``"jaspar"``: the 879 JASPAR 2024 CORE vertebrate profiles): the kernel gets a linear kernel
+        on the standardised best score of each motif in each sequence added to it, times
+        ``motifs_weight`` / (number of motifs). The matrices are saved with the model.
+    motifs_weight : float, default 1.0
 
     Attributes (after ``fit``)
     --------------------------
@@ -299,7 +306,9 @@ class GkmSVM(UsesCopies, SequenceModel):
     ``weights_`` float32 (n_shapes, 4**k); an RBF one ``support_`` (list of str), ``dual_`` float64
     (n_support,) and ``support_norm_`` float64 (n_support,). With ``copies_genome``: ``copies_mean_``,
     ``copies_scale_`` (the features' standardisation) and ``copies_coef_`` float64 (8,), the
-    copy-number kernel's part of f(x) as a linear function of the standardised features.
+    copy-number kernel's part of f(x) as a linear function of the standardised features; with
+    ``motifs`` likewise ``motif_mean_``, ``motif_scale_``, ``motif_coef_`` (m,), and the matrices
+    ``motif_names_``, ``motif_pwm_``, ``motif_widths_``.
     """
 
     kind: ClassVar[str] = "gkm"
@@ -318,6 +327,8 @@ class GkmSVM(UsesCopies, SequenceModel):
         copies_genome: Sequence[str] = (),
         copies_k: int = 20,
         copies_weight: float = 1.0,
+        motifs: str | None = None,
+        motifs_weight: float = 1.0,
     ):
         self.l = l
         self.k = k
@@ -330,6 +341,8 @@ class GkmSVM(UsesCopies, SequenceModel):
         self.copies_genome = genome_paths(copies_genome)
         self.copies_k = copies_k
         self.copies_weight = copies_weight
+        self.motifs = None if motifs is None else str(motifs)
+        self.motifs_weight = motifs_weight
 
     def _validate_params(self) -> None:
         def whole(v: Any) -> bool:
@@ -347,6 +360,11 @@ class GkmSVM(UsesCopies, SequenceModel):
             raise ConfigError(f"gkm: cv must be an integer >= 2; got {self.cv}")
         if self.copies_genome:
             check_copies_params(self.kind, self.copies_k, self.copies_weight)
+        self._check_motifs_weight()
+
+    def _motif_z(self, sequences: Sequence[str]) -> np.ndarray:
+        """Standardised best motif scores (n, m) of ``sequences`` (scaling set by ``fit``)."""
+        return (self._motif_scores(sequences) - self.motif_mean_) / self.motif_scale_
 
     def _copies_z(self, sequences: Sequence[str]) -> np.ndarray:
         """Standardised copy-number features (n, 8) of ``sequences`` (scaling set by ``fit``)."""
@@ -410,6 +428,13 @@ class GkmSVM(UsesCopies, SequenceModel):
             self.copies_scale_[self.copies_scale_ < 1e-12] = 1.0  # a constant feature stays 0
             Z = (F - self.copies_mean_) / self.copies_scale_
             Kc = (self.copies_weight / Z.shape[1]) * (Z @ Z.T)
+        if self.motifs is not None:  # the motif kernel, likewise
+            self._fit_motifs()
+            M = self._motif_scores(seqs)
+            self.motif_mean_, self.motif_scale_ = M.mean(axis=0), M.std(axis=0)
+            self.motif_scale_[self.motif_scale_ < 1e-12] = 1.0
+            Zm = (M - self.motif_mean_) / self.motif_scale_
+            Kc = Kc + (self.motifs_weight / Zm.shape[1]) * (Zm @ Zm.T)
         grid = [(float(C), float(g)) for g in sorted(set(self.gammas)) for C in sorted(set(self.Cs))]
 
         def svc(Ktr: np.ndarray, ytr: np.ndarray, C: float) -> SVC:
@@ -439,6 +464,8 @@ class GkmSVM(UsesCopies, SequenceModel):
         support = model.support_
         if self.copies_genome:  # sum_i dual_i w/8 z_i . z(x): linear in z(x)
             self.copies_coef_ = (self.copies_weight / Z.shape[1]) * (dual @ Z[support])
+        if self.motifs is not None:
+            self.motif_coef_ = (self.motifs_weight / Zm.shape[1]) * (dual @ Zm[support])
         self.n_support_ = int(support.size)
         if self.gamma_ == 0:
             self.weights_ = self._weights([seqs[i] for i in support], dual, norm[support])
@@ -513,6 +540,8 @@ class GkmSVM(UsesCopies, SequenceModel):
                 f = rbf(normalise(K, norm, self.support_norm_), self.gamma_) @ self.dual_
             if self.copies_genome:
                 f = f + self._copies_z(part) @ self.copies_coef_
+            if self.motifs is not None:
+                f = f + self._motif_z(part) @ self.motif_coef_
             out[start : start + step] = f + self.bias_
         return out
 
@@ -526,7 +555,8 @@ class GkmSVM(UsesCopies, SequenceModel):
     def top_gapped_kmers(self, n: int = 20) -> list[tuple[str, float]]:
         """The ``n`` gapped k-mers with the largest |weight| (linear kernel only), as (pattern, weight);
         gaps are ``.``, e.g. ``TG.TT.AC``. A gapped k-mer and its reverse complement share the weight.
-        A ``gkm:copies`` model's copy-number term is not among them (see ``copies_coef_``)."""
+        A ``gkm:copies`` model's copy-number term and a ``gkm:motifs`` model's motif term are not among
+        them (see ``copies_coef_``, ``motif_coef_``)."""
         self._check_fitted()
         if self.gamma_ != 0:
             raise InputError(f"gkm: gapped k-mer weights need the linear kernel and this model chose the RBF kernel "
@@ -565,6 +595,10 @@ class GkmSVM(UsesCopies, SequenceModel):
         if self.copies_genome:
             arrays.update(copies_mean=self.copies_mean_, copies_scale=self.copies_scale_, copies_coef=self.copies_coef_)
             copies = {"copies": {"features": list(FEATURE_NAMES), "genome_digest": self.copies_digest_}}
+        if self.motifs is not None:
+            arrays.update(self._motif_arrays(), motif_mean=self.motif_mean_, motif_scale=self.motif_scale_,
+                          motif_coef=self.motif_coef_)
+            copies["motifs"] = self._motif_meta()
         save_arrays(directory, {
             "kind": self.kind, "format_version": FORMAT_VERSION, "params": self.get_params(),
             "C": self.C_, "gamma": self.gamma_, "bias": self.bias_, "platt": list(self.platt_),
@@ -582,6 +616,8 @@ class GkmSVM(UsesCopies, SequenceModel):
                                                                          "support_norm"}
         if model.copies_genome:
             arrays |= {"copies_mean", "copies_scale", "copies_coef"}
+        if model.motifs is not None:
+            arrays |= {"motif_mean", "motif_scale", "motif_coef"}
         if needed or arrays - set(w):
             raise InputError(f"{directory}: model.json or its weights lack {', '.join(sorted(needed | (arrays - set(w))))}"
                              "; re-save the model")
@@ -596,6 +632,13 @@ class GkmSVM(UsesCopies, SequenceModel):
             if not all(a.shape == (len(FEATURE_NAMES),) for a in (model.copies_mean_, model.copies_scale_,
                                                                    model.copies_coef_)):
                 raise InputError(f"{directory}: copy-number arrays of the wrong shape; re-save the model")
+        if model.motifs is not None:
+            model._restore_motifs(meta.get("motifs"), w, directory)
+            model.motif_mean_, model.motif_scale_, model.motif_coef_ = (
+                w[name].astype(np.float64) for name in ("motif_mean", "motif_scale", "motif_coef"))
+            if not all(a.shape == (len(model.motif_names_),) for a in (model.motif_mean_, model.motif_scale_,
+                                                                       model.motif_coef_)):
+                raise InputError(f"{directory}: motif arrays of the wrong shape; re-save the model")
         if model.gamma_ == 0:
             model.weights_ = w["weights"]
             expected = (math.comb(model.l - 1, model.k - 1), 4**model.k)

@@ -14,6 +14,12 @@ the sequence's 20-mers occur in that genome (:mod:`genomic_ulmfit.data.copies`: 
 which 5k training sequences cannot teach), weighted ``copies_weight`` times after standardisation
 so that the strong L2 penalty the 2,772 spectrum columns need does not silence them.
 
+With ``motifs`` (the ``kmer:motifs`` model) they get one more column per transcription-factor
+motif, its best log-odds score in the sequence (:func:`~genomic_ulmfit.data.motifs.max_motif_scores`;
+by default the 879 JASPAR 2024 CORE vertebrate profiles): what is known of binding sites, which the
+k-mer spectra only see blurred. The matrices are saved with the model, so predicting needs
+neither the motif file nor pyjaspar.
+
 Saved as ``model.json`` (kind, hyperparameters, feature spec, chosen C, the genome's digest) plus
 ``weights.safetensors`` (coef, intercept, feature mean and scale); no pickle.
 """
@@ -37,6 +43,7 @@ from genomic_ulmfit.data.copies import (
     genome_paths,
     saved_digest,
 )
+from genomic_ulmfit.data.motifs import UsesMotifs
 from genomic_ulmfit.data.sequences import BASE_CODES
 from genomic_ulmfit.errors import ConfigError, InputError
 from genomic_ulmfit.models.base import (
@@ -202,7 +209,7 @@ def feature_names(k_min: int = 1, k_max: int = 6) -> list[str]:
 
 
 @register_model
-class KmerLogistic(UsesCopies, SequenceModel):
+class KmerLogistic(UsesCopies, UsesMotifs, SequenceModel):
     """Logistic regression on canonical k-mer spectra (k = ``k_min..k_max``).
 
     Parameters
@@ -230,11 +237,20 @@ class KmerLogistic(UsesCopies, SequenceModel):
     copies_k : int, default 20
     copies_weight : float, default 10.0
         Factor on the standardised copy-number columns (1 penalises them like any k-mer column).
+    motifs : str, optional
+        Motif source for one column per motif, its best score in the sequence: ``"jaspar"`` (JASPAR
+        2024 CORE vertebrates, 879 profiles; needs the pyjaspar package at fit time), ``"jaspar2022"``
+        etc., ``"liver"`` (eight liver factors) or a JASPAR-format file
+        (:func:`~genomic_ulmfit.data.motifs.load_motifs`). Cohn human 5-fold CV: see RESULTS.md.
+    motifs_weight : float, default 1.0
+        Factor on the standardised motif columns.
 
     Attributes (after ``fit``)
     --------------------------
     coef_ : float64 (n_features,); intercept_ : float; mean_, scale_ : float64 (n_features,);
-    C_ : float, the chosen C; cv_scores_ : dict str(C) -> AUROC (JSON keys).
+    C_ : float, the chosen C; cv_scores_ : dict str(C) -> AUROC (JSON keys). With ``motifs``:
+    motif_names_ : list of str; motif_pwm_ : float32 (m, 4, W), motif_widths_ : int64 (m,)
+    (:func:`~genomic_ulmfit.data.motifs.pwm_stack`).
     """
 
     kind: ClassVar[str] = "kmer"
@@ -251,6 +267,8 @@ class KmerLogistic(UsesCopies, SequenceModel):
         copies_genome: Sequence[str] = (),
         copies_k: int = 20,
         copies_weight: float = 10.0,
+        motifs: str | None = None,
+        motifs_weight: float = 1.0,
     ):
         self.k_min = k_min
         self.k_max = k_max
@@ -262,6 +280,8 @@ class KmerLogistic(UsesCopies, SequenceModel):
         self.copies_genome = genome_paths(copies_genome)
         self.copies_k = copies_k
         self.copies_weight = copies_weight
+        self.motifs = None if motifs is None else str(motifs)
+        self.motifs_weight = motifs_weight
 
     def _validate_params(self) -> None:
         whole = all(isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in (self.k_min, self.k_max))
@@ -279,13 +299,29 @@ class KmerLogistic(UsesCopies, SequenceModel):
             raise ConfigError(f"kmer: cv must be an integer >= 2; got {self.cv}")
         if self.copies_genome:
             check_copies_params(self.kind, self.copies_k, self.copies_weight)
+        self._check_motifs_weight()
+
+    def _blocks(self) -> list[tuple[int, float]]:
+        """(columns, weight) of the feature blocks after the spectra: copy numbers, then motifs."""
+        blocks = [(len(FEATURE_NAMES), self.copies_weight)] if self.copies_genome else []
+        if self.motifs is not None:
+            blocks.append((len(self.motif_names_), self.motifs_weight))
+        return blocks
+
+    def _block_weights(self) -> np.ndarray:
+        """Factor of every column after the spectra (see :meth:`_blocks`)."""
+        return np.concatenate([np.full(n, w) for n, w in self._blocks()] or [np.empty(0)])
 
     def features(self, sequences: Sequence[str]) -> np.ndarray:
-        """Unstandardised features, float (n, n_features): the spectra, then the copy-number columns."""
-        X = kmer_features(list(sequences), self.k_min, self.k_max, self.transform)
-        if not self.copies_genome:
-            return X
-        return np.hstack([X, copy_features(list(sequences), self._copies_index()).astype(np.float32)])
+        """Unstandardised features, float (n, n_features): the spectra, then the copy-number
+        columns, then the motif columns."""
+        seqs = list(sequences)
+        parts = [kmer_features(seqs, self.k_min, self.k_max, self.transform)]
+        if self.copies_genome:
+            parts.append(copy_features(seqs, self._copies_index()).astype(np.float32))
+        if self.motifs is not None:
+            parts.append(self._motif_scores(seqs).astype(np.float32))
+        return parts[0] if len(parts) == 1 else np.hstack(parts)
 
     def fit(
         self,
@@ -312,6 +348,8 @@ class KmerLogistic(UsesCopies, SequenceModel):
         on_valid = valid_sequences is not None and len(valid_sequences := check_sequences(valid_sequences, "validation")) > 0
         if self.copies_genome:
             self._copies_fit_index()  # a refit takes the files as they are now
+        if self.motifs is not None:
+            self._fit_motifs()
         X = self.features(sequences)
         self.mean_ = X.mean(axis=0, dtype=np.float64)
         self.scale_ = X.std(axis=0, dtype=np.float64)
@@ -370,12 +408,14 @@ class KmerLogistic(UsesCopies, SequenceModel):
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         Z = (X - self.mean_) / self.scale_
-        if self.copies_genome:
-            Z[:, -len(FEATURE_NAMES):] *= self.copies_weight
+        extra = self._block_weights()
+        if extra.size:
+            Z[:, -extra.size:] *= extra
         return Z
 
     def _feature_names(self) -> list[str]:
-        return feature_names(self.k_min, self.k_max) + (list(FEATURE_NAMES) if self.copies_genome else [])
+        return (feature_names(self.k_min, self.k_max) + (list(FEATURE_NAMES) if self.copies_genome else [])
+                + ([f"motif:{name}" for name in self.motif_names_] if self.motifs is not None else []))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
@@ -399,13 +439,15 @@ class KmerLogistic(UsesCopies, SequenceModel):
 
     def top_kmers(self, n: int = 20) -> list[tuple[str, float]]:
         """The ``n`` k-mers with the largest |coefficient|, as (k-mer, coefficient). With
-        ``copies_genome`` the copy-number columns (``copies:...``) take part, on the spectra's scale
-        (their coefficient times ``copies_weight``)."""
+        ``copies_genome`` the copy-number columns (``copies:...``) and with ``motifs`` the motif
+        columns (``motif:NAME/ID``) take part, on the spectra's scale (their coefficient times
+        ``copies_weight`` or ``motifs_weight``)."""
         self._check_fitted()
         names = self._feature_names()
         coef = self.coef_.copy()
-        if self.copies_genome:
-            coef[-len(FEATURE_NAMES):] *= self.copies_weight
+        extra = self._block_weights()
+        if extra.size:
+            coef[-extra.size:] *= extra
         order = np.argsort(-np.abs(coef))[:n]
         return [(names[i], float(coef[i])) for i in order]
 
@@ -418,6 +460,8 @@ class KmerLogistic(UsesCopies, SequenceModel):
             "mean": self.mean_,
             "scale": self.scale_,
         }
+        if self.motifs is not None:
+            arrays |= self._motif_arrays()
         save_arrays(
             directory,
             {
@@ -433,6 +477,7 @@ class KmerLogistic(UsesCopies, SequenceModel):
                     "n_features": int(self.coef_.size),
                     **({"copies": {"names": list(FEATURE_NAMES), "genome_digest": self.copies_digest_}}
                        if self.copies_genome else {}),
+                    **({"motifs": self._motif_meta()} if self.motifs is not None else {}),
                 },
                 "C": self.C_,
                 "scores_by_C": self.cv_scores_,
@@ -454,6 +499,8 @@ class KmerLogistic(UsesCopies, SequenceModel):
         if model.copies_genome:
             model.copies_digest_ = saved_digest(meta, directory)
             model._copies_check_files(directory)
+        if model.motifs is not None:
+            model._restore_motifs(meta.get("features", {}).get("motifs"), w, directory)
         expected = len(model._feature_names())
         path = Path(directory) / meta.get("weights", WEIGHTS_FILE)
         for name in ("coef", "mean", "scale"):

@@ -13,6 +13,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "kmer": {
         "": "k-mer spectrum logistic regression",
         "copies": "with the genome copy numbers of its 20-mers (repeat content; needs --copies-genome)",
+        "motifs": "with the best score of each JASPAR 2024 vertebrate motif (879; needs pyjaspar to fit)",
+        "copies+motifs": "with both",
     },
     "cnn": {
         "": "the preset's architecture",
@@ -30,6 +32,8 @@ VARIANTS: dict[str, dict[str, str]] = {
         "": "gapped k-mer kernel SVM (native, l=8, k=5)",
         "linear": "its linear kernel only: ~6x faster scoring (genome scans), gapped k-mer weights",
         "copies": "plus a kernel on the genome copy numbers of its 20-mers (needs --copies-genome)",
+        "motifs": "plus a kernel on the best score of each JASPAR 2024 vertebrate motif",
+        "copies+motifs": "with both",
     },
     "gkmsvm": {"": "gapped k-mer SVM (gkmsvm-lite)"},
 }
@@ -68,10 +72,19 @@ def names_help(encoder_variants: bool = True) -> str:
     return ", ".join(parts)
 
 
+def variant_parts(name: str) -> set[str]:
+    """The parts of a model name's variant joined by ``+``: ``"kmer:copies+motifs"`` → ``{"copies", "motifs"}``."""
+    return set(filter(None, split_name(name)[1].split("+")))
+
+
 def uses_copies_genome(name: str) -> bool:
     """Whether the model ``name`` reads genome FASTA files for k-mer copy numbers (``--copies-genome``)."""
-    base, variant = split_name(name)
-    return base in ("kmer", "gkm") and variant == "copies"
+    return split_name(name)[0] in ("kmer", "gkm") and "copies" in variant_parts(name)
+
+
+def uses_motifs(name: str) -> bool:
+    """Whether the model ``name`` has motif-score features (``kmer:motifs``, ``gkm:copies+motifs``, …)."""
+    return split_name(name)[0] in ("kmer", "gkm") and "motifs" in variant_parts(name)
 
 
 def uses_genome_lm(name: str) -> bool:
