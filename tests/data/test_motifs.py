@@ -80,3 +80,22 @@ def test_jaspar_collection_is_read_from_the_bundled_database():
     assert len(jaspar_collection("2022")) != len(found)
     with pytest.raises(InputError, match="not a release"):
         jaspar_collection("1999")
+
+
+def test_cached_scores_equal_fresh_ones_and_large_calls_skip_the_cache(monkeypatch):
+    from genomic_ulmfit.data import motifs
+
+    rng = np.random.default_rng(3)
+    seqs = ["".join(rng.choice(list("ACGT"), n)) for n in (40, 80, 80, 5)]
+    monkeypatch.setattr(motifs, "_SCORES", {})
+    fresh = max_motif_scores(seqs, PWM, WIDTHS)
+    np.testing.assert_array_equal(motifs.cached_motif_scores(seqs[:2], PWM, WIDTHS), fresh[:2])
+    assert len(next(iter(motifs._SCORES.values()))) == 2
+    again = motifs.cached_motif_scores(seqs + seqs[:1], PWM, WIDTHS)  # two new rows scanned, repeats served
+    np.testing.assert_array_equal(again, np.vstack([fresh, fresh[:1]]))
+    assert len(next(iter(motifs._SCORES.values()))) == 4
+    assert motifs.cached_motif_scores([], PWM, WIDTHS).shape == (0, len(LIVER))
+    monkeypatch.setattr(motifs, "_CACHE_CELLS", len(LIVER))  # room for one row: a call of two bypasses it
+    monkeypatch.setattr(motifs, "_SCORES", {})
+    np.testing.assert_array_equal(motifs.cached_motif_scores(seqs[:2], PWM, WIDTHS), fresh[:2])
+    assert all(not rows for rows in motifs._SCORES.values())  # nothing kept

@@ -455,6 +455,37 @@ def max_motif_scores(sequences: Sequence[str], pwm: np.ndarray, widths: np.ndarr
     return out
 
 
+_SCORES: dict[bytes, dict[str, np.ndarray]] = {}
+_CACHE_CELLS = 50_000_000  # float32 motif scores kept per process (200 MB)
+
+
+def cached_motif_scores(sequences: Sequence[str], pwm: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """:func:`max_motif_scores`, remembering each sequence's row for these matrices in this process.
+
+    A cross-validation scores every sequence once per fold and model (train, validation and test
+    parts); with the cache each distinct sequence is scanned once. At most ``_CACHE_CELLS`` scores
+    are kept: past that the cache starts again, and a call with more new sequences than that (a
+    genome scan) is scored without it.
+    """
+    import hashlib
+
+    pwm = np.ascontiguousarray(pwm, dtype=np.float32)
+    widths = np.ascontiguousarray(widths, dtype=np.int64)
+    key = hashlib.sha256(pwm.tobytes() + widths.tobytes() + str(pwm.shape).encode()).digest()
+    known = _SCORES.setdefault(key, {})
+    todo = list(dict.fromkeys(s for s in sequences if s not in known))
+    if len(todo) * pwm.shape[0] > _CACHE_CELLS:
+        return max_motif_scores(sequences, pwm, widths)
+    if todo:
+        if (sum(map(len, _SCORES.values())) + len(todo)) * pwm.shape[0] > _CACHE_CELLS:
+            _SCORES.clear()
+            known = _SCORES.setdefault(key, {})
+        known.update(zip(todo, max_motif_scores(todo, pwm, widths).astype(np.float32), strict=True))
+    if not sequences:
+        return np.empty((0, pwm.shape[0]))
+    return np.stack([known[s] for s in sequences]).astype(np.float64)
+
+
 class UsesMotifs:
     """For a model with ``motifs`` (a :func:`load_motifs` source or None) and ``motifs_weight``
     parameters and a ``kind``: the motif matrices it was fitted with, kept with the model (so
@@ -477,8 +508,9 @@ class UsesMotifs:
         self.motif_pwm_, self.motif_widths_ = pwm_stack(list(found.values()))
 
     def _motif_scores(self, sequences: Sequence[str]) -> np.ndarray:
-        """Best score of each fitted motif in each sequence, float64 (n, m)."""
-        return max_motif_scores(list(sequences), self.motif_pwm_, self.motif_widths_)
+        """Best score of each fitted motif in each sequence, float64 (n, m); rows this process scored
+        before with the same matrices are reused (see :func:`cached_motif_scores`)."""
+        return cached_motif_scores(list(sequences), self.motif_pwm_, self.motif_widths_)
 
     def _motif_arrays(self) -> dict[str, np.ndarray]:
         """The matrices to save beside the weights."""

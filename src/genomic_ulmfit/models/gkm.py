@@ -297,7 +297,7 @@ class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
         ``"jaspar"``: the 879 JASPAR 2024 CORE vertebrate profiles): the kernel gets a linear kernel
         on the standardised best score of each motif in each sequence added to it, times
         ``motifs_weight`` / (number of motifs). The matrices are saved with the model.
-    motifs_weight : float, default 1.0
+    motifs_weight : float, default 0.1
 
     Attributes (after ``fit``)
     --------------------------
@@ -328,7 +328,7 @@ class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
         copies_k: int = 20,
         copies_weight: float = 1.0,
         motifs: str | None = None,
-        motifs_weight: float = 1.0,
+        motifs_weight: float = 0.1,
     ):
         self.l = l
         self.k = k
