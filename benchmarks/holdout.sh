@@ -2,7 +2,8 @@
 # Score the project's recommended CPU recipe on data it has never seen.
 # Usage: benchmarks/holdout.sh TRAIN.tsv.gz TEST.tsv.gz OUT_DIR
 #   TRAIN/TEST: TSV (gz ok) with columns sequence,label (optional id). The recipe (k-mer LR and gkm-SVM
-#   each with the human genome copy numbers of their 20-mers, modern CNN, ULMFiT; ensembled) trains on TRAIN
+#   each with the human genome copy numbers of their 20-mers and the best score of each JASPAR 2024
+#   vertebrate motif, modern CNN, ULMFiT; ensembled) trains on TRAIN
 #   only (10% of TRAIN held out for validation), building or reusing the pretrained genome LM
 #   (benchmarks/build_lm.sh) and the k-mer copy index of the human genome files in
 #   $GENOMIC_ULMFIT_DATA/genomes (default ../shared/data: chrX + chr22; ~25 s once, then cached), and
@@ -23,9 +24,9 @@ for f in "$train" "$test"; do   # before hours of LM pretraining, not after
 done
 RECIPE=()
 case " $* " in
-  *" --models "*|*" --models="*) ;;   # the caller chooses the models (and gives --copies-genome for kmer:copies)
+  *" --models "*|*" --models="*) ;;   # the caller chooses the models (and gives --copies-genome for the :copies ones)
   *)
-    RECIPE=(--models kmer:copies,cnn,gkm:copies,ulmfit)
+    RECIPE=(--models kmer:copies+motifs,cnn,gkm:copies+motifs,ulmfit)
     case " $* " in
       *" --copies-genome "*|*" --copies-genome="*) ;;
       *)

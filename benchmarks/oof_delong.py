@@ -4,8 +4,9 @@ Every sequence of the data set has one out-of-fold score per model (CV_DIR/oof_s
 models can be compared on all of them at once. The folds' models differ, so read the p-value as a
 guide (as RESULTS.md does), not as an exact test.
 
-Usage: .venv/bin/python benchmarks/oof_delong.py CV_DIR MODEL_A MODEL_B [MODEL_A MODEL_B ...]
-       (model names as in cv_summary.tsv, e.g. gkm kmer ensemble gkm)
+Usage: .venv/bin/python benchmarks/oof_delong.py CV_DIR[,CV_DIR...] MODEL_A MODEL_B [MODEL_A MODEL_B ...]
+       (model names as in cv_summary.tsv, e.g. gkm kmer ensemble gkm; several CV_DIRs, comma-separated, must
+       be runs on the same folds: a model in more than one is taken from the first that has it)
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from genomic_ulmfit.evaluation.metrics import delong_test
 def main(cv_dir: str, *models: str) -> None:
     if len(models) < 2 or len(models) % 2:
         sys.exit("give pairs of models: CV_DIR A B [A B ...]")
-    oof = pd.read_csv(f"{cv_dir}/oof_scores.tsv", sep="\t")
+    oof = pd.concat([pd.read_csv(f"{d}/oof_scores.tsv", sep="\t") for d in cv_dir.split(",")])
+    oof = oof.drop_duplicates(["model", "id"])  # the first run that has a model gives its scores
     scores = oof.pivot_table(index="id", columns="model", values="score")
     y = oof.groupby("id")["label"].first().loc[scores.index].to_numpy()
     missing = sorted(set(models) - set(scores.columns))

@@ -3,9 +3,9 @@
 # Usage: benchmarks/real_data.sh [WORK_DIR] [STEP ...]
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper and cohn_paper_ft, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_paper_ft cohn_3mer
-#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies ienhancer ienhancer_ulmfit
-#   ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit
-#   nhlf_gkm nhlf_copies leakage
+#   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies cohn_cv_jaspar
+#   cohn_recipe_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista
+#   vista_ulmfit vista_gkm vista_copies vista_jaspar nhlf nhlf_ulmfit nhlf_gkm nhlf_copies nhlf_jaspar leakage
 #   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
 #   on AMX, ~6.5 h on an AMD EPYC with AVX512-BF16; RESULTS.md "Twenty-first and twenty-second sessions")
 # Each step writes under WORK_DIR (its own files and folders, named in the step below) and prints its summary;
@@ -16,7 +16,7 @@
 # GENOMIC_ULMFIT_LM_48M / _72M / _PAPER (the LMs of the steps named after them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies vista vista_ulmfit vista_gkm vista_copies nhlf nhlf_ulmfit nhlf_gkm nhlf_copies leakage"
+ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies cohn_cv_jaspar cohn_recipe_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista vista_ulmfit vista_gkm vista_copies vista_jaspar nhlf nhlf_ulmfit nhlf_gkm nhlf_copies nhlf_jaspar leakage"
 KNOWN=" $ALL cohn_paper cohn_paper_ft "
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -104,11 +104,18 @@ for step in $STEPS; do
       GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" "$W/cohn_recipe" \
         --models kmer,cnn,gkm,ulmfit
       ;;
-    cohn_recipe_copies)   # today's recipe as benchmarks/holdout.sh runs it (kmer:copies, CNN, gkm:copies, ULMFiT; 24th session)
+    cohn_recipe_copies)   # the 24th session's recipe (kmer:copies, CNN, gkm:copies, ULMFiT)
       cohn_tsvs
       fresh "$W/cohn_recipe_copies"
       GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
-        "$W/cohn_recipe_copies"
+        "$W/cohn_recipe_copies" --models kmer:copies,cnn,gkm:copies,ulmfit "${COPIES[@]}"
+      ;;
+    cohn_recipe_jaspar)   # today's recipe as benchmarks/holdout.sh runs it (kmer:copies+motifs, CNN, gkm:copies+motifs,
+      # ULMFiT; 25th session)
+      cohn_tsvs
+      fresh "$W/cohn_recipe_jaspar"
+      GENOMIC_ULMFIT_LM="$LM" "$ROOT/benchmarks/holdout.sh" "$W/cohn_trainvalid.tsv.gz" "$W/cohn_test.tsv.gz" \
+        "$W/cohn_recipe_jaspar"
       ;;
     cohn_gkmsvm)   # gkm-SVM on the same train/valid/test, then the recipe + gkm-SVM ensemble (needs cohn_recipe)
       fresh "$W/cohn_gkmsvm"
@@ -241,6 +248,11 @@ for step in $STEPS; do
       "$GU" cv "$W/cohn_human.parquet" --models kmer,kmer:copies,cnn:modern,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" \
         --out "$W/cohn_cv_copies" --resume
       ;;
+    cohn_cv_jaspar)   # same folds, the k-mer LR and gkm-SVM with JASPAR motif scores (25th session; the CNN's folds are
+      # loaded from a copy of cohn_cv_copies when this folder starts as one)
+      "$GU" cv "$W/cohn_human.parquet" --models kmer:motifs,kmer:copies+motifs,cnn:modern,gkm:copies+motifs --folds 5 \
+        --near-k 31 "${COPIES[@]}" --out "$W/cohn_cv_jaspar" --resume
+      ;;
     ienhancer)
       fresh "$W/ienhancer_cv"
       "$GU" cv "$W/ienhancer.parquet" --models kmer,cnn:cohn,cnn:modern --folds 5 --near-k 31 --out "$W/ienhancer_cv"
@@ -268,6 +280,10 @@ for step in $STEPS; do
       "$GU" cv "$W/ienhancer.parquet" --models kmer,kmer:copies,gkm,cnn:modern,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" \
         --out "$W/ienhancer_cv_copies" --resume
       ;;
+    ienhancer_jaspar)   # same folds, with JASPAR motif scores (25th session)
+      "$GU" cv "$W/ienhancer.parquet" --models kmer:motifs,kmer:copies+motifs,cnn:modern,gkm:copies,gkm:copies+motifs \
+        --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/ienhancer_cv_jaspar" --resume
+      ;;
     vista)
       fresh "$W/vista_cv"
       "$GU" cv "$W/vista.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/vista_cv"
@@ -284,6 +300,10 @@ for step in $STEPS; do
     vista_copies)   # same folds, kmer:copies and gkm:copies beside the k-mer LR and gkm-SVM (24th session)
       "$GU" cv "$W/vista.parquet" --models kmer,kmer:copies,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/vista_cv_copies" --resume
       ;;
+    vista_jaspar)   # same folds, with JASPAR motif scores (25th session)
+      "$GU" cv "$W/vista.parquet" --models kmer:copies,kmer:copies+motifs,gkm:copies,gkm:copies+motifs --folds 5 --near-k 31 \
+        "${COPIES[@]}" --out "$W/vista_cv_jaspar" --resume
+      ;;
     nhlf)
       fresh "$W/nhlf_cv"
       "$GU" cv "$W/nhlf.parquet" --models kmer,cnn:modern --folds 5 --near-k 31 --out "$W/nhlf_cv"
@@ -298,6 +318,10 @@ for step in $STEPS; do
       ;;
     nhlf_copies)   # same folds, kmer:copies and gkm:copies beside the k-mer LR and gkm-SVM (24th session)
       "$GU" cv "$W/nhlf.parquet" --models kmer,kmer:copies,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" --out "$W/nhlf_cv_copies" --resume
+      ;;
+    nhlf_jaspar)   # same folds, with JASPAR motif scores (25th session)
+      "$GU" cv "$W/nhlf.parquet" --models kmer:copies,kmer:copies+motifs,gkm:copies,gkm:copies+motifs --folds 5 --near-k 31 \
+        "${COPIES[@]}" --out "$W/nhlf_cv_jaspar" --resume
       ;;
     leakage)
       for s in cohn_human ienhancer vista nhlf; do
