@@ -230,6 +230,18 @@ def test_rbf_scoring_counts_the_support_sequences_once_when_they_fit(planted, mo
     assert counted.count(model.n_support_) == 4 * n_shapes
 
 
+def svc_with_side_kernel(seqs, y, test, gamma: float, F: np.ndarray, Ft: np.ndarray, weight: float) -> np.ndarray:
+    """Decision values on ``test`` of an SVC (C 1) on the l=6, k=3 gkm kernel (RBF ``gamma``) plus
+    ``weight`` / (number of features) times the linear kernel of the standardised features ``F``."""
+    mu, sd = F.mean(0), F.std(0)
+    Z, Zt = (F - mu) / sd, (Ft - mu) / sd
+    K, n, _ = gkm_kernel(seqs, None, l=6, k=3)
+    Kt, nt, _ = gkm_kernel(test, seqs, l=6, k=3)
+    side = weight / F.shape[1]
+    svc = SVC(kernel="precomputed", C=1.0).fit(rbf(normalise(K, n, n), gamma) + side * Z @ Z.T, y)
+    return svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + side * Zt @ Z.T)
+
+
 @pytest.fixture(scope="module")
 def repeat_world(tmp_path_factory):
     return repeat_genome_world(tmp_path_factory.mktemp("repeat_world"))
@@ -247,14 +259,8 @@ def test_copies_kernel_sees_repeats_and_equals_svc_on_the_summed_kernel(repeat_w
     assert roc_auc_score(yt, plain.decision_function(test)) < 0.75
     assert roc_auc_score(yt, model.decision_function(test)) > 0.95
     # the saved linear term is exactly the SVM on gkm kernel + weight/8 * Z Z^T
-    F = copy_features(seqs, GenomeCopies.cached([genome], 20))
-    Ft = copy_features(test, GenomeCopies.cached([genome], 20))
-    mu, sd = F.mean(0), F.std(0)
-    Z, Zt = (F - mu) / sd, (Ft - mu) / sd
-    K, n, _ = gkm_kernel(seqs, None, l=6, k=3)
-    Kt, nt, _ = gkm_kernel(test, seqs, l=6, k=3)
-    svc = SVC(kernel="precomputed", C=1.0).fit(rbf(normalise(K, n, n), gamma) + 2.0 / 8 * Z @ Z.T, y)
-    expected = svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + 2.0 / 8 * Zt @ Z.T)
+    expected = svc_with_side_kernel(seqs, y, test, gamma, copy_features(seqs, GenomeCopies.cached([genome], 20)),
+                                    copy_features(test, GenomeCopies.cached([genome], 20)), 2.0)
     np.testing.assert_allclose(model.decision_function(test), expected, rtol=1e-5, atol=1e-5)
     model.save(tmp_path / "run")
     assert len(json.loads((tmp_path / "run" / "model.json").read_text())["copies"]["genome_digest"]) == 64
@@ -285,13 +291,8 @@ def test_motif_kernel_equals_svc_on_the_summed_kernel_and_round_trips(tmp_path, 
     model = GkmSVM(**settings, motifs="liver", motifs_weight=2.0).fit(seqs, y, progress=False)
     assert roc_auc_score(yt, model.decision_function(test)) > 0.9
     pwm, widths = pwm_stack(list(MOTIFS.values()))
-    M, Mt = max_motif_scores(seqs, pwm, widths), max_motif_scores(test, pwm, widths)
-    mu, sd = M.mean(0), M.std(0)
-    Z, Zt = (M - mu) / sd, (Mt - mu) / sd
-    K, n, _ = gkm_kernel(seqs, None, l=6, k=3)
-    Kt, nt, _ = gkm_kernel(test, seqs, l=6, k=3)
-    svc = SVC(kernel="precomputed", C=1.0).fit(rbf(normalise(K, n, n), gamma) + 2.0 / 8 * Z @ Z.T, y)
-    expected = svc.decision_function(rbf(normalise(Kt, nt, n), gamma) + 2.0 / 8 * Zt @ Z.T)
+    expected = svc_with_side_kernel(seqs, y, test, gamma, max_motif_scores(seqs, pwm, widths),
+                                    max_motif_scores(test, pwm, widths), 2.0)
     np.testing.assert_allclose(model.decision_function(test), expected, rtol=1e-4, atol=1e-4)
     model.save(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "model.json").read_text())["motifs"]["names"] == list(MOTIFS)
