@@ -1,4 +1,4 @@
-"""Liver transcription-factor motifs (JASPAR position frequency matrices) and PWM scanning.
+"""Transcription-factor motifs (JASPAR position frequency matrices), PWM scanning, and motif features.
 
 The count matrices below are copied from **JASPAR 2024, CORE collection, vertebrates** (the SQLite
 release bundled with the ``pyjaspar`` 4.0.0 package, table ``MATRIX_DATA``), one row per base in
@@ -21,6 +21,11 @@ TEAD1           MA0090.3    ChIP-seq     ccACATTCCAGgc
 
 They are used by :mod:`genomic_ulmfit.data.simulate` to plant motif instances in simulated
 enhancers, and by :func:`count_hits` to check that simulated positives are enriched for them.
+
+Whole collections come from the same SQLite files (:func:`jaspar_collection`; the ``pyjaspar``
+package ships JASPAR 2014–2026, so nothing is downloaded) or from a JASPAR-format file
+(:func:`read_jaspar`); :func:`max_motif_scores` gives each motif's best score in each sequence, the
+features of the ``kmer:motifs`` and ``gkm:motifs`` models (:class:`UsesMotifs`).
 """
 
 from __future__ import annotations

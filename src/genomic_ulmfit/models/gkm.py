@@ -296,8 +296,10 @@ class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
         Motif source (the ``gkm:motifs`` model; :func:`~genomic_ulmfit.data.motifs.load_motifs`,
         ``"jaspar"``: the 879 JASPAR 2024 CORE vertebrate profiles): the kernel gets a linear kernel
         on the standardised best score of each motif in each sequence added to it, times
-        ``motifs_weight`` / (number of motifs). The matrices are saved with the model.
+        ``motifs_weight`` / (number of motifs). The matrices are saved with the model. 5-fold CV
+        (with the copies): Cohn human 0.8175 -> 0.8235, NHLF 0.873 -> 0.888, iEnhancer unchanged.
     motifs_weight : float, default 0.1
+        Weight of the motif kernel (0.03 and 0.3 scored within 0.002 of 0.1 on Cohn, 1 0.006 lower).
 
     Attributes (after ``fit``)
     --------------------------
