@@ -128,6 +128,14 @@ def test_fit_key_tells_fits_apart(sim_df, tmp_path, monkeypatch):
     assert not any(k.startswith(("copies_", "motifs")) for k in base["params"])
     motifs = fit_key("kmer:motifs", df, preset="cpu", lm_dir=None, finetune=True, seed=0)["params"]
     assert motifs["motifs"] == "jaspar" and motifs["motifs_weight"] == KmerLogistic().motifs_weight
+    # a motif file counts by its contents, like the genome below
+    (tmp_path / "m.jaspar").write_text(">MA1.1 X\nA [ 1 2 ]\nC [ 3 4 ]\nG [ 5 6 ]\nT [ 7 0 ]\n")
+    by_file = fit_key("kmer:motifs", df, preset="cpu", lm_dir=None, finetune=True, seed=0,
+                      motifs=str(tmp_path / "m.jaspar"))["params"]["motifs"]
+    assert len(by_file) == 64 and str(tmp_path) not in by_file
+    (tmp_path / "m.jaspar").write_text(">MA1.1 X\nA [ 1 2 ]\nC [ 3 4 ]\nG [ 5 6 ]\nT [ 7 1 ]\n")
+    assert fit_key("kmer:motifs", df, preset="cpu", lm_dir=None, finetune=True, seed=0,
+                   motifs=str(tmp_path / "m.jaspar"))["params"]["motifs"] != by_file
     assert not any(k.startswith("copies_") for k in fit_key("gkm", df, preset="cpu", lm_dir=None, finetune=True,
                                                               seed=0)["params"])
     # ... and the genome counts by its contents: the same file elsewhere is the same fit, a changed one is not

@@ -394,6 +394,13 @@ def load_motifs(source: str | os.PathLike) -> dict[str, Motif]:
     return read_jaspar(source)
 
 
+def is_named_collection(source: str | os.PathLike) -> bool:
+    """Whether :func:`load_motifs` reads ``source`` as a collection name (``liver``, ``jaspar``,
+    ``jaspar2022`` …) rather than as a file path."""
+    text = str(source)
+    return text == "liver" or re.fullmatch(r"jaspar(\d{4})?", text.lower()) is not None
+
+
 def pwm_stack(motifs: Sequence[Motif], background: Sequence[float] = FEATURE_BACKGROUND,
               pseudocount: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Log2-odds matrices of ``motifs`` stacked for :func:`max_motif_scores`.

@@ -245,10 +245,11 @@ def _default_params(model_name: str, seed: int, copies_genome: Sequence[str | os
     """The hyperparameters ``model_from_name`` gives a k-mer LR or gkm-SVM: a fit made before one
     of their defaults changed is another fit."""
     from genomic_ulmfit.data.copies import genome_digest
+    from genomic_ulmfit.data.motifs import is_named_collection
     from genomic_ulmfit.models.estimators import model_from_name
 
     params = model_from_name(model_name, seed=seed, copies_genome=copies_genome, motifs=motifs).get_params()
-    if params.get("motifs") is not None and Path(params["motifs"]).is_file():  # a motif file by its contents
+    if params.get("motifs") is not None and not is_named_collection(params["motifs"]):  # a file by its contents
         params["motifs"] = sha256_file(params["motifs"])
     if params.get("motifs") is None:  # settings that do nothing without their input are left out, so fits
         params = {k: v for k, v in params.items() if not k.startswith("motifs")}  # made before they existed
@@ -486,7 +487,7 @@ def cross_species(
         fitted, _ = fit_for(name, part, run_dir, preset=preset, lm_dir=lm_dir, seed=seed,
                             device=device, progress=progress, resume=resume, log=log,
                             dataset_path=dataset_path, species=members, copies_genome=copies_genome,
-                                  motifs=motifs)
+                            motifs=motifs)
         rows[tag] = {s: auroc(t["label"].to_numpy(), fitted.predict_proba(t["sequence"].tolist()))
                      for s, t in test.items()}
     matrix = pd.DataFrame(rows).T.loc[[g for g, _ in groups], sp]
