@@ -43,6 +43,11 @@ HOLDOUTS = [
     ("cohn_noft48", {"ulmfit-noft": "ulmfit-noft ({lm:cohn_noft48/runs/ulmfit-noft})"}),
     ("cohn_comp", {"ulmfit-comp": "ulmfit-comp ({lm:cohn_comp/runs/ulmfit-comp})"}),
     ("cohn_gkm", {"gkm": "gkm"}),
+    # outside knowledge in the k-mer LR and gkm-SVM: genome copy numbers (24th session), JASPAR motifs (25th)
+    ("cohn_recipe_copies", {"kmer-copies": "kmer:copies", "gkm-copies": "gkm:copies",
+                            "ensemble": "recipe with :copies ({lm:cohn_recipe_copies/runs/ulmfit})"}),
+    ("cohn_recipe_jaspar", {"kmer-copies+motifs": "kmer:copies+motifs", "gkm-copies+motifs": "gkm:copies+motifs",
+                            "ensemble": "recipe with :copies+motifs ({lm:cohn_recipe_jaspar/runs/ulmfit})"}),
 ]
 LM_RUNS = {  # benchmarks/build_lm.sh, in order; each run continues the one before
     "cpu preset, 4.2 M parameters": ["primate-cpu-k4s2", "primate-cpu-k4s2-24m", "primate-cpu-k4s2-48m",
@@ -69,6 +74,12 @@ CVS = [
     ("iEnhancer", "ienhancer_cv_gkm", {**G, "ensemble": "ensemble (k-mer + CNN + gkm)"}),
     ("NHLF", "nhlf_cv_gkm", {**G, "ensemble": "ensemble (k-mer + CNN + gkm)"}),
     ("VISTA", "vista_cv_gkm", {**G, "ensemble": "ensemble (k-mer + gkm)"}),
+    # genome copy numbers (24th session) and JASPAR motif scores (25th), same folds
+    *((data, f"{step}_cv_copies", {"kmer-copies": "kmer:copies", "gkm-copies": "gkm:copies"})
+      for data, step in (("Cohn human", "cohn"), ("iEnhancer", "ienhancer"), ("NHLF", "nhlf"), ("VISTA", "vista"))),
+    *((data, f"{step}_cv_jaspar", {"kmer-motifs": "kmer:motifs", "kmer-copies+motifs": "kmer:copies+motifs",
+                                   "gkm-copies+motifs": "gkm:copies+motifs"})
+      for data, step in (("Cohn human", "cohn"), ("iEnhancer", "ienhancer"), ("NHLF", "nhlf"), ("VISTA", "vista"))),
 ]
 
 
