@@ -149,6 +149,14 @@ def test_motifs_command(capsys, data, kmer_run, tmp_path):
     (tmp_path / "bad.jaspar").write_text(">M1 x\nA [1 2]\n")
     code, _, err = run(capsys, "motifs", data["dataset"], "--jaspar", tmp_path / "bad.jaspar", "--out", tmp_path / "b.tsv")
     assert_one_line_error(code, err, "bad.jaspar: line 1: motif 'x' needs four rows")
+    pytest.importorskip("pyjaspar")
+    code, out, err = run(capsys, "motifs", data["dataset"], "--split", "test", "--jaspar", "jaspar",
+                         "--out", tmp_path / "all.tsv")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "all.tsv", sep="\t")
+    assert len(table) == 879 and "HNF4A/MA0114.5" in set(table["motif"])
+    code, _, err = run(capsys, "motifs", data["dataset"], "--jaspar", "jaspar1999", "--out", tmp_path / "x.tsv")
+    assert_one_line_error(code, err, "JASPAR 1999: not a release")
 
 
 def test_holdout_resume_loads_finished_members(capsys, data, tmp_path):

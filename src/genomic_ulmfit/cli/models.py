@@ -412,8 +412,9 @@ def motifs(
     out: Path = typer.Option(..., "--out", "-o", help="Motif table (TSV; gzipped if it ends in .gz)."),
     run: Path | None = typer.Option(None, "--run", help="Also test whether this run's scores follow each motif."),
     split: str = typer.Option("all", "--split", help="Rows to use: train, valid, test or all (a split dataset)."),
-    jaspar: Path | None = typer.Option(None, "--jaspar", help="Motifs in JASPAR format, gzip ok (default: 8 liver "
-                                       "factors)."),
+    jaspar: str | None = typer.Option(None, "--jaspar", help="Motifs: a JASPAR-format file (gzip ok), or jaspar "
+                                      "(all 879 JASPAR 2024 CORE vertebrate profiles, from the pyjaspar package), "
+                                      "jaspar2022 etc. (default: 8 liver factors)."),
     threshold: float = typer.Option(0.85, "--threshold", help="Relative PWM score of a hit (0-1]."),
 ) -> None:
     """Motif interpretation: hit rates of TF motifs in positives vs negatives, odds ratios raw and
@@ -423,13 +424,14 @@ def motifs(
     Example: genomic-ulmfit motifs data.parquet --split test --run run/ --out motifs.tsv
     """
     from genomic_ulmfit.data.dataset import read_table_or_dataset
+    from genomic_ulmfit.data.motifs import load_motifs
     from genomic_ulmfit.evaluation.evaluate import select_split
-    from genomic_ulmfit.evaluation.motifs import check_threshold, motif_table, read_jaspar
+    from genomic_ulmfit.evaluation.motifs import check_threshold, motif_table
     from genomic_ulmfit.utils import write_text_atomic
 
     check_out_file(out)
     check_threshold(threshold)
-    found = read_jaspar(jaspar) if jaspar is not None else None
+    found = load_motifs(jaspar) if jaspar is not None else None
     df = select_split(read_table_or_dataset(dataset), split)
     scores = None
     if run is not None:
@@ -438,7 +440,8 @@ def motifs(
 
         scores = load_model(run).predict_proba(df["sequence"].tolist())
         warn_if_unlike_training(run, df["sequence"].tolist(), f"{dataset} (split {split})", _warn)
-    table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold)
+    table = motif_table(df["sequence"].tolist(), df["label"].to_numpy(), scores, motifs=found, threshold=threshold,
+                        progress=True)
     write_text_atomic(out, table.to_csv(sep="\t", index=False))
     c = _console()
     c.print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"), markup=False)

@@ -125,14 +125,17 @@ def check_threshold(threshold: float) -> None:
 
 
 def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequence[float] | None = None, *,
-                motifs: Mapping[str, Motif] | None = None, threshold: float = 0.85):
+                motifs: Mapping[str, Motif] | None = None, threshold: float = 0.85, progress: bool = False):
     """Per motif: hit rates in positives and negatives, odds ratios raw and GC-adjusted with CI and p
     (see the module docstring), and with ``scores`` the odds ratio of a hit for a score above its
     class's median within class × GC decile (``score_or``, ``score_p``).
 
     Returns a DataFrame (one row per motif, in ``motifs`` order; default the liver motifs).
+    ``progress``: a progress bar over the motifs (a whole JASPAR release on 5k sequences of 500 bp
+    takes ~80 s).
     """
     import pandas as pd
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from scipy.stats import fisher_exact
 
     from genomic_ulmfit.models.base import check_binary_labels, check_sequences
@@ -151,20 +154,24 @@ def motif_table(sequences: Sequence[str], labels: Sequence[int], scores: Sequenc
         for cls in (False, True):  # above the median of its own class
             top[y == cls] = s[y == cls] > np.median(s[y == cls])
     rows = []
-    for name, motif in (motifs or MOTIFS).items():
-        has = hit_counts(seqs, motif, background=background, threshold=threshold) > 0
-        table = [[int((has & y).sum()), int((~has & y).sum())], [int((has & ~y).sum()), int((~has & ~y).sum())]]
-        odds, p = fisher_exact(table)
-        adj = mantel_haenszel(has, y, strata)
-        row = {"motif": name, "id": motif.jaspar_id, "positives_with_hit": round(float(has[y].mean()), 4),
-               "negatives_with_hit": round(float(has[~y].mean()), 4), "odds_ratio": round(float(odds), 3),
-               "fisher_p": float(f"{p:.3g}"), "gc_adjusted_or": round(adj["or"], 3),
-               "gc_adjusted_lo": round(adj["lo"], 3), "gc_adjusted_hi": round(adj["hi"], 3),
-               "gc_adjusted_p": float(f"{adj['p']:.3g}")}
-        if top is not None:
-            by_score = mantel_haenszel(has, top, strata * 2 + y)  # within class × GC decile
-            row.update(score_or=round(by_score["or"], 3), score_p=float(f"{by_score['p']:.3g}"))
-        rows.append(row)
+    motifs = motifs or MOTIFS
+    bar = Progress(TextColumn("motifs"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                   disable=not progress)
+    with bar:
+        for name, motif in bar.track(motifs.items(), total=len(motifs)):
+            has = hit_counts(seqs, motif, background=background, threshold=threshold) > 0
+            table = [[int((has & y).sum()), int((~has & y).sum())], [int((has & ~y).sum()), int((~has & ~y).sum())]]
+            odds, p = fisher_exact(table)
+            adj = mantel_haenszel(has, y, strata)
+            row = {"motif": name, "id": motif.jaspar_id, "positives_with_hit": round(float(has[y].mean()), 4),
+                   "negatives_with_hit": round(float(has[~y].mean()), 4), "odds_ratio": round(float(odds), 3),
+                   "fisher_p": float(f"{p:.3g}"), "gc_adjusted_or": round(adj["or"], 3),
+                   "gc_adjusted_lo": round(adj["lo"], 3), "gc_adjusted_hi": round(adj["hi"], 3),
+                   "gc_adjusted_p": float(f"{adj['p']:.3g}")}
+            if top is not None:
+                by_score = mantel_haenszel(has, top, strata * 2 + y)  # within class × GC decile
+                row.update(score_or=round(by_score["or"], 3), score_p=float(f"{by_score['p']:.3g}"))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
