@@ -4,7 +4,7 @@
 #   WORK_DIR defaults to ~/.cache/genomic-ulmfit/results; steps (default: all but cohn_paper and cohn_paper_ft, in this order):
 #   import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_paper cohn_paper_ft cohn_3mer
 #   cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies cohn_cv_jaspar
-#   cohn_recipe_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista
+#   cohn_recipe_jaspar cohn_motifs_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista
 #   vista_ulmfit vista_gkm vista_copies vista_jaspar nhlf nhlf_ulmfit nhlf_gkm nhlf_copies nhlf_jaspar leakage
 #   (cohn_paper and cohn_paper_ft run only when named: they need the seed-size LM, 3 h 13 min of pretraining in bf16
 #   on AMX, ~6.5 h on an AMD EPYC with AVX512-BF16; RESULTS.md "Twenty-first and twenty-second sessions")
@@ -16,7 +16,7 @@
 # GENOMIC_ULMFIT_LM_48M / _72M / _PAPER (the LMs of the steps named after them).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies cohn_cv_jaspar cohn_recipe_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista vista_ulmfit vista_gkm vista_copies vista_jaspar nhlf nhlf_ulmfit nhlf_gkm nhlf_copies nhlf_jaspar leakage"
+ALL="import lm cohn_split cohn_report cohn_recipe cohn_gkmsvm cohn_gkm cohn_ablations cohn_lm_seeds cohn_ulmfit72 cohn_3mer cohn_comp cohn_learning_curve cohn_cv cohn_cv_ulmfit cohn_cv_gkm cohn_copies cohn_cv_copies cohn_recipe_copies cohn_cv_jaspar cohn_recipe_jaspar cohn_motifs_jaspar ienhancer ienhancer_ulmfit ienhancer_3mer ienhancer_4 ienhancer_gkm ienhancer_copies ienhancer_jaspar vista vista_ulmfit vista_gkm vista_copies vista_jaspar nhlf nhlf_ulmfit nhlf_gkm nhlf_copies nhlf_jaspar leakage"
 KNOWN=" $ALL cohn_paper cohn_paper_ft "
 case "${1:-}" in
   -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
@@ -247,6 +247,9 @@ for step in $STEPS; do
     cohn_cv_copies)   # same folds as cohn_cv, kmer:copies and gkm:copies beside the k-mer LR, CNN and gkm-SVM (24th session)
       "$GU" cv "$W/cohn_human.parquet" --models kmer,kmer:copies,cnn:modern,gkm,gkm:copies --folds 5 --near-k 31 "${COPIES[@]}" \
         --out "$W/cohn_cv_copies" --resume
+      ;;
+    cohn_motifs_jaspar)   # which of the 879 JASPAR vertebrate motifs separate Cohn's classes beyond GC (25th session)
+      "$GU" motifs "$W/cohn_human.parquet" --jaspar jaspar --out "$W/cohn_motifs_jaspar.tsv"
       ;;
     cohn_cv_jaspar)   # same folds, the k-mer LR and gkm-SVM with JASPAR motif scores (25th session; the CNN's folds are
       # loaded from a copy of cohn_cv_copies when this folder starts as one)
