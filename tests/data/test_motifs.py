@@ -99,3 +99,13 @@ def test_cached_scores_equal_fresh_ones_and_large_calls_skip_the_cache(monkeypat
     monkeypatch.setattr(motifs, "_SCORES", {})
     np.testing.assert_array_equal(motifs.cached_motif_scores(seqs[:2], PWM, WIDTHS), fresh[:2])
     assert all(not rows for rows in motifs._SCORES.values())  # nothing kept
+
+
+def test_without_pyjaspar_the_collection_asks_for_it_in_one_line(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyjaspar" else real(name, *a))
+    with pytest.raises(InputError, match="need the pyjaspar package"):
+        load_motifs("jaspar2022")
+    assert len(load_motifs("liver")) == len(MOTIFS)  # the built-in set needs nothing

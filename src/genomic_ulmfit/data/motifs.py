@@ -30,6 +30,7 @@ features of the ``kmer:motifs`` and ``gkm:motifs`` models (:class:`UsesMotifs`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Sequence
@@ -337,6 +338,7 @@ def read_jaspar(path: str | os.PathLike) -> dict[str, Motif]:
 
 JASPAR_RELEASES = ("2014", "2016", "2018", "2020", "2022", "2024", "2026")
 """JASPAR releases the ``pyjaspar`` package (4.0) bundles as SQLite files."""
+_JASPAR_NAME = re.compile(r"jaspar(\d{4})?")  # load_motifs' names of whole JASPAR releases
 FEATURE_BACKGROUND = (0.3, 0.2, 0.2, 0.3)
 """Base frequencies (A, C, G, T) of the log-odds in :func:`pwm_stack`: roughly the human genome's."""
 
@@ -348,20 +350,20 @@ def jaspar_collection(release: str = "2024", tax_group: str = "vertebrates") -> 
     downloaded). JASPAR 2024 CORE vertebrates: 879 profiles. Keys are ``"NAME/ID"`` (e.g.
     ``"HNF4A/MA0114.5"``), sorted by matrix ID.
     """
-    import importlib.resources
+    import importlib.util
     import sqlite3
 
     if release not in JASPAR_RELEASES:
         raise InputError(f"JASPAR {release}: not a release the pyjaspar package holds; use one of "
                          f"{', '.join(JASPAR_RELEASES)}")
-    try:
-        path = importlib.resources.files("pyjaspar") / "data" / f"JASPAR{release}.sqlite"
-    except ModuleNotFoundError:
+    spec = importlib.util.find_spec("pyjaspar")  # its files only: importing it would load Biopython
+    if spec is None or not spec.submodule_search_locations:
         raise InputError("JASPAR motifs need the pyjaspar package (its database files): pip install pyjaspar, "
-                         "or give a JASPAR-format motif file instead") from None
-    if not path.is_file():
-        raise InputError(f"{path}: this pyjaspar has no JASPAR {release} database; pip install 'pyjaspar>=4'")
-    with importlib.resources.as_file(path) as db, sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                         "or give a JASPAR-format motif file instead")
+    db = Path(next(iter(spec.submodule_search_locations))) / "data" / f"JASPAR{release}.sqlite"
+    if not db.is_file():
+        raise InputError(f"{db}: this pyjaspar has no JASPAR {release} database; pip install 'pyjaspar>=4'")
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
         rows = con.execute(
             "SELECT m.ID, m.BASE_ID, m.VERSION, m.NAME FROM MATRIX m JOIN MATRIX_ANNOTATION a ON a.ID = m.ID "
             "WHERE m.COLLECTION = 'CORE' AND a.TAG = 'tax_group' AND a.VAL = ?", (tax_group,)).fetchall()
@@ -389,7 +391,7 @@ def load_motifs(source: str | os.PathLike) -> dict[str, Motif]:
     text = str(source)
     if text == "liver":
         return dict(MOTIFS)
-    if match := re.fullmatch(r"jaspar(\d{4})?", text.lower()):
+    if match := _JASPAR_NAME.fullmatch(text.lower()):
         return jaspar_collection(match.group(1) or "2024")
     return read_jaspar(source)
 
@@ -398,7 +400,7 @@ def is_named_collection(source: str | os.PathLike) -> bool:
     """Whether :func:`load_motifs` reads ``source`` as a collection name (``liver``, ``jaspar``,
     ``jaspar2022`` …) rather than as a file path."""
     text = str(source)
-    return text == "liver" or re.fullmatch(r"jaspar(\d{4})?", text.lower()) is not None
+    return text == "liver" or _JASPAR_NAME.fullmatch(text.lower()) is not None
 
 
 def pwm_stack(motifs: Sequence[Motif], background: Sequence[float] = FEATURE_BACKGROUND,
