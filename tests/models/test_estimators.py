@@ -491,6 +491,14 @@ def test_fit_settings_count_an_encoder_by_its_contents_not_its_spelling(tmp_path
     assert settings("lm")["schedule"] == {"lr": [1e-3, 1e-2]}  # as read back from a checkpoint's JSON
     assert settings("lm") != fit_settings({"preset": "cpu", "encoder": "lm", "seed": 0}, {"lr": (1e-3, 1e-2)},
                                           seqs, y[::-1])
+    # an LM fine-tune resumed after it had finished writes its lm.json again with another wall time
+    # (a tenth of a second off, rounded): still the same encoder; other fields still count
+    before = settings("lm")
+    (tmp_path / "lm" / "lm.json").write_text(json.dumps({"seconds": 12.3, "name": "lm", "versions": {"torch": "x"},
+                                                         "git_commit": "abc", "total_seconds": 99.0}))
+    assert settings("lm") == before
+    (tmp_path / "lm" / "lm.json").write_text(json.dumps({"name": "lm", "final": {"valid_loss": 2.0}}))
+    assert settings("lm") != before
 
 
 @pytest.mark.parametrize("kwargs, match", [({"valid_frac": 1.5}, "valid_frac 1.5: give the share"),

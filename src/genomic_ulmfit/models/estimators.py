@@ -58,14 +58,20 @@ def holdout_split(labels: np.ndarray, frac: float, seed: int) -> tuple[np.ndarra
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(va))
 
 
+RUN_ONLY_FIELDS = ("seconds", "total_seconds", "versions", "git_commit")
+"""``lm.json`` fields that describe a run of the LM's training, not the LM (see :func:`fit_settings`)."""
+
+
 def fit_settings(params: dict[str, Any], schedule: dict[str, Any], sequences, labels, valid_sequences=None,
                  valid_labels=None) -> dict[str, Any]:
     """What a stopped fit must match to be resumed (``fit(resume=True)``): the model's parameters,
     its resolved schedule and configuration, and a sha256 of the data it trains and selects on.
 
     Paths are not compared as spelled: the preset counts by its contents (in ``schedule``), a
-    ULMFiT encoder by a sha256 of its ``lm.json`` (``encoder_sha256``), so ``lm/`` and its absolute
-    path are the same encoder. JSON-normalised (tuples as lists, numpy scalars as numbers), as the
+    ULMFiT encoder by a sha256 of its ``lm.json`` (``encoder_sha256``) without the fields that say
+    how it was run rather than what it is (:data:`RUN_ONLY_FIELDS`: a resumed LM fine-tune writes its
+    wall time again, a tenth of a second off), so ``lm/`` and its absolute path are the same
+    encoder. JSON-normalised (tuples as lists, numpy scalars as numbers), as the
     checkpoint it is compared with was read from JSON.
     """
     import hashlib
@@ -80,8 +86,11 @@ def fit_settings(params: dict[str, Any], schedule: dict[str, Any], sequences, la
     kept = {k: v for k, v in params.items() if k not in ("preset", "encoder")}
     if params.get("encoder") is not None:
         lm_json = Path(params["encoder"]) / LM_JSON
-        kept["encoder_sha256"] = (hashlib.sha256(lm_json.read_bytes()).hexdigest() if lm_json.is_file()
-                                  else str(params["encoder"]))
+        if lm_json.is_file():
+            record = {k: v for k, v in json.loads(lm_json.read_text()).items() if k not in RUN_ONLY_FIELDS}
+            kept["encoder_sha256"] = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+        else:
+            kept["encoder_sha256"] = str(params["encoder"])
     settings = {"params": kept, "schedule": schedule, "data_sha256": h.hexdigest()}
     return json.loads(json.dumps(settings, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)))
 
