@@ -259,6 +259,22 @@ def shape_names(l: int, k: int) -> list[str]:  # noqa: E741
 KEEP_BYTES = 2**30  # an RBF model keeps its support sequences' counts when they fit in this (float32)
 
 
+def _standardised(F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, scale, standardised F) of features F (n, d); a constant feature gets scale 1 (stays 0)."""
+    mean, scale = F.mean(axis=0), F.std(axis=0)
+    scale[scale < 1e-12] = 1.0
+    return mean, scale, (F - mean) / scale
+
+
+def _linear_term(arrays: dict[str, np.ndarray], prefix: str, n: int, what: str) -> tuple[np.ndarray, ...]:
+    """The saved ``PREFIX_mean``, ``PREFIX_scale`` and ``PREFIX_coef`` of a linear kernel term on n
+    features, float64 (one-line InputError when one has another shape)."""
+    out = tuple(arrays[f"{prefix}_{name}"].astype(np.float64) for name in ("mean", "scale", "coef"))
+    if not all(a.shape == (n,) for a in out):
+        raise InputError(f"{what} of the wrong shape; re-save the model")
+    return out
+
+
 @register_model
 class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
     """Support vector machine on the native gapped k-mer kernel (:func:`gkm_kernel`).
@@ -426,16 +442,11 @@ class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
         Kc = 0.0  # the copy-number kernel, added to every (C, gamma)'s
         if self.copies_genome:
             F = copy_features(seqs, self._copies_fit_index())  # a refit takes the files as they are now
-            self.copies_mean_, self.copies_scale_ = F.mean(axis=0), F.std(axis=0)
-            self.copies_scale_[self.copies_scale_ < 1e-12] = 1.0  # a constant feature stays 0
-            Z = (F - self.copies_mean_) / self.copies_scale_
+            self.copies_mean_, self.copies_scale_, Z = _standardised(F)
             Kc = (self.copies_weight / Z.shape[1]) * (Z @ Z.T)
         if self.motifs is not None:  # the motif kernel, likewise
             self._fit_motifs()
-            M = self._motif_scores(seqs)
-            self.motif_mean_, self.motif_scale_ = M.mean(axis=0), M.std(axis=0)
-            self.motif_scale_[self.motif_scale_ < 1e-12] = 1.0
-            Zm = (M - self.motif_mean_) / self.motif_scale_
+            self.motif_mean_, self.motif_scale_, Zm = _standardised(self._motif_scores(seqs))
             Kc = Kc + (self.motifs_weight / Zm.shape[1]) * (Zm @ Zm.T)
         grid = [(float(C), float(g)) for g in sorted(set(self.gammas)) for C in sorted(set(self.Cs))]
 
@@ -629,18 +640,12 @@ class GkmSVM(UsesCopies, UsesMotifs, SequenceModel):
         if model.copies_genome:
             model.copies_digest_ = saved_digest(meta, directory)
             model._copies_check_files(directory)
-            model.copies_mean_, model.copies_scale_, model.copies_coef_ = (
-                w[name].astype(np.float64) for name in ("copies_mean", "copies_scale", "copies_coef"))
-            if not all(a.shape == (len(FEATURE_NAMES),) for a in (model.copies_mean_, model.copies_scale_,
-                                                                   model.copies_coef_)):
-                raise InputError(f"{directory}: copy-number arrays of the wrong shape; re-save the model")
+            model.copies_mean_, model.copies_scale_, model.copies_coef_ = _linear_term(
+                w, "copies", len(FEATURE_NAMES), f"{directory}: copy-number arrays")
         if model.motifs is not None:
             model._restore_motifs(meta.get("motifs"), w, directory)
-            model.motif_mean_, model.motif_scale_, model.motif_coef_ = (
-                w[name].astype(np.float64) for name in ("motif_mean", "motif_scale", "motif_coef"))
-            if not all(a.shape == (len(model.motif_names_),) for a in (model.motif_mean_, model.motif_scale_,
-                                                                       model.motif_coef_)):
-                raise InputError(f"{directory}: motif arrays of the wrong shape; re-save the model")
+            model.motif_mean_, model.motif_scale_, model.motif_coef_ = _linear_term(
+                w, "motif", len(model.motif_names_), f"{directory}: motif arrays")
         if model.gamma_ == 0:
             model.weights_ = w["weights"]
             expected = (math.comb(model.l - 1, model.k - 1), 4**model.k)
